@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { migrateCommand } from './migrate-command.js';
+import { syncCommand } from './sync-command.js';
+import { EXIT } from './exit-codes.js';
+
+const program = new Command('etl')
+  .description('Keep PostgreSQL tables in sync with CSV files: streamed, validated, staged with COPY, merged atomically.')
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError('(run etl --help for usage)');
+program.addCommand(syncCommand());
+program.addCommand(migrateCommand());
+for (const cmd of program.commands) cmd.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version exit 0; every usage mistake is exit code 2.
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.stderr.write(`etl error: ${(error as Error).message}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

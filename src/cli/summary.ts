@@ -1,0 +1,40 @@
+import type { SyncResult } from '../index.js';
+
+const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`);
+
+export function summaryText(r: SyncResult): string {
+  const c = r.counts;
+  const head = r.dryRun
+    ? `dry run of ${r.target} from ${r.source}: nothing was changed (load ${r.loadId})`
+    : `synced ${r.target} from ${r.source} (load ${r.loadId})`;
+  const lines = [
+    head,
+    `  read ${c.read}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`,
+    `  took ${fmtMs(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
+  ];
+  if (c.rejected > 0) lines.push(`  note: ${c.rejected} bad row(s) were skipped; see: etl status --load ${r.loadId} --rejects`);
+  if (c.duplicates > 0) lines.push(`  note: ${c.duplicates} row(s) repeated an email already in the file; the last occurrence of each was kept`);
+  return lines.join('\n') + '\n';
+}
+
+export function summaryJson(r: SyncResult): string {
+  return JSON.stringify({
+    status: 'succeeded',
+    load_id: r.loadId,
+    target: r.target,
+    source: r.source,
+    dry_run: r.dryRun,
+    rows_read: r.counts.read,
+    inserted: r.counts.inserted,
+    updated: r.counts.updated,
+    unchanged: r.counts.unchanged,
+    deleted: r.counts.deleted,
+    rejected: r.counts.rejected,
+    duplicates: r.counts.duplicates,
+    staged: r.counts.staged,
+    duration_ms: Math.round(r.durationMs),
+    rows_per_second: Math.round(r.rowsPerSecond),
+    first_rejects: r.firstRejects,
+    warnings: r.warnings,
+  }) + '\n';
+}

@@ -1,0 +1,131 @@
+/**
+ * Resolves the sync configuration once: defaults, then .env, then the environment, then flags.
+ * Every value is validated here, with a message naming the setting and the fix; nothing else reads
+ * process.env.
+ */
+import { ConfigError } from '../errors.js';
+import { isKnownEncoding } from '../source/decode.js';
+import { followersTarget } from '../target/followers.js';
+import type { TargetSpec } from '../target/spec.js';
+import { parseDuration } from './duration.js';
+import { SYNC_SETTINGS, type SyncSettingKey } from './settings.js';
+import type { DatabaseSetting, SyncConfig } from './types.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type Flags = Partial<Record<SyncSettingKey, string | boolean | undefined>>;
+
+interface Raw {
+  value: string;
+  /** How the user would name where the value came from. */
+  origin: string;
+}
+
+function pick(key: SyncSettingKey, flags: Flags, env: Env): Raw | undefined {
+  const def = SYNC_SETTINGS.find((s) => s.key === key)!;
+  const flagName = def.flag.split(' ')[0]!;
+  const flag = flags[key];
+  if (flag !== undefined) return { value: String(flag), origin: flagName };
+  const envName = 'env' in def ? def.env : undefined;
+  const fromEnv = envName ? env[envName] : undefined;
+  if (envName && fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, origin: envName };
+  if ('default' in def) return { value: def.default, origin: `${flagName} (default)` };
+  return undefined;
+}
+
+function integer(raw: Raw, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const t = raw.value.trim();
+  if (!/^-?\d+$/u.test(t)) throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a whole number; use an integer from ${min} to ${max}`);
+  const n = Number(t);
+  if (n < min || n > max) throw new ConfigError(`${raw.origin}=${raw.value} is out of range; use an integer from ${min} to ${max}`);
+  return n;
+}
+
+function boolean(raw: Raw): boolean {
+  const t = raw.value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a boolean; use true or false`);
+}
+
+function singleChar(raw: Raw): string {
+  const v = raw.value === '\\t' || raw.value.toLowerCase() === 'tab' ? '\t' : raw.value;
+  if (v.length !== 1 || v.charCodeAt(0) > 127 || v === '\n' || v === '\r') {
+    throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} must be a single ASCII character (for tab, write \\t)`);
+  }
+  return v;
+}
+
+function database(flags: Flags, env: Env, embeddedDir: string): DatabaseSetting {
+  const url = pick('databaseUrl', flags, env);
+  if (url) {
+    if (!/^postgres(ql)?:\/\//iu.test(url.value)) {
+      throw new ConfigError(`${url.origin} must be a postgres:// or postgresql:// URL (got something else; the value is not shown in case it holds a password)`);
+    }
+    try {
+      new URL(url.value);
+    } catch {
+      throw new ConfigError(`${url.origin} is not a valid URL (the value is not shown in case it holds a password)`);
+    }
+    return { kind: 'url', url: url.value };
+  }
+  const pgVars = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE'];
+  if (pgVars.some((v) => env[v])) {
+    const port = env.PGPORT ? integer({ value: env.PGPORT, origin: 'PGPORT' }, 1, 65535) : undefined;
+    return { kind: 'pg-env', host: env.PGHOST, port, user: env.PGUSER, password: env.PGPASSWORD, database: env.PGDATABASE };
+  }
+  return { kind: 'embedded', dir: embeddedDir };
+}
+
+export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = followersTarget): SyncConfig {
+  const get = (key: SyncSettingKey) => pick(key, flags, env);
+  const batchSize = integer(get('batchSize')!, 1, 10_000_000);
+  const workers = integer(get('workers')!, 1, 256);
+  const minConnections = integer(get('minConns')!, 0, 10_000);
+  const maxConnections = integer(get('maxConns')!, 1, 10_000);
+  if (minConnections > maxConnections) {
+    throw new ConfigError(`DB_MIN_CONNS (${minConnections}) is larger than DB_MAX_CONNS (${maxConnections}); lower the first or raise the second`);
+  }
+  if (workers + 3 > maxConnections) {
+    throw new ConfigError(
+      `WORKER_POOL_SIZE (--workers) ${workers} needs ${workers + 3} connections (one per worker, plus the lock/merge and two history connections) ` +
+        `but DB_MAX_CONNS (--db-max-conns) is ${maxConnections}; lower --workers or raise DB_MAX_CONNS`,
+    );
+  }
+  const lock = get('lockTimeout')!;
+  const lockTimeoutMs = parseDuration(lock.value);
+  if (lockTimeoutMs === undefined) throw new ConfigError(`${lock.origin}=${JSON.stringify(lock.value)} is not a duration; write e.g. 30s, 5m, 0`);
+  const maxDelete = get('maxDelete');
+  let maxDeletePercent: number | undefined;
+  if (maxDelete) {
+    maxDeletePercent = Number(maxDelete.value.trim().replace(/%$/u, ''));
+    if (!Number.isFinite(maxDeletePercent) || maxDeletePercent < 0 || maxDeletePercent > 100 || maxDelete.value.trim() === '') {
+      throw new ConfigError(`${maxDelete.origin}=${JSON.stringify(maxDelete.value)} must be a percentage from 0 to 100`);
+    }
+  }
+  const encoding = get('encoding')!;
+  if (!isKnownEncoding(encoding.value)) {
+    throw new ConfigError(`${encoding.origin}=${JSON.stringify(encoding.value)} is not an encoding this runtime knows; use utf-8, latin1 or windows-1252`);
+  }
+  const delimiter = singleChar(get('delimiter')!);
+  const quote = singleChar(get('quote')!);
+  if (delimiter === quote) throw new ConfigError(`--delimiter and --quote are both ${JSON.stringify(quote)}; they must differ`);
+  const file = get('file')!.value;
+  const embeddedDir = get('embeddedDir')!.value;
+
+  return Object.freeze({
+    database: database(flags, env, embeddedDir),
+    minConnections,
+    maxConnections,
+    target,
+    file,
+    csv: Object.freeze({ delimiter, quote, header: boolean(get('header')!), encoding: encoding.value }),
+    batchSize,
+    workers,
+    lockTimeoutMs,
+    maxErrors: integer(get('maxErrors')!, 0),
+    rejectsFile: get('rejects')?.value,
+    allowEmpty: boolean(get('allowEmpty')!),
+    maxDeletePercent,
+    dryRun: boolean(get('dryRun')!),
+  });
+}

@@ -1,0 +1,45 @@
+import type { TargetSpec } from '../target/spec.js';
+
+/** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
+export type DatabaseSetting =
+  | { kind: 'url'; url: string }
+  | { kind: 'pg-env'; host?: string; port?: number; user?: string; password?: string; database?: string }
+  | { kind: 'embedded'; dir: string };
+
+export interface CsvOptions {
+  delimiter: string;
+  quote: string;
+  header: boolean;
+  encoding: string;
+}
+
+/** Test-only failure points, reachable through the library API (never from the CLI or env). */
+export interface FaultInjection {
+  /** The worker thread handling this batch number (1-based) exits abruptly. */
+  killWorkerOnBatch?: number;
+  /** Called between steps; a throw here fails the run at that step. */
+  beforeStep?: (step: SyncStep) => void | Promise<void>;
+}
+
+export type SyncStep = 'staged' | 'merge' | 'commit' | 'cleanup';
+
+/** Everything one sync needs, resolved once and frozen. */
+export interface SyncConfig {
+  database: DatabaseSetting;
+  minConnections: number;
+  maxConnections: number;
+  target: TargetSpec;
+  /** A path, or '-' for stdin. */
+  file: string;
+  csv: CsvOptions;
+  batchSize: number;
+  workers: number;
+  lockTimeoutMs: number;
+  maxErrors: number;
+  rejectsFile?: string;
+  allowEmpty: boolean;
+  /** Refuse to delete more than this percentage of the target; undefined means no limit. */
+  maxDeletePercent?: number;
+  dryRun: boolean;
+  faults?: FaultInjection;
+}

@@ -1,0 +1,41 @@
+import type pg from 'pg';
+import type { DatabaseSetting } from '../config/types.js';
+import { startEmbedded } from './embedded.js';
+
+export interface Database {
+  /** Plain, cloneable connection settings (workers receive a copy). */
+  connection: pg.ClientConfig;
+  /** Where we are connected, without secrets, for messages. */
+  description: string;
+  close(): Promise<void>;
+}
+
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? ':' + u.port : ''}${u.pathname}`;
+  } catch {
+    return 'the configured database';
+  }
+}
+
+/** Resolves the configured database, starting the embedded server when none is configured. */
+export async function openDatabase(setting: DatabaseSetting, log: (message: string) => void): Promise<Database> {
+  switch (setting.kind) {
+    case 'url':
+      return { connection: { connectionString: setting.url }, description: describeUrl(setting.url), close: async () => undefined };
+    case 'pg-env': {
+      const { host, port, user, password, database } = setting;
+      return {
+        connection: { host, port, user, password, database },
+        description: `${host ?? 'localhost'}:${port ?? 5432}/${database ?? user ?? ''}`,
+        close: async () => undefined,
+      };
+    }
+    case 'embedded': {
+      log('no database configured (DATABASE_URL or PG* variables): using the embedded PostgreSQL');
+      const server = await startEmbedded(setting.dir, log);
+      return { connection: { connectionString: server.url }, description: `embedded PostgreSQL in ${setting.dir}`, close: () => server.stop() };
+    }
+  }
+}

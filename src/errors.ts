@@ -1,0 +1,60 @@
+/**
+ * Error kinds the CLI turns into exit codes. Library callers can tell them apart with instanceof
+ * (or the `code` field) without parsing messages.
+ */
+
+/** A setting, flag or input file is unusable; nothing touched the database. */
+export class ConfigError extends Error {
+  readonly code = 'ETL_CONFIG';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Another run holds the table's lock and did not release it within the lock timeout. */
+export class LockBusyError extends Error {
+  readonly code = 'ETL_LOCK_BUSY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'LockBusyError';
+  }
+}
+
+/** The run failed and its compensations ran: the target is as it was before. */
+export class SyncFailedError extends Error {
+  readonly code = 'ETL_SYNC_FAILED';
+  constructor(
+    message: string,
+    readonly loadId: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'SyncFailedError';
+  }
+}
+
+/** The run was stopped by a signal (or an abort) and rolled back. */
+export class SyncAbortedError extends Error {
+  readonly code = 'ETL_ABORTED';
+  constructor(
+    message: string,
+    readonly loadId: string | undefined,
+  ) {
+    super(message);
+    this.name = 'SyncAbortedError';
+  }
+}
+
+/** PostgreSQL SQLSTATE codes this tool reacts to. */
+export const PG_CODES = {
+  lockNotAvailable: '55P03',
+  queryCanceled: '57014',
+  adminShutdown: '57P01',
+  undefinedTable: '42P01',
+} as const;
+
+export function pgCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

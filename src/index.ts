@@ -1,0 +1,49 @@
+/** The library API: what the CLI uses, and what other programs can call. */
+import type { SyncConfig } from './config/types.js';
+import { openDatabase } from './db/connect.js';
+import { silentLogger, type Logger } from './observe/log.js';
+import { runSync, type SyncProgress, type SyncResult } from './sync/run.js';
+import pg from 'pg';
+import { migrate as applyMigrations, type MigrateResult } from './store/migrate.js';
+import type { DatabaseSetting } from './config/types.js';
+
+export { resolveSyncConfig, type Env, type Flags } from './config/resolve.js';
+export { environment } from './config/env.js';
+export { SYNC_SETTINGS } from './config/settings.js';
+export { followersTarget } from './target/followers.js';
+export { ConfigError, LockBusyError, SyncAbortedError, SyncFailedError } from './errors.js';
+export type { SyncConfig, DatabaseSetting } from './config/types.js';
+export type { SyncResult, SyncProgress } from './sync/run.js';
+export type { LoadCounts } from './store/history.js';
+export { stderrLogger, type Logger } from './observe/log.js';
+
+export interface SyncOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+/** Runs one sync; starts (and afterwards stops) the embedded server when no database is configured. */
+export async function sync(config: SyncConfig, options: SyncOptions = {}): Promise<SyncResult> {
+  const log = options.log ?? silentLogger;
+  const db = await openDatabase(config.database, (m) => log.info(m));
+  try {
+    return await runSync(config, { db, log, signal: options.signal, onProgress: options.onProgress });
+  } finally {
+    await db.close();
+  }
+}
+
+/** Applies pending schema migrations. */
+export async function migrate(database: DatabaseSetting, options: { log?: Logger } = {}): Promise<MigrateResult> {
+  const log = options.log ?? silentLogger;
+  const db = await openDatabase(database, (m) => log.info(m));
+  const client = new pg.Client({ ...db.connection, application_name: 'etl migrate' });
+  try {
+    await client.connect();
+    return await applyMigrations(client);
+  } finally {
+    await client.end().catch(() => undefined);
+    await db.close();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * A piscina worker: parses one chunk of records, validates them, and COPYs the good rows into the
+ * load's staging partition. Each worker thread keeps one connection for the life of its pool; the
+ * pool is created per run, so a failed run never leaves broken state behind for the next one.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { parseChunk, type ChunkLayout, type Reject } from './parse-chunk.js';
+
+export interface ChunkTask {
+  kind: 'chunk';
+  connection: pg.ClientConfig;
+  /** The full COPY ... FROM STDIN statement for the staging partition. */
+  copySql: string;
+  layout: ChunkLayout;
+  data: Uint8Array;
+  startLine: number;
+  /** Parse and validate only (dry runs that must not stage, and tests). */
+  skipCopy?: boolean;
+  /** Fault injection for tests: this worker thread exits before copying. */
+  crash?: boolean;
+}
+
+export interface CloseTask {
+  kind: 'close';
+}
+
+export interface ChunkOutcome {
+  staged: number;
+  records: number;
+  rejects: Reject[];
+}
+
+let client: pg.Client | undefined;
+let broken = false;
+
+async function connection(config: pg.ClientConfig): Promise<pg.Client> {
+  if (client && !broken) return client;
+  if (client) await client.end().catch(() => undefined);
+  broken = false;
+  const fresh = new pg.Client(config);
+  fresh.on('error', () => {
+    broken = true;
+  });
+  await fresh.connect();
+  client = fresh;
+  return fresh;
+}
+
+export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOutcome> {
+  if (task.kind === 'close') {
+    const open = client;
+    client = undefined;
+    if (open) await open.end().catch(() => undefined);
+    return { staged: 0, records: 0, rejects: [] };
+  }
+  if (task.crash) process.exit(70);
+  const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
+  const parsed = parseChunk(data, task.startLine, task.layout);
+  if (parsed.rows > 0 && !task.skipCopy) {
+    const conn = await connection(task.connection);
+    try {
+      await pipeline(Readable.from([parsed.copyText]), conn.query(copyFrom(task.copySql)));
+    } catch (error) {
+      broken = true;
+      throw error;
+    }
+  }
+  return { staged: task.skipCopy ? 0 : parsed.rows, records: parsed.records, rejects: parsed.rejects };
+}

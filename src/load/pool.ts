@@ -1,0 +1,103 @@
+/**
+ * The staging fan-out: chunks of records go to a piscina pool whose workers parse, validate and
+ * COPY them. At most two chunks per worker are in flight, so memory stays bounded by the batch size
+ * whatever the file size.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type pg from 'pg';
+import type { ChunkLayout, Reject } from './parse-chunk.js';
+import type { ChunkOutcome, ChunkTask, CloseTask } from './copy-worker.js';
+
+/**
+ * The compiled worker. When this module runs from TypeScript sources (the test runner), the worker
+ * still has to be JavaScript, so it is taken from the build output.
+ */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return fileURLToPath(new URL('./copy-worker.js', import.meta.url));
+  const built = fileURLToPath(new URL('../../dist/load/copy-worker.js', import.meta.url));
+  if (!existsSync(built)) throw new Error(`the copy worker is not built: run "npm run build" (looked for ${built})`);
+  return built;
+}
+
+export interface StagingPoolOptions {
+  workers: number;
+  connection: pg.ClientConfig;
+  copySql: string;
+  layout: ChunkLayout;
+  skipCopy: boolean;
+  /** Called with each chunk's rejected rows as soon as the chunk is done. */
+  onRejects: (rejects: Reject[]) => void;
+  /** Test-only: the chunk number (1-based) whose worker thread dies. */
+  crashOnChunk?: number;
+}
+
+export class StagingPool {
+  private readonly pool: Piscina;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly maxInFlight: number;
+  private firstError: unknown;
+  private chunks = 0;
+  staged = 0;
+  records = 0;
+
+  constructor(private readonly options: StagingPoolOptions) {
+    this.pool = new Piscina({
+      filename: workerFile(),
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+    });
+    this.maxInFlight = options.workers * 2;
+  }
+
+  /** Queues one chunk; waits while the pool is saturated. Rethrows the first failure of any chunk. */
+  async stage(data: Buffer, startLine: number): Promise<void> {
+    if (this.firstError) throw this.firstError;
+    this.chunks += 1;
+    const task: ChunkTask = {
+      kind: 'chunk',
+      connection: this.options.connection,
+      copySql: this.options.copySql,
+      layout: this.options.layout,
+      data,
+      startLine,
+      skipCopy: this.options.skipCopy,
+      crash: this.chunks === this.options.crashOnChunk,
+    };
+    const job = (this.pool.run(task) as Promise<ChunkOutcome>).then(
+      (outcome) => {
+        this.staged += outcome.staged;
+        this.records += outcome.records;
+        if (outcome.rejects.length > 0) this.options.onRejects(outcome.rejects);
+      },
+      (error: unknown) => {
+        this.firstError ??= error;
+      },
+    );
+    this.inFlight.add(job);
+    void job.finally(() => this.inFlight.delete(job));
+    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    if (this.firstError) throw this.firstError;
+  }
+
+  /** Waits for every queued chunk; rethrows the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.firstError) throw this.firstError;
+  }
+
+  /** Closes worker connections politely, then the threads. Safe to call after a failure. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    const closes: Promise<unknown>[] = [];
+    for (let i = 0; i < this.options.workers; i += 1) {
+      closes.push(this.pool.run({ kind: 'close' } satisfies CloseTask).catch(() => undefined));
+    }
+    await Promise.allSettled(closes);
+    await this.pool.destroy();
+  }
+}

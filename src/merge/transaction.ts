@@ -1,0 +1,101 @@
+/**
+ * The merge: one transaction that makes the target equal to the load (insert new keys, rewrite
+ * changed rows, delete absent keys), stamps table_status and closes the load in the history.
+ * Either all of it commits or none of it does.
+ */
+import type pg from 'pg';
+import type { TargetSpec } from '../target/spec.js';
+import { finishLoadQuery, type LoadCounts } from '../store/history.js';
+import {
+  countDuplicates, countTarget, deleteAbsent, dropDuplicates, insertNew, partitionTable, touchTableStatus, updateChanged,
+  type Statement,
+} from './sql.js';
+
+export interface MergeOptions {
+  allowEmpty: boolean;
+  maxDeletePercent?: number;
+  dryRun: boolean;
+  /** Counts known before the merge (read, staged, rejected); the merge fills in the rest. */
+  counts: LoadCounts;
+  /** Label for messages: the source file. */
+  source: string;
+  /** Test hook, called inside the transaction right before COMMIT. */
+  beforeCommit?: () => void | Promise<void>;
+}
+
+/** The load has no rows and the user did not ask for an empty target. */
+export class EmptyLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EmptyLoadError';
+  }
+}
+
+/** The load would delete more of the target than --max-delete allows. */
+export class DeleteLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeleteLimitError';
+  }
+}
+
+async function exec(client: pg.ClientBase, statement: Statement): Promise<pg.QueryResult> {
+  try {
+    return await client.query(statement.text, statement.values);
+  } catch (error) {
+    const e = error as Error;
+    throw new Error(`${e.message}\n  in: ${statement.text.replace(/\s+/gu, ' ').trim()}`, { cause: error });
+  }
+}
+
+export async function mergeLoad(client: pg.ClientBase, spec: TargetSpec, loadId: string, options: MergeOptions): Promise<LoadCounts> {
+  const counts = { ...options.counts };
+  await client.query('BEGIN');
+  try {
+    // Fresh statistics let the planner pick hash joins for a large load instead of nested loops.
+    await client.query(`ANALYZE ${partitionTable(spec, loadId)}`);
+    const dup = await exec(client, countDuplicates(spec, loadId));
+    counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
+    if (counts.duplicates > 0) await exec(client, dropDuplicates(spec, loadId));
+    const distinct = counts.staged - counts.duplicates;
+
+    if (distinct === 0 && !options.allowEmpty) {
+      const why = counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
+      throw new EmptyLoadError(
+        `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
+      );
+    }
+
+    let before: number | undefined;
+    if (options.maxDeletePercent !== undefined) {
+      before = Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0);
+    }
+    counts.deleted = (await exec(client, deleteAbsent(spec, loadId))).rowCount ?? 0;
+    if (before !== undefined && before > 0 && options.maxDeletePercent !== undefined) {
+      const share = (counts.deleted * 100) / before;
+      if (share > options.maxDeletePercent) {
+        throw new DeleteLimitError(
+          `this load would delete ${counts.deleted} of ${before} rows of ${spec.schema}.${spec.table} (${share.toFixed(1)}%), ` +
+            `more than --max-delete ${options.maxDeletePercent}%; nothing was changed. Check ${options.source}, or raise --max-delete`,
+        );
+      }
+    }
+    const update = updateChanged(spec, loadId);
+    counts.updated = update ? ((await exec(client, update)).rowCount ?? 0) : 0;
+    counts.inserted = (await exec(client, insertNew(spec, loadId))).rowCount ?? 0;
+    counts.unchanged = distinct - counts.inserted - counts.updated;
+
+    if (options.dryRun) {
+      await client.query('ROLLBACK');
+      return counts;
+    }
+    await exec(client, touchTableStatus(spec));
+    await exec(client, finishLoadQuery(loadId, 'succeeded', counts));
+    await options.beforeCommit?.();
+    await client.query('COMMIT');
+    return counts;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

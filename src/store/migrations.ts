@@ -1,0 +1,69 @@
+/**
+ * Numbered schema migrations. Never edit a migration that has shipped: add the next number.
+ * Each runs once, in the same transaction as its record in etl_info_schema.migrations.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'followers, staging, table status, load history, rejects',
+    sql: `
+CREATE TABLE IF NOT EXISTS public.followers (
+  email       varchar(255) PRIMARY KEY,
+  full_name   varchar(255) NOT NULL,
+  modified_at timestamptz  NOT NULL
+);
+
+-- One list partition per load: a finished load is dropped, never deleted row by row, so the
+-- staging area never accumulates dead tuples however many syncs run.
+CREATE TABLE IF NOT EXISTS public.staging_followers (
+  email     text   NOT NULL,
+  full_name text   NOT NULL,
+  line      bigint NOT NULL,
+  load_id   uuid   NOT NULL
+) PARTITION BY LIST (load_id);
+
+CREATE TABLE etl_info_schema.table_status (
+  id            serial PRIMARY KEY,
+  table_name    text NOT NULL UNIQUE,
+  last_activity timestamptz NOT NULL
+);
+
+CREATE TABLE etl_info_schema.loads (
+  load_id        uuid PRIMARY KEY,
+  table_name     text NOT NULL,
+  source         text NOT NULL,
+  status         text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'aborted')),
+  started_at     timestamptz NOT NULL DEFAULT now(),
+  finished_at    timestamptz,
+  rows_read      bigint NOT NULL DEFAULT 0,
+  rows_staged    bigint NOT NULL DEFAULT 0,
+  rows_inserted  bigint NOT NULL DEFAULT 0,
+  rows_updated   bigint NOT NULL DEFAULT 0,
+  rows_unchanged bigint NOT NULL DEFAULT 0,
+  rows_deleted   bigint NOT NULL DEFAULT 0,
+  rows_rejected  bigint NOT NULL DEFAULT 0,
+  rows_duplicate bigint NOT NULL DEFAULT 0,
+  dry_run        boolean NOT NULL DEFAULT false,
+  error          text,
+  host           text,
+  pid            integer
+);
+CREATE INDEX loads_by_table_recent ON etl_info_schema.loads (table_name, started_at DESC);
+CREATE INDEX loads_running ON etl_info_schema.loads (table_name) WHERE status = 'running';
+
+CREATE TABLE etl_info_schema.rejects (
+  load_id uuid   NOT NULL REFERENCES etl_info_schema.loads (load_id) ON DELETE CASCADE,
+  line    bigint NOT NULL,
+  raw     text   NOT NULL,
+  reason  text   NOT NULL,
+  PRIMARY KEY (load_id, line)
+);
+`,
+  },
+];

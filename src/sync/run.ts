@@ -1,0 +1,269 @@
+/**
+ * One sync, start to end: read the header, lock the table, open a load, stage the file through the
+ * worker pool, merge in one transaction, clean up. Every side effect registers its compensation, so
+ * any failure (or a signal) leaves the target exactly as it was and nothing of the load behind.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { SyncConfig } from '../config/types.js';
+import type { Database } from '../db/connect.js';
+import { redactSecrets } from '../db/redact.js';
+import { ConfigError, SyncAbortedError, SyncFailedError } from '../errors.js';
+import type { Reject } from '../load/parse-chunk.js';
+import { StagingPool } from '../load/pool.js';
+import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
+import { mergeLoad } from '../merge/transaction.js';
+import type { Logger } from '../observe/log.js';
+import { CsvSource } from '../source/csv-source.js';
+import { matchHeader, positionalLayout } from '../source/header.js';
+import { checkReadable, openInput } from '../source/input.js';
+import { createLoad, finishLoad, zeroCounts, type LoadCounts } from '../store/history.js';
+import { acquireTableLock, releaseTableLock } from '../store/lock.js';
+import { migrate } from '../store/migrate.js';
+import { describeRejects, RejectSink } from '../store/rejects.js';
+import { Compensations } from './compensations.js';
+import { recoverAbandoned } from './recover.js';
+
+export interface SyncProgress {
+  bytesRead: number;
+  totalBytes?: number;
+  rowsRead: number;
+  phase: 'staging' | 'merging';
+}
+
+export interface SyncEnvironment {
+  db: Database;
+  log: Logger;
+  /** Aborting it (SIGINT/SIGTERM) stops the run; compensations run before the promise settles. */
+  signal?: AbortSignal;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncResult {
+  loadId: string;
+  target: string;
+  source: string;
+  dryRun: boolean;
+  counts: LoadCounts;
+  /** The first bad lines, when some were skipped under --max-errors. */
+  firstRejects: Reject[];
+  warnings: string[];
+  durationMs: number;
+  rowsPerSecond: number;
+}
+
+/** Too many bad rows: the load fails, but its history and rejects stay for the user to inspect. */
+class TooManyRejectsError extends Error {}
+
+export async function runSync(config: SyncConfig, env: SyncEnvironment): Promise<SyncResult> {
+  const started = performance.now();
+  const spec = config.target;
+  const { log, db, signal } = env;
+  const warnings: string[] = [];
+
+  // 1. Everything that can be checked without the database is checked first.
+  await checkReadable(config.file, 'CSV_FILE (--file)');
+  const input = await openInput(config.file);
+  const source = new CsvSource(input.stream, {
+    delimiter: config.csv.delimiter,
+    quote: config.csv.quote,
+    header: config.csv.header,
+    encoding: config.csv.encoding,
+    recordsPerChunk: config.batchSize,
+  });
+  let layout;
+  try {
+    if (config.csv.header) {
+      const header = await source.readHeader();
+      if (header) {
+        const match = matchHeader(header.fields, spec.columns, { file: input.label, line: header.line, delimiter: config.csv.delimiter, quote: config.csv.quote });
+        layout = match.layout;
+        if (match.extra.length > 0) {
+          const message = `${input.label}: ignoring column(s) ${match.extra.map((f) => JSON.stringify(f)).join(', ')} (not used by ${spec.name})`;
+          warnings.push(message);
+          log.warn(message);
+        }
+      }
+    }
+  } catch (error) {
+    source.destroy();
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`${input.label}: cannot read the header: ${(error as Error).message}`, { cause: error });
+  }
+  layout ??= positionalLayout(spec.columns, config.csv.delimiter, config.csv.quote);
+
+  // 2. The control connection: holds the table lock and runs the merge.
+  const control = new pg.Client({ ...db.connection, application_name: `etl sync ${spec.name}` });
+  control.on('error', () => undefined); // surfaced by the next query on it
+  const side = new pg.Pool({
+    ...db.connection,
+    application_name: `etl sync ${spec.name} (history)`,
+    min: config.minConnections > 0 ? 1 : 0,
+    max: 2,
+    idleTimeoutMillis: 1000,
+  });
+  side.on('error', () => undefined);
+  const compensations = new Compensations();
+  let failure: unknown;
+  let loadId: string | undefined;
+  let locked = false;
+  let phase: SyncProgress['phase'] = 'staging';
+  let pool: StagingPool | undefined;
+  let rejects: RejectSink | undefined;
+  const counts = zeroCounts();
+
+  let controlPid: number | undefined;
+  const onAbort = () => {
+    // A merge in progress is cancelled server-side; its transaction rolls back.
+    if (controlPid !== undefined && phase === 'merging') {
+      side.query('SELECT pg_cancel_backend($1)', [controlPid]).catch(() => undefined);
+    }
+  };
+  signal?.addEventListener('abort', onAbort);
+  const checkAbort = () => {
+    if (signal?.aborted) throw new SyncAbortedError(`sync of ${spec.name} interrupted (${String(signal.reason ?? 'aborted')})`, loadId);
+  };
+
+  try {
+    await control.connect();
+    controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await migrate(control);
+    checkAbort();
+    await acquireTableLock(control, spec.name, config.lockTimeoutMs);
+    locked = true;
+    const recovered = await recoverAbandoned(control, spec);
+    for (const id of recovered) log.warn(`load ${id} of ${spec.name} was left running by a killed process: its staging rows were removed and it is marked aborted`);
+    checkAbort();
+
+    loadId = randomUUID();
+    const id = loadId;
+    await createLoad(control, { loadId: id, table: spec.name, source: input.label, host: hostname(), pid: process.pid, dryRun: config.dryRun });
+    compensations.register('mark load failed', async () => {
+      await finishLoad(side, id, signal?.aborted ? 'aborted' : 'failed', counts, failure ? redactSecrets(messageOf(failure)) : 'failed');
+    });
+    rejects = new RejectSink(id, config.rejectsFile);
+    const sink = rejects;
+    compensations.register('flush rejects', async () => {
+      await sink.flush(side);
+      await sink.close();
+    });
+    await control.query(createPartition(spec, id).text);
+    compensations.register('drop staging partition', async () => {
+      await side.query(dropPartition(spec, id).text);
+    });
+
+    // 3. Stage: chunks fan out to the workers, which parse, validate and COPY.
+    pool = new StagingPool({
+      workers: config.workers,
+      connection: { ...db.connection, application_name: `etl sync ${spec.name} (worker)` },
+      copySql: copyInto(spec, id),
+      layout,
+      skipCopy: false,
+      onRejects: (batch) => sink.add(batch),
+      crashOnChunk: config.faults?.killWorkerOnBatch,
+    });
+    const tooMany = () => {
+      if (sink.total > config.maxErrors) {
+        throw new TooManyRejectsError(
+          `${input.label} has more than ${config.maxErrors} bad row(s) (--max-errors ${config.maxErrors}): ${describeRejects(sink.first())}` +
+            `; see etl status --load ${id} --rejects`,
+        );
+      }
+    };
+    for (let chunk = await source.next(); chunk; chunk = await source.next()) {
+      checkAbort();
+      await pool.stage(chunk.data, chunk.startLine);
+      tooMany();
+      if (sink.pendingCount >= 1000) await sink.flush(side);
+      env.onProgress?.({ bytesRead: source.bytesRead, totalBytes: input.size, rowsRead: pool.records, phase });
+    }
+    await pool.drain();
+    counts.read = pool.records;
+    counts.staged = pool.staged;
+    counts.rejected = sink.total;
+    await pool.close();
+    pool = undefined;
+    tooMany();
+    await sink.flush(side);
+    await config.faults?.beforeStep?.('staged');
+    checkAbort();
+
+    // 4. Merge, in one transaction that also records the outcome.
+    phase = 'merging';
+    env.onProgress?.({ bytesRead: source.bytesRead, totalBytes: input.size, rowsRead: counts.read, phase });
+    const merged = await mergeLoad(control, spec, id, {
+      allowEmpty: config.allowEmpty,
+      maxDeletePercent: config.maxDeletePercent,
+      dryRun: config.dryRun,
+      counts,
+      source: input.label,
+      beforeCommit: async () => {
+        await config.faults?.beforeStep?.('commit');
+        checkAbort();
+      },
+    });
+    Object.assign(counts, merged);
+    if (config.dryRun) await finishLoad(side, id, 'succeeded', counts);
+    compensations.settle('mark load failed');
+    compensations.settle('flush rejects');
+    await sink.close();
+
+    // 5. Cleanup: the load is committed; a cleanup failure only leaves a partition the next run drops.
+    try {
+      await config.faults?.beforeStep?.('cleanup');
+      await control.query(dropPartition(spec, id).text);
+      compensations.settle('drop staging partition');
+    } catch (error) {
+      compensations.settle('drop staging partition');
+      const message = `load ${id} committed, but its staging partition could not be dropped (${messageOf(error)}); the next sync removes it`;
+      warnings.push(message);
+      log.warn(message);
+    }
+
+    const durationMs = performance.now() - started;
+    if (counts.rejected > 0) warnings.push(`${counts.rejected} bad row(s) skipped: ${describeRejects(sink.first())}`);
+    return {
+      loadId: id,
+      target: spec.name,
+      source: input.label,
+      dryRun: config.dryRun,
+      counts,
+      firstRejects: [...sink.first()],
+      warnings,
+      durationMs,
+      rowsPerSecond: counts.read / Math.max(durationMs / 1000, 1e-3),
+    };
+  } catch (error) {
+    failure = error;
+    source.destroy();
+    if (pool) {
+      await pool.close().catch(() => undefined);
+      counts.read = pool.records;
+      counts.staged = pool.staged;
+    }
+    if (rejects) counts.rejected = rejects.total;
+    await compensations.runAll((name, undoError) => log.error(`compensation "${name}" failed: ${messageOf(undoError)}`));
+    throw classify(error, spec.name, loadId, signal);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (locked) await releaseTableLock(control, spec.name).catch(() => undefined);
+    await control.end().catch(() => undefined);
+    await side.end().catch(() => undefined);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function classify(error: unknown, target: string, loadId: string | undefined, signal: AbortSignal | undefined): Error {
+  if (error instanceof ConfigError || error instanceof SyncAbortedError) return error;
+  if (signal?.aborted) return new SyncAbortedError(`sync of ${target} interrupted (${String(signal.reason ?? 'aborted')}); rolled back`, loadId);
+  if (loadId === undefined) return error instanceof Error ? error : new Error(String(error));
+  return new SyncFailedError(
+    `sync of ${target} failed and was rolled back (load ${loadId}): ${redactSecrets(messageOf(error))}`,
+    loadId,
+    { cause: error },
+  );
+}
