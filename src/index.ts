@@ -2,7 +2,7 @@
 import type { SyncConfig } from './config/types.js';
 import { openDatabase } from './db/connect.js';
 import { silentLogger, type Logger } from './observe/log.js';
-import { runSync, type SyncProgress, type SyncResult } from './sync/run.js';
+import { prepareSource, runSync, type SyncProgress, type SyncResult } from './sync/run.js';
 import pg from 'pg';
 import { migrate as applyMigrations, type MigrateResult } from './store/migrate.js';
 import type { DatabaseSetting } from './config/types.js';
@@ -26,9 +26,17 @@ export interface SyncOptions {
 /** Runs one sync; starts (and afterwards stops) the embedded server when no database is configured. */
 export async function sync(config: SyncConfig, options: SyncOptions = {}): Promise<SyncResult> {
   const log = options.log ?? silentLogger;
-  const db = await openDatabase(config.database, (m) => log.info(m));
+  // The file and its header are checked before anything touches (or starts) a database.
+  const prepared = await prepareSource(config, log);
+  let db;
   try {
-    return await runSync(config, { db, log, signal: options.signal, onProgress: options.onProgress });
+    db = await openDatabase(config.database, (m) => log.info(m));
+  } catch (error) {
+    prepared.source.destroy();
+    throw error;
+  }
+  try {
+    return await runSync(config, prepared, { db, log, signal: options.signal, onProgress: options.onProgress });
   } finally {
     await db.close();
   }

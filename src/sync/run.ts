@@ -10,14 +10,14 @@ import type { SyncConfig } from '../config/types.js';
 import type { Database } from '../db/connect.js';
 import { redactSecrets } from '../db/redact.js';
 import { ConfigError, SyncAbortedError, SyncFailedError } from '../errors.js';
-import type { Reject } from '../load/parse-chunk.js';
+import type { ChunkLayout, Reject } from '../load/parse-chunk.js';
 import { StagingPool } from '../load/pool.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
 import { mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
 import { CsvSource } from '../source/csv-source.js';
 import { matchHeader, positionalLayout } from '../source/header.js';
-import { checkReadable, openInput } from '../source/input.js';
+import { checkReadable, openInput, type Input } from '../source/input.js';
 import { createLoad, finishLoad, zeroCounts, type LoadCounts } from '../store/history.js';
 import { acquireTableLock, releaseTableLock } from '../store/lock.js';
 import { migrate } from '../store/migrate.js';
@@ -56,13 +56,17 @@ export interface SyncResult {
 /** Too many bad rows: the load fails, but its history and rejects stay for the user to inspect. */
 class TooManyRejectsError extends Error {}
 
-export async function runSync(config: SyncConfig, env: SyncEnvironment): Promise<SyncResult> {
-  const started = performance.now();
-  const spec = config.target;
-  const { log, db, signal } = env;
-  const warnings: string[] = [];
+/** The input, opened and its header checked: everything that can fail without the database. */
+export interface PreparedSource {
+  input: Input;
+  source: CsvSource;
+  layout: ChunkLayout;
+  warnings: string[];
+}
 
-  // 1. Everything that can be checked without the database is checked first.
+export async function prepareSource(config: SyncConfig, log: Logger): Promise<PreparedSource> {
+  const spec = config.target;
+  const warnings: string[] = [];
   await checkReadable(config.file, 'CSV_FILE (--file)');
   const input = await openInput(config.file);
   const source = new CsvSource(input.stream, {
@@ -72,7 +76,7 @@ export async function runSync(config: SyncConfig, env: SyncEnvironment): Promise
     encoding: config.csv.encoding,
     recordsPerChunk: config.batchSize,
   });
-  let layout;
+  let layout: ChunkLayout | undefined;
   try {
     if (config.csv.header) {
       const header = await source.readHeader();
@@ -92,6 +96,15 @@ export async function runSync(config: SyncConfig, env: SyncEnvironment): Promise
     throw new ConfigError(`${input.label}: cannot read the header: ${(error as Error).message}`, { cause: error });
   }
   layout ??= positionalLayout(spec.columns, config.csv.delimiter, config.csv.quote);
+  return { input, source, layout, warnings };
+}
+
+export async function runSync(config: SyncConfig, prepared: PreparedSource, env: SyncEnvironment): Promise<SyncResult> {
+  const started = performance.now();
+  const spec = config.target;
+  const { log, db, signal } = env;
+  const { input, source, layout } = prepared;
+  const warnings = [...prepared.warnings];
 
   // 2. The control connection: holds the table lock and runs the merge.
   const control = new pg.Client({ ...db.connection, application_name: `etl sync ${spec.name}` });

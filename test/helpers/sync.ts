@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { resolveSyncConfig, sync, type Flags, type SyncConfig, type SyncOptions } from '../../src/index.js';
+import type { TestDatabase } from './db.js';
+
+export const projectRoot = resolve(import.meta.dirname, '..', '..');
+
+const scratch = mkdtempSync(join(tmpdir(), 'etl-test-files-'));
+let fileCounter = 0;
+
+/** Writes text (or bytes) to a fresh temporary file and returns its path. */
+export function tempFile(content: string | Buffer, name = 'input.csv'): string {
+  fileCounter += 1;
+  const path = join(scratch, `${fileCounter}-${name}`);
+  writeFileSync(path, content);
+  return path;
+}
+
+export function configFor(db: TestDatabase, flags: Flags, extra: Partial<SyncConfig> = {}): SyncConfig {
+  return { ...resolveSyncConfig({ lockTimeout: '5s', ...flags }, { DATABASE_URL: db.url }), ...extra };
+}
+
+/** Syncs CSV text into the test database through the library API. */
+export async function syncCsv(db: TestDatabase, csv: string | Buffer, flags: Flags = {}, extra: Partial<SyncConfig> = {}, options: SyncOptions = {}) {
+  return sync(configFor(db, { file: tempFile(csv), ...flags }, extra), options);
+}
+
+export async function followers(db: TestDatabase): Promise<Record<string, string>> {
+  const r = await db.query<{ email: string; full_name: string }>('SELECT email, full_name FROM followers ORDER BY email');
+  return Object.fromEntries(r.rows.map((row) => [row.email, row.full_name]));
+}
+
+export async function followersWithTimes(db: TestDatabase) {
+  const r = await db.query<{ email: string; full_name: string; modified_at: Date }>('SELECT email, full_name, modified_at FROM followers ORDER BY email');
+  return r.rows;
+}
+
+export async function loads(db: TestDatabase) {
+  const r = await db.query('SELECT * FROM etl_info_schema.loads ORDER BY started_at');
+  return r.rows;
+}
+
+export async function stagingPartitions(db: TestDatabase): Promise<string[]> {
+  const r = await db.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.staging_followers'::regclass`,
+  );
+  return r.rows.map((x) => x.relname);
+}
+
+export async function stagingRows(db: TestDatabase): Promise<number> {
+  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM public.staging_followers');
+  return Number(r.rows[0]!.n);
+}
+
+export async function lastActivity(db: TestDatabase): Promise<Date | undefined> {
+  const r = await db.query<{ last_activity: Date }>(`SELECT last_activity FROM etl_info_schema.table_status WHERE table_name = 'followers'`);
+  return r.rows[0]?.last_activity;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the built CLI as a subprocess. */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, cwd = projectRoot): ChildProcess {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('PG') && k !== 'DATABASE_URL' && k !== 'TEST_DATABASE_URL') clean[k] = v;
+  }
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
+  return spawn(process.execPath, [join(projectRoot, 'bin', 'etl'), ...args], { cwd, env: clean, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function finished(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolvePromise) => {
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+}
+
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd = projectRoot): Promise<CliResult> {
+  const child = startCli(args, env, cwd);
+  child.stdin?.end();
+  return finished(child);
+}
+
+/** Polls until the check passes (for waiting on another process), failing after the timeout. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A followers CSV of n generated rows. */
+export function generatedCsv(n: number, name = (i: number) => `Name ${i}`): string {
+  let out = 'email,full_name\n';
+  for (let i = 0; i < n; i += 1) out += `user${i}@example.com,"${name(i)}"\n`;
+  return out;
+}
