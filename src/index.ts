@@ -1,6 +1,7 @@
 /** The library API: what the CLI uses, and what other programs can call. */
 import type { SyncConfig } from './config/types.js';
-import { openDatabase } from './db/connect.js';
+import { openDatabase, type Database } from './db/connect.js';
+export { openDatabase, type Database } from './db/connect.js';
 import { silentLogger, type Logger } from './observe/log.js';
 import { prepareSource, runSync, type SyncProgress, type SyncResult } from './sync/run.js';
 import pg from 'pg';
@@ -19,6 +20,8 @@ export { stderrLogger, type Logger } from './observe/log.js';
 
 export interface SyncOptions {
   log?: Logger;
+  /** An already open database (a daemon opens it once); otherwise the configured one is opened and closed. */
+  db?: Database;
   signal?: AbortSignal;
   onProgress?: (progress: SyncProgress) => void;
 }
@@ -28,17 +31,19 @@ export async function sync(config: SyncConfig, options: SyncOptions = {}): Promi
   const log = options.log ?? silentLogger;
   // The file and its header are checked before anything touches (or starts) a database.
   const prepared = await prepareSource(config, log);
-  let db;
-  try {
-    db = await openDatabase(config.database, (m) => log.info(m));
-  } catch (error) {
-    prepared.source.destroy();
-    throw error;
+  let db = options.db;
+  if (!db) {
+    try {
+      db = await openDatabase(config.database, (m) => log.info(m));
+    } catch (error) {
+      prepared.source.destroy();
+      throw error;
+    }
   }
   try {
     return await runSync(config, prepared, { db, log, signal: options.signal, onProgress: options.onProgress });
   } finally {
-    await db.close();
+    if (!options.db) await db.close();
   }
 }
 
