@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { RecordSplitter, type Chunk } from '../../src/source/splitter.js';
+
+function split(text: string, recordsPerChunk: number, pieceSize = 3, firstChunkRecords?: number): Chunk[] {
+  const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk, maxChunkBytes: 1 << 20, firstChunkRecords });
+  const bytes = Buffer.from(text);
+  const out: Chunk[] = [];
+  for (let i = 0; i < bytes.length; i += pieceSize) out.push(...s.push(bytes.subarray(i, i + pieceSize)));
+  const last = s.finish();
+  if (last) out.push(last);
+  return out;
+}
+
+const view = (chunks: Chunk[]) => chunks.map((c) => ({ text: c.data.toString(), startLine: c.startLine, records: c.records }));
+
+describe('RecordSplitter', () => {
+  it('cuts after every N records, however the bytes arrive', () => {
+    for (const piece of [1, 2, 5, 100]) {
+      expect(view(split('a,1\nb,2\nc,3\n', 2, piece))).toEqual([
+        { text: 'a,1\nb,2\n', startLine: 1, records: 2 },
+        { text: 'c,3\n', startLine: 3, records: 1 },
+      ]);
+    }
+  });
+
+  it('never cuts inside a quoted field, and counts the lines inside it', () => {
+    expect(view(split('a,"x\ny"\nb,"p ""q"" \n r"\nc,3\n', 1))).toEqual([
+      { text: 'a,"x\ny"\n', startLine: 1, records: 1 },
+      { text: 'b,"p ""q"" \n r"\n', startLine: 3, records: 1 },
+      { text: 'c,3\n', startLine: 5, records: 1 },
+    ]);
+  });
+
+  it('treats a quote inside an unquoted field as literal, as the parser does', () => {
+    expect(view(split('a,b"c\nd,e\n', 1))).toEqual([
+      { text: 'a,b"c\n', startLine: 1, records: 1 },
+      { text: 'd,e\n', startLine: 2, records: 1 },
+    ]);
+  });
+
+  it('does not count blank lines as records but keeps them in the chunk for line numbering', () => {
+    expect(view(split('\n\na,1\n\r\nb,2\n\n', 1))).toEqual([
+      { text: '\n\na,1\n', startLine: 1, records: 1 },
+      { text: '\r\nb,2\n', startLine: 4, records: 1 },
+    ]);
+  });
+
+  it('cuts the header off on its own, then uses the batch size', () => {
+    expect(view(split('email,name\na,1\nb,2\nc,3\n', 5, 4, 1))).toEqual([
+      { text: 'email,name\n', startLine: 1, records: 1 },
+      { text: 'a,1\nb,2\nc,3\n', startLine: 2, records: 3 },
+    ]);
+  });
+
+  it('returns a last record without a line end', () => {
+    expect(view(split('a,1\nb,2', 10))).toEqual([{ text: 'a,1\nb,2', startLine: 1, records: 2 }]);
+  });
+
+  it('fails with the line of a quote that is never closed instead of buffering the whole file', () => {
+    const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 10, maxChunkBytes: 64 });
+    s.push(Buffer.from('a,1\nb,"open\n'));
+    expect(() => s.push(Buffer.from('x'.repeat(100)))).toThrow(/quoted field opened at line 2 is never closed/);
+  });
+});
