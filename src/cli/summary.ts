@@ -33,6 +33,12 @@ export function summaryJson(r: SyncResult): string {
     duplicates: r.counts.duplicates,
     staged: r.counts.staged,
     duration_ms: Math.round(r.durationMs),
+    phases: {
+      setup_ms: Math.round(r.phases.setupMs),
+      read_parse_stage_ms: Math.round(r.phases.stageMs),
+      merge_ms: Math.round(r.phases.mergeMs),
+      cleanup_ms: Math.round(r.phases.cleanupMs),
+    },
     rows_per_second: Math.round(r.rowsPerSecond),
     first_rejects: r.firstRejects,
     warnings: r.warnings,

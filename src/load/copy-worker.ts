@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { parseChunk, type ChunkLayout, type Reject } from './parse-chunk.js';
+import { parseChunk, type ChunkLayout, type RecordIndex, type Reject } from './parse-chunk.js';
 
 export interface ChunkTask {
   kind: 'chunk';
@@ -17,6 +17,7 @@ export interface ChunkTask {
   layout: ChunkLayout;
   data: Uint8Array;
   startLine: number;
+  index?: RecordIndex;
   /** Parse and validate only (dry runs that must not stage, and tests). */
   skipCopy?: boolean;
   /** Fault injection for tests: this worker thread exits before copying. */
@@ -58,7 +59,7 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
   }
   if (task.crash) process.exit(70);
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
-  const parsed = parseChunk(data, task.startLine, task.layout);
+  const parsed = parseChunk(data, task.startLine, task.layout, task.index);
   if (parsed.rows > 0 && !task.skipCopy) {
     const conn = await connection(task.connection);
     try {

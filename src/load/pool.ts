@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type pg from 'pg';
 import type { ChunkLayout, Reject } from './parse-chunk.js';
+import type { Chunk } from '../source/splitter.js';
 import type { ChunkOutcome, ChunkTask, CloseTask } from './copy-worker.js';
 
 /**
@@ -55,7 +56,7 @@ export class StagingPool {
   }
 
   /** Queues one chunk; waits while the pool is saturated. Rethrows the first failure of any chunk. */
-  async stage(data: Buffer, startLine: number): Promise<void> {
+  async stage(chunk: Chunk): Promise<void> {
     if (this.firstError) throw this.firstError;
     this.chunks += 1;
     const task: ChunkTask = {
@@ -63,8 +64,9 @@ export class StagingPool {
       connection: this.options.connection,
       copySql: this.options.copySql,
       layout: this.options.layout,
-      data,
-      startLine,
+      data: chunk.data,
+      startLine: chunk.startLine,
+      index: { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds },
       skipCopy: this.options.skipCopy,
       crash: this.chunks === this.options.crashOnChunk,
     };

@@ -12,6 +12,10 @@ export interface Chunk {
   startLine: number;
   /** Records in this chunk (blank lines are not counted). */
   records: number;
+  /** Per record: its first line, and the byte range of its text in `data` (line end excluded). */
+  recordLines: Int32Array;
+  recordStarts: Int32Array;
+  recordEnds: Int32Array;
 }
 
 const enum State {
@@ -35,6 +39,11 @@ export class RecordSplitter {
   /** Whether the current record has any byte besides CR: blank lines are not records. */
   private recordStarted = false;
   private recordsPerChunk: number;
+  // Offsets are relative to the start of the chunk being built (`lastCut`), which stays valid when
+  // the pending bytes are re-based after each push.
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private lines: number[] = [];
   private nextStartLine: number;
   private quotedSinceLine = 0;
   private line: number;
@@ -69,16 +78,14 @@ export class RecordSplitter {
       if (b === LF) this.line += 1;
       switch (state) {
         case State.FieldStart:
-          if (b === quote) {
-            state = State.Quoted;
-            this.recordStarted = true;
-            this.quotedSinceLine = this.line;
-          } else if (b === LF) {
+          if (b === LF) {
             if (this.recordStarted) this.endRecord(all, i, chunks);
-          } else if (b === delimiter) this.recordStarted = true;
-          else if (b !== CR) {
-            state = State.Unquoted;
-            this.recordStarted = true;
+          } else if (b !== CR) {
+            if (!this.recordStarted) this.startRecord(i);
+            if (b === quote) {
+              state = State.Quoted;
+              this.quotedSinceLine = this.line;
+            } else if (b !== delimiter) state = State.Unquoted;
           }
           break;
         case State.Unquoted:
@@ -129,20 +136,48 @@ export class RecordSplitter {
       return undefined;
     }
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    if (this.recordStarted) {
+      // The last record has no line end: it runs to the end of the data.
+      this.ends.push(data.length);
+      this.recordsSinceCut += 1;
+    }
     this.pending = [];
     this.pendingBytes = 0;
-    return { data, startLine: this.nextStartLine, records: this.recordsSinceCut + (this.recordStarted ? 1 : 0) };
+    return this.cut(data, data.length);
+  }
+
+  private startRecord(index: number): void {
+    this.recordStarted = true;
+    this.starts.push(index - this.lastCut);
+    this.lines.push(this.line);
+  }
+
+  private cut(all: Buffer, end: number): Chunk {
+    const chunk: Chunk = {
+      data: all.subarray(this.lastCut, end),
+      startLine: this.nextStartLine,
+      records: this.recordsSinceCut,
+      recordLines: Int32Array.from(this.lines),
+      recordStarts: Int32Array.from(this.starts),
+      recordEnds: Int32Array.from(this.ends),
+    };
+    this.starts = [];
+    this.ends = [];
+    this.lines = [];
+    this.recordsSinceCut = 0;
+    return chunk;
   }
 
   private endRecord(all: Buffer, index: number, chunks: Chunk[]): void {
     this.recordStarted = false;
     this.recordsSinceCut += 1;
+    // A CR right before the LF belongs to the line end, not to the record's text.
+    this.ends.push((index > 0 && all[index - 1] === CR ? index - 1 : index) - this.lastCut);
     if (this.recordsSinceCut < this.recordsPerChunk) return;
     this.recordsPerChunk = this.options.recordsPerChunk;
     const end = index + 1;
-    chunks.push({ data: all.subarray(this.lastCut, end), startLine: this.nextStartLine, records: this.recordsSinceCut });
+    chunks.push(this.cut(all, end));
     this.lastCut = end;
     this.nextStartLine = this.line;
-    this.recordsSinceCut = 0;
   }
 }

@@ -49,6 +49,8 @@ export interface SyncResult {
   /** The first bad lines, when some were skipped under --max-errors. */
   firstRejects: Reject[];
   warnings: string[];
+  /** Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup. */
+  phases: { setupMs: number; stageMs: number; mergeMs: number; cleanupMs: number };
   durationMs: number;
   rowsPerSecond: number;
 }
@@ -166,6 +168,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       await side.query(dropPartition(spec, id).text);
     });
 
+    const stageStart = performance.now();
     // 3. Stage: chunks fan out to the workers, which parse, validate and COPY.
     pool = new StagingPool({
       workers: config.workers,
@@ -186,7 +189,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     };
     for (let chunk = await source.next(); chunk; chunk = await source.next()) {
       checkAbort();
-      await pool.stage(chunk.data, chunk.startLine);
+      await pool.stage(chunk);
       tooMany();
       if (sink.pendingCount >= 1000) await sink.flush(side);
       env.onProgress?.({ bytesRead: source.bytesRead, totalBytes: input.size, rowsRead: pool.records, phase });
@@ -203,6 +206,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     checkAbort();
 
     // 4. Merge, in one transaction that also records the outcome.
+    const mergeStart = performance.now();
     phase = 'merging';
     env.onProgress?.({ bytesRead: source.bytesRead, totalBytes: input.size, rowsRead: counts.read, phase });
     const merged = await mergeLoad(control, spec, id, {
@@ -223,6 +227,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     await sink.close();
 
     // 5. Cleanup: the load is committed; a cleanup failure only leaves a partition the next run drops.
+    const cleanupStart = performance.now();
     try {
       await config.faults?.beforeStep?.('cleanup');
       await control.query(dropPartition(spec, id).text);
@@ -235,6 +240,12 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     }
 
     const durationMs = performance.now() - started;
+    const phases = {
+      setupMs: stageStart - started,
+      stageMs: mergeStart - stageStart,
+      mergeMs: cleanupStart - mergeStart,
+      cleanupMs: performance.now() - cleanupStart,
+    };
     if (counts.rejected > 0) warnings.push(`${counts.rejected} bad row(s) skipped: ${describeRejects(sink.first())}`);
     return {
       loadId: id,
@@ -244,6 +255,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       counts,
       firstRejects: [...sink.first()],
       warnings,
+      phases,
       durationMs,
       rowsPerSecond: counts.read / Math.max(durationMs / 1000, 1e-3),
     };

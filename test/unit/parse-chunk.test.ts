@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseChunk, type ChunkLayout } from '../../src/load/parse-chunk.js';
 import { followersTarget } from '../../src/target/followers.js';
+import { RecordSplitter } from '../../src/source/splitter.js';
 
 const layout: ChunkLayout = { delimiter: ',', quote: '"', fieldCount: 2, fieldIndexes: [0, 1], columns: followersTarget.columns };
 
@@ -33,5 +34,31 @@ describe('parseChunk', () => {
   it('maps fields by the header positions', () => {
     const r = parseChunk(Buffer.from('x,Ann,ann@x.org\n'), 2, { ...layout, fieldCount: 3, fieldIndexes: [2, 1] });
     expect(r.copyText).toBe('ann@x.org\tAnn\t2\n');
+  });
+});
+
+describe('parseChunk with the splitter record index', () => {
+  const text = 'a@x.org,"A\r\nB"\r\n\r\n  \r\nb@x.org\nc@x.org,"C ""q"""\n\nd@x.org,D,extra\ne@x.org,"open';
+  const splitter = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 1000, maxChunkBytes: 1 << 20 });
+  const chunks = [...splitter.push(Buffer.from(text)), splitter.finish()!];
+  const chunk = chunks[0]!;
+
+  it('gives the same rows, lines and rejects as numbering lines from csv-parse raw text', () => {
+    const index = { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds };
+    expect(parseChunk(chunk.data, 1, layout, index)).toEqual(parseChunk(chunk.data, 1, layout));
+  });
+
+  it('takes the fast path when the record counts agree', () => {
+    const clean = 'a@x.org,A\r\n\r\nb@x.org,"B\nB"\nc@x.org\n';
+    const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 1000, maxChunkBytes: 1 << 20 });
+    const c = [...s.push(Buffer.from(clean)), s.finish()].filter((x) => x !== undefined)[0]!;
+    const index = { lines: c.recordLines, starts: c.recordStarts, ends: c.recordEnds };
+    expect(Array.from(c.recordLines)).toEqual([1, 3, 5]);
+    expect(parseChunk(c.data, 1, layout, index)).toEqual({
+      copyText: 'a@x.org\tA\t1\nb@x.org\tB\\nB\t3\n',
+      rows: 2,
+      records: 3,
+      rejects: [{ line: 5, raw: 'c@x.org', reason: 'expected 2 fields, found 1' }],
+    });
   });
 });
