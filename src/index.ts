@@ -60,3 +60,17 @@ export async function migrate(database: DatabaseSetting, options: { log?: Logger
     await db.close();
   }
 }
+
+// etl daemon: the same sync on a schedule, with retries, a circuit breaker, health and metrics (src/schedule/).
+import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
+import type { DaemonConfig } from './schedule/config.js';
+export { resolveDaemonConfig, resolveLogFormat, type DaemonConfig, type LogFormat } from './schedule/config.js';
+export { DAEMON_SETTINGS, type DaemonFlags } from './schedule/settings.js';
+export { parseSchedule, nextRuns, describeSchedule, VALID_SCHEDULE_FORMS, type Schedule } from './schedule/cron.js';
+export { jsonLogger, ignoringFields, type FieldLogger, type LogFields } from './observe/json-log.js';
+export type { DaemonOptions } from './schedule/daemon.js';
+
+/** Runs sync() on the configured schedule until options.signal is aborted, opening the database once. */
+export function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<void> {
+  return runDaemonWith((db, log, signal) => sync(config.sync, { db, log, signal }), config, options);
+}

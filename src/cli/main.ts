@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { migrateCommand } from './migrate-command.js';
 import { syncCommand } from './sync-command.js';
+import { daemonCommand } from './daemon-command.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command('etl')
@@ -10,6 +11,7 @@ const program = new Command('etl')
   .showHelpAfterError('(run etl --help for usage)');
 program.addCommand(syncCommand());
 program.addCommand(migrateCommand());
+program.addCommand(daemonCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -1,0 +1,30 @@
+/**
+ * The settings `etl daemon` adds to the sync's (SYNC_SETTINGS): flag, environment variable and
+ * default of each. The CLI builds its options from this list and .env.example documents it.
+ */
+import type { SettingDef } from '../config/settings.js';
+
+export const DAEMON_SETTINGS = [
+  { key: 'cron', flag: '--cron <schedule>', env: 'CRON_SCHEDULE', default: '@every 24h', help: 'when to sync: @every <duration>, @hourly, @daily, @weekly, @monthly, @yearly, or a 5/6-field cron expression' },
+  { key: 'timezone', flag: '--timezone <zone>', env: 'CRON_TZ', default: 'UTC', help: 'time zone of cron expressions and descriptors (IANA name)' },
+  { key: 'runOnStart', flag: '--no-run-on-start', env: 'RUN_ON_START', default: 'true', help: 'do not sync right away at start; wait for the first scheduled time' },
+  { key: 'retries', flag: '--retries <n>', env: 'SYNC_RETRIES', default: '3', help: 'extra attempts of a run after a transient failure (connection lost, server restarting, deadlock, lock timeout)' },
+  { key: 'retryDelay', flag: '--retry-delay <duration>', env: 'SYNC_RETRY_DELAY', default: '5s', help: 'first backoff before a retry; doubles each time, with jitter' },
+  { key: 'breakerThreshold', flag: '--breaker-threshold <n>', env: 'BREAKER_THRESHOLD', default: '5', help: 'consecutive failed runs that open the circuit breaker (0 = never)' },
+  { key: 'breakerCooldown', flag: '--breaker-cooldown <duration>', env: 'BREAKER_COOLDOWN', default: '30m', help: 'how long an open breaker skips ticks before trying one run' },
+  { key: 'notifyUrl', flag: '--notify-url <url>', env: 'NOTIFY_URL', help: 'POST a JSON event here when a run fails and when the breaker changes state' },
+  { key: 'notifyTimeout', flag: '--notify-timeout <duration>', env: 'NOTIFY_TIMEOUT', default: '5s', help: 'give up on a notification after this long' },
+  { key: 'shutdownTimeout', flag: '--shutdown-timeout <duration>', env: 'SHUTDOWN_TIMEOUT', default: '30s', help: 'on SIGTERM/SIGINT, how long a running sync may take to finish before it is aborted and rolled back' },
+  { key: 'healthPort', flag: '--health-port <port>', env: 'HEALTH_PORT', help: 'serve GET /healthz and GET /metrics on this port (0 = any free port; default: no server)' },
+  { key: 'healthHost', flag: '--health-host <address>', env: 'HEALTH_HOST', default: '0.0.0.0', help: 'address the health server listens on' },
+  { key: 'logFormat', flag: '--log-format <format>', env: 'LOG_FORMAT', default: 'text', help: 'text, or json for one JSON object per line' },
+] as const satisfies readonly SettingDef[];
+
+export type DaemonSettingKey = (typeof DAEMON_SETTINGS)[number]['key'];
+export type DaemonFlags = Partial<Record<DaemonSettingKey, string | boolean | undefined>>;
+
+/**
+ * The daemon does not wait for a table lock held by another run unless LOCK_TIMEOUT is set: with
+ * replicas ticking together, the loser should skip its tick at once, not queue behind the winner.
+ */
+export const DAEMON_LOCK_TIMEOUT = '0';
