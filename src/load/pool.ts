@@ -23,8 +23,14 @@ function workerFile(): string {
   return built;
 }
 
+/** Room for a batch's records, strings and COPY text (about 1 KB a row at worst) plus the thread itself. */
+export function workerHeapMb(batchSize: number): number {
+  return 64 + Math.ceil(batchSize / 1000);
+}
+
 export interface StagingPoolOptions {
   workers: number;
+  batchSize: number;
   connection: pg.ClientConfig;
   copySql: string;
   layout: ChunkLayout;
@@ -51,6 +57,9 @@ export class StagingPool {
       maxThreads: options.workers,
       concurrentTasksPerWorker: 1,
       idleTimeout: 60_000,
+      // A small young generation and a heap sized to the batch make workers collect garbage early,
+      // which keeps the process's peak memory flat instead of growing to V8's defaults per thread.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: workerHeapMb(options.batchSize) },
     });
     this.maxInFlight = options.workers * 2;
   }

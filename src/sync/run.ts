@@ -172,6 +172,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     // 3. Stage: chunks fan out to the workers, which parse, validate and COPY.
     pool = new StagingPool({
       workers: config.workers,
+      batchSize: config.batchSize,
       connection: { ...db.connection, application_name: `etl sync ${spec.name} (worker)` },
       copySql: copyInto(spec, id),
       layout,
