@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SYNC_SETTINGS } from '../../src/index.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+
+const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+
+describe('README', () => {
+  it('documents every sync setting with its flag, env variable and default', () => {
+    const table = readme.split('<!-- settings:sync -->')[1]!.split('<!-- /settings:sync -->')[0]!;
+    for (const s of SYNC_SETTINGS) {
+      const row = table.split('\n').find((line) => line.startsWith(`| \`${s.flag}\``));
+      expect(row, s.flag).toBeDefined();
+      expect(row).toContain('env' in s ? `\`${s.env}\`` : '—');
+      expect(row).toContain('default' in s ? `\`${s.default}\`` : '—');
+    }
+  });
+
+  it('documents every exit code', () => {
+    const section = readme.split('## Exit codes')[1]!.split('\n## ')[0]!;
+    for (const code of Object.values(EXIT)) expect(section).toMatch(new RegExp(`\\b${code}\\b`));
+  });
+});
