@@ -1,4 +1,5 @@
 import type { TargetSpec } from '../target/spec.js';
+import type { SourceFormat } from '../source/record-source.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
 export type DatabaseSetting =
@@ -29,8 +30,10 @@ export interface SyncConfig {
   minConnections: number;
   maxConnections: number;
   target: TargetSpec;
-  /** A path, or '-' for stdin. */
+  /** A path, '-' for stdin, or an http(s) URL. */
   file: string;
+  /** csv, ndjson or json; undefined means: by the file name's extension. */
+  format?: SourceFormat;
   csv: CsvOptions;
   batchSize: number;
   workers: number;

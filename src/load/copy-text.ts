@@ -1,7 +1,6 @@
 /**
  * Encoding rows for COPY ... FROM STDIN in PostgreSQL's text format: tab-separated, newline-ended,
- * with backslash, tab, newline and carriage return escaped. Values are never NULL here (validation
- * has already refused missing fields), so \N never appears.
+ * with backslash, tab, newline and carriage return escaped. SQL NULL is written \N.
  */
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
@@ -21,9 +20,14 @@ export function escapeCopyValue(value: string): string {
   return out;
 }
 
-/** One COPY line: the values, then the source line number (staging keeps it to resolve duplicates). */
-export function copyLine(values: readonly string[], line: number): string {
+/**
+ * One COPY line: the values (null is \N), then the source line number (staging keeps it to resolve
+ * duplicates), then, for targets with a delete marker, whether this row deletes its key.
+ */
+export function copyLine(values: readonly (string | null)[], line: number, deletes?: boolean): string {
   let out = '';
-  for (const v of values) out += escapeCopyValue(v) + '\t';
-  return out + line + '\n';
+  for (const v of values) out += (v === null ? '\\N' : escapeCopyValue(v)) + '\t';
+  out += line;
+  if (deletes !== undefined) out += deletes ? '\tt' : '\tf';
+  return out + '\n';
 }

@@ -7,7 +7,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { parseChunk, type ChunkLayout, type RecordIndex, type Reject } from './parse-chunk.js';
+import type { ChunkLayout, RecordIndex, Reject } from './layout.js';
+import { parseChunk } from './parse-chunk.js';
+import { parseJsonChunk } from './parse-json-chunk.js';
 
 export interface ChunkTask {
   kind: 'chunk';
@@ -59,7 +61,8 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
   }
   if (task.crash) process.exit(70);
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
-  const parsed = parseChunk(data, task.startLine, task.layout, task.index);
+  const parsed =
+    task.layout.format === 'csv' ? parseChunk(data, task.startLine, task.layout, task.index) : parseJsonChunk(data, task.layout, task.index!);
   if (parsed.rows > 0 && !task.skipCopy) {
     const conn = await connection(task.connection);
     try {

@@ -1,35 +1,68 @@
 /**
- * Worker-side parsing: one chunk of whole CSV records (cut by source/splitter.ts) becomes COPY text
+ * Worker-side CSV parsing: one chunk of whole records (cut by source/splitter.ts) becomes COPY text
  * for staging plus the rejected rows with their file line numbers. Pure: no I/O.
  */
 import { parse, type Options } from 'csv-parse/sync';
-import { normalizerFor, type Normalizer } from '../target/rules.js';
-import type { ColumnSpec } from '../target/spec.js';
-import { copyLine } from './copy-text.js';
+import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
+import { RowStager } from './row-stager.js';
 
-export interface ChunkLayout {
-  delimiter: string;
-  quote: string;
-  /** Fields every record must have (the header's width, or the column count without a header). */
-  fieldCount: number;
-  /** For each target column, the index of the field that feeds it. */
-  fieldIndexes: number[];
-  columns: readonly ColumnSpec[];
+export type { ChunkLayout, CsvLayout, ParsedChunk, RecordIndex, Reject } from './layout.js';
+
+const PARSE_OPTIONS: Options = {
+  relax_column_count: true,
+  relax_quotes: true,
+  skip_empty_lines: true,
+  skip_records_with_error: true,
+  bom: false,
+  // Only LF and CRLF end records, exactly as the splitter cuts them (a stray CR is data).
+  record_delimiter: ['\r\n', '\n'],
+};
+
+/**
+ * Parses a chunk. The fast path takes line numbers and raw text from the splitter's record index
+ * and lets csv-parse only split fields; when the two disagree on the number of records (malformed
+ * quoting), the chunk is parsed again with csv-parse's raw text to number the lines itself.
+ */
+export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, index?: RecordIndex): ParsedChunk {
+  if (index) {
+    let failed = false;
+    const records = parse(data, {
+      ...PARSE_OPTIONS,
+      delimiter: layout.delimiter,
+      quote: layout.quote,
+      escape: layout.quote,
+      on_skip: () => {
+        failed = true;
+        return undefined;
+      },
+    }) as string[][];
+    if (!failed && records.length === index.lines.length) {
+      return stageRecords(records, layout, (i) => index.lines[i]!, (i) => data.toString('utf8', index.starts[i]!, index.ends[i]!)).result();
+    }
+  }
+  return parseNumberingLines(data, startLine, layout);
 }
 
-export interface Reject {
-  line: number;
-  raw: string;
-  reason: string;
+function stageRecords(records: string[][], layout: CsvLayout, lineOf: (i: number) => number, rawOf: (i: number) => string): RowStager {
+  const stager = new RowStager(layout);
+  const indexes = layout.fieldIndexes;
+  const markerIndex = layout.deleteFieldIndex;
+  for (let i = 0; i < records.length; i += 1) {
+    const record = records[i]!;
+    if (isBlank(record)) continue;
+    if (record.length !== layout.fieldCount) {
+      stager.reject(lineOf(i), rawOf(i), `expected ${layout.fieldCount} fields, found ${record.length}`);
+      continue;
+    }
+    stager.accept((c) => record[indexes[c]!], markerIndex === undefined ? undefined : record[markerIndex], lineOf(i), () => rawOf(i));
+  }
+  return stager;
 }
 
-export interface ParsedChunk {
-  copyText: string;
-  /** Valid rows in copyText. */
-  rows: number;
-  /** Non-blank records seen (valid + rejected). */
-  records: number;
-  rejects: Reject[];
+/** A line of only spaces or delimiters is a blank line, not a row. */
+function isBlank(record: string[]): boolean {
+  for (const f of record) if (f.trim() !== '') return false;
+  return true;
 }
 
 /**
@@ -50,104 +83,15 @@ function leadingBlankLines(raw: string): { lines: number; text: string } {
   // Back up to the start of the line that holds content (spaces before it belong to the record).
   let start = i;
   while (start > 0 && raw[start - 1] !== '\n' && raw[start - 1] !== '\r') start -= 1;
-  const prefix = raw.slice(0, start);
-  return { lines: countNewlines(prefix), text: raw.slice(start) };
+  return { lines: countNewlines(raw.slice(0, start)), text: raw.slice(start) };
 }
 
 function withoutLineEnd(text: string): string {
   return text.replace(/\r?\n?$/u, '').replace(/\r$/u, '');
 }
 
-let cachedNormalizers: { columns: readonly ColumnSpec[]; fns: Normalizer[] } | undefined;
-
-function normalizers(columns: readonly ColumnSpec[]): Normalizer[] {
-  if (cachedNormalizers?.columns !== columns) {
-    cachedNormalizers = { columns, fns: columns.map((c) => normalizerFor(c.name, c.rule)) };
-  }
-  return cachedNormalizers.fns;
-}
-
-/** Where each record of a chunk starts (line) and lies (bytes), as found by the splitter. */
-export interface RecordIndex {
-  lines: Int32Array;
-  starts: Int32Array;
-  ends: Int32Array;
-}
-
-const PARSE_OPTIONS: Options = {
-  relax_column_count: true,
-  relax_quotes: true,
-  skip_empty_lines: true,
-  skip_records_with_error: true,
-  bom: false,
-  // Only LF and CRLF end records, exactly as the splitter cuts them (a stray CR is data).
-  record_delimiter: ['\r\n', '\n'],
-};
-
-/**
- * Parses a chunk. The fast path takes line numbers and raw text from the splitter's record index
- * and lets csv-parse only split fields; when the two disagree on the number of records (malformed
- * quoting), the chunk is parsed again with csv-parse's raw text to number the lines itself.
- */
-export function parseChunk(data: Buffer, startLine: number, layout: ChunkLayout, index?: RecordIndex): ParsedChunk {
-  if (index) {
-    let failed = false;
-    const records = parse(data, {
-      ...PARSE_OPTIONS,
-      delimiter: layout.delimiter,
-      quote: layout.quote,
-      escape: layout.quote,
-      on_skip: () => {
-        failed = true;
-        return undefined;
-      },
-    }) as string[][];
-    if (!failed && records.length === index.lines.length) return validate(records, layout, (i) => index.lines[i]!, (i) => data.toString('utf8', index.starts[i]!, index.ends[i]!));
-  }
-  return parseNumberingLines(data, startLine, layout);
-}
-
-function validate(records: string[][], layout: ChunkLayout, lineOf: (i: number) => number, rawOf: (i: number) => string): ParsedChunk {
-  const fns = normalizers(layout.columns);
-  const rejects: Reject[] = [];
-  const values: string[] = new Array<string>(layout.columns.length);
-  let copyText = '';
-  let rows = 0;
-  let seen = 0;
-  for (let i = 0; i < records.length; i += 1) {
-    const record = records[i]!;
-    if (isBlank(record)) continue;
-    seen += 1;
-    if (record.length !== layout.fieldCount) {
-      rejects.push({ line: lineOf(i), raw: rawOf(i), reason: `expected ${layout.fieldCount} fields, found ${record.length}` });
-      continue;
-    }
-    let reason: string | undefined;
-    for (let c = 0; c < fns.length; c += 1) {
-      const result = fns[c]!(record[layout.fieldIndexes[c]!]!);
-      if (!result.ok) {
-        reason = result.reason;
-        break;
-      }
-      values[c] = result.value;
-    }
-    if (reason !== undefined) {
-      rejects.push({ line: lineOf(i), raw: rawOf(i), reason });
-      continue;
-    }
-    copyText += copyLine(values, lineOf(i));
-    rows += 1;
-  }
-  return { copyText, rows, records: seen, rejects };
-}
-
-/** A line of only spaces or delimiters is a blank line, not a row. */
-function isBlank(record: string[]): boolean {
-  for (const f of record) if (f.trim() !== '') return false;
-  return true;
-}
-
-function parseNumberingLines(data: Buffer, startLine: number, layout: ChunkLayout): ParsedChunk {
+/** The slow path: csv-parse's raw text numbers the lines (used when the record index cannot be trusted). */
+function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout): ParsedChunk {
   const skipped: { raw: string; reason: string }[] = [];
   const records = parse(data, {
     ...PARSE_OPTIONS,
@@ -170,11 +114,10 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: ChunkLayou
     raws.push(withoutLineEnd(blank.text));
     line += countNewlines(raw);
   }
-  const result = validate(records.map((r) => r.record), layout, (i) => lines[i]!, (i) => raws[i]!);
+  const stager = stageRecords(records.map((r) => r.record), layout, (i) => lines[i]!, (i) => raws[i]!);
   for (const skip of skipped) {
     const blank = leadingBlankLines(skip.raw);
-    result.records += 1;
-    result.rejects.push({ line: line + blank.lines, raw: withoutLineEnd(blank.text), reason: skip.reason });
+    stager.reject(line + blank.lines, withoutLineEnd(blank.text), skip.reason);
   }
-  return result;
+  return stager.result();
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type pg from 'pg';
-import type { ChunkLayout, Reject } from './parse-chunk.js';
+import type { ChunkLayout, Reject } from './layout.js';
 import type { Chunk } from '../source/splitter.js';
 import type { ChunkOutcome, ChunkTask, CloseTask } from './copy-worker.js';
 

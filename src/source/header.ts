@@ -1,10 +1,10 @@
 import { parse } from 'csv-parse/sync';
-import type { ColumnSpec } from '../target/spec.js';
 import { ConfigError } from '../errors.js';
-import type { ChunkLayout } from '../load/parse-chunk.js';
+import type { CsvLayout } from '../load/layout.js';
+import type { TargetSpec } from '../target/spec.js';
 
 export interface HeaderMatch {
-  layout: ChunkLayout;
+  layout: CsvLayout;
   /** Header fields that feed no column (named once in a warning). */
   extra: string[];
 }
@@ -20,9 +20,10 @@ export function parseHeaderRecord(data: Buffer, delimiter: string, quote: string
 /** Columns matched by name (trimmed, case-insensitive, any order). A missing one stops the run. */
 export function matchHeader(
   fields: readonly string[],
-  columns: readonly ColumnSpec[],
+  spec: TargetSpec,
   where: { file: string; line: number; delimiter: string; quote: string },
 ): HeaderMatch {
+  const columns = spec.columns;
   const positions = new Map<string, number>();
   fields.forEach((f, i) => {
     if (!positions.has(normal(f))) positions.set(normal(f), i);
@@ -41,20 +42,43 @@ export function matchHeader(
         (hints.length > 0 ? `; ${hints.join('; ')}` : ''),
     );
   }
+  const marker = spec.deleteWhen?.field;
+  if (marker !== undefined && !positions.has(normal(marker))) {
+    throw new ConfigError(`${where.file}, line ${where.line}: the header has no ${JSON.stringify(marker)} column, which delete_when reads (found ${fields.map((f) => JSON.stringify(f)).join(', ')})`);
+  }
   const used = new Set(columns.map((c) => positions.get(normal(c.source))!));
+  if (marker !== undefined) used.add(positions.get(normal(marker))!);
   return {
     layout: {
+      format: 'csv',
       delimiter: where.delimiter,
       quote: where.quote,
       fieldCount: fields.length,
       fieldIndexes: columns.map((c) => positions.get(normal(c.source))!),
+      deleteFieldIndex: marker === undefined ? undefined : positions.get(normal(marker)),
       columns,
+      keys: spec.key,
+      deleteWhen: spec.deleteWhen,
     },
     extra: fields.filter((_, i) => !used.has(i)),
   };
 }
 
-/** Headerless files carry the columns by position, as the ancestor's did. */
-export function positionalLayout(columns: readonly ColumnSpec[], delimiter: string, quote: string): ChunkLayout {
-  return { delimiter, quote, fieldCount: columns.length, fieldIndexes: columns.map((_, i) => i), columns };
+/**
+ * Headerless files carry the columns by position, as the ancestor's did; a delete marker field,
+ * when configured, comes after them.
+ */
+export function positionalLayout(spec: TargetSpec, delimiter: string, quote: string): CsvLayout {
+  const n = spec.columns.length;
+  return {
+    format: 'csv',
+    delimiter,
+    quote,
+    fieldCount: n + (spec.deleteWhen ? 1 : 0),
+    fieldIndexes: spec.columns.map((_, i) => i),
+    deleteFieldIndex: spec.deleteWhen ? n : undefined,
+    columns: spec.columns,
+    keys: spec.key,
+    deleteWhen: spec.deleteWhen,
+  };
 }

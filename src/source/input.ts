@@ -8,6 +8,8 @@ export interface Input {
   /** Total bytes when known (files), for progress. */
   size?: number;
   label: string;
+  /** Raw bytes consumed so far (progress). */
+  bytesRead: () => number;
 }
 
 /** Checks a file can be read, with a message naming it and the fix; runs before any database work. */
@@ -26,7 +28,8 @@ export async function checkReadable(file: string, setting: string): Promise<void
 }
 
 export async function openInput(file: string, stdin: Readable = process.stdin): Promise<Input> {
-  if (file === '-') return { stream: stdin, label: 'stdin' };
+  if (file === '-') return { stream: stdin, label: 'stdin', bytesRead: () => 0 };
   const info = await stat(file);
-  return { stream: createReadStream(file, { highWaterMark: 1 << 20 }), size: info.size, label: file };
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  return { stream, size: info.size, label: file, bytesRead: () => stream.bytesRead };
 }

@@ -10,12 +10,13 @@ import type { SyncConfig } from '../config/types.js';
 import type { Database } from '../db/connect.js';
 import { redactSecrets } from '../db/redact.js';
 import { ConfigError, SyncAbortedError, SyncFailedError } from '../errors.js';
-import type { ChunkLayout, Reject } from '../load/parse-chunk.js';
+import type { ChunkLayout, Reject } from '../load/layout.js';
 import { StagingPool } from '../load/pool.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
 import { mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
-import { CsvSource } from '../source/csv-source.js';
+import { RecordSource } from '../source/record-source.js';
+import { formatOf } from '../source/format.js';
 import { matchHeader, positionalLayout } from '../source/header.js';
 import { checkReadable, openInput, type Input } from '../source/input.js';
 import { createLoad, finishLoad, zeroCounts, type LoadCounts } from '../store/history.js';
@@ -61,7 +62,7 @@ class TooManyRejectsError extends Error {}
 /** The input, opened and its header checked: everything that can fail without the database. */
 export interface PreparedSource {
   input: Input;
-  source: CsvSource;
+  source: RecordSource;
   layout: ChunkLayout;
   warnings: string[];
 }
@@ -71,19 +72,25 @@ export async function prepareSource(config: SyncConfig, log: Logger): Promise<Pr
   const warnings: string[] = [];
   await checkReadable(config.file, 'CSV_FILE (--file)');
   const input = await openInput(config.file);
-  const source = new CsvSource(input.stream, {
+  const format = formatOf(config.format, input.label);
+  const source = new RecordSource(input.stream, {
+    format,
     delimiter: config.csv.delimiter,
     quote: config.csv.quote,
     header: config.csv.header,
     encoding: config.csv.encoding,
     recordsPerChunk: config.batchSize,
+    label: input.label,
   });
   let layout: ChunkLayout | undefined;
+  if (format !== 'csv') {
+    layout = { format: 'json', fieldNames: spec.columns.map((c) => c.source), columns: spec.columns, keys: spec.key, deleteWhen: spec.deleteWhen };
+  }
   try {
-    if (config.csv.header) {
+    if (format === 'csv' && config.csv.header) {
       const header = await source.readHeader();
       if (header) {
-        const match = matchHeader(header.fields, spec.columns, { file: input.label, line: header.line, delimiter: config.csv.delimiter, quote: config.csv.quote });
+        const match = matchHeader(header.fields, spec, { file: input.label, line: header.line, delimiter: config.csv.delimiter, quote: config.csv.quote });
         layout = match.layout;
         if (match.extra.length > 0) {
           const message = `${input.label}: ignoring column(s) ${match.extra.map((f) => JSON.stringify(f)).join(', ')} (not used by ${spec.name})`;
@@ -97,7 +104,7 @@ export async function prepareSource(config: SyncConfig, log: Logger): Promise<Pr
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`${input.label}: cannot read the header: ${(error as Error).message}`, { cause: error });
   }
-  layout ??= positionalLayout(spec.columns, config.csv.delimiter, config.csv.quote);
+  layout ??= positionalLayout(spec, config.csv.delimiter, config.csv.quote);
   return { input, source, layout, warnings };
 }
 
@@ -193,7 +200,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       await pool.stage(chunk);
       tooMany();
       if (sink.pendingCount >= 1000) await sink.flush(side);
-      env.onProgress?.({ bytesRead: source.bytesRead, totalBytes: input.size, rowsRead: pool.records, phase });
+      env.onProgress?.({ bytesRead: input.bytesRead(), totalBytes: input.size, rowsRead: pool.records, phase });
     }
     await pool.drain();
     counts.read = pool.records;
@@ -209,7 +216,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     // 4. Merge, in one transaction that also records the outcome.
     const mergeStart = performance.now();
     phase = 'merging';
-    env.onProgress?.({ bytesRead: source.bytesRead, totalBytes: input.size, rowsRead: counts.read, phase });
+    env.onProgress?.({ bytesRead: input.bytesRead(), totalBytes: input.size, rowsRead: counts.read, phase });
     const merged = await mergeLoad(control, spec, id, {
       allowEmpty: config.allowEmpty,
       maxDeletePercent: config.maxDeletePercent,

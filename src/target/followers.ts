@@ -13,4 +13,5 @@ export const followersTarget: TargetSpec = Object.freeze<TargetSpec>({
     { name: 'full_name', sqlType: 'varchar(255)', source: 'full_name', rule: { kind: 'text', maxLength: 255, trim: true, allowEmpty: false } },
   ],
   modifiedColumn: 'modified_at',
+  mode: 'mirror',
 });

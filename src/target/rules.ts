@@ -1,9 +1,19 @@
 import type { ColumnRule } from './spec.js';
+import type { SourceValue } from './source-value.js';
 
-/** A field accepted and normalised to its stored text form, or refused with a reason. */
-export type FieldResult = { ok: true; value: string } | { ok: false; reason: string };
+/** A field accepted and normalised to its stored text form (null is SQL NULL), or refused with a reason. */
+export type FieldResult = { ok: true; value: string | null } | { ok: false; reason: string };
 
-export type Normalizer = (raw: string) => FieldResult;
+/** Takes a CSV field (a string) or a JSON value (anything; undefined when the field is absent). */
+export type Normalizer = (value: SourceValue) => FieldResult;
+
+/** JSON numbers and booleans read as their text; absent and null read as empty. */
+function asText(value: SourceValue, column: string): string | FieldResult {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return { ok: false, reason: `${column} expects text, got ${Array.isArray(value) ? 'an array' : 'an object'}` };
+}
 
 /** Lengths count characters (code points), as varchar(n) does. */
 function checkText(value: string, maxLength: number | undefined, column: string): FieldResult {
@@ -38,9 +48,16 @@ export function normalizeEmail(raw: string, column = 'email'): FieldResult {
 export function normalizerFor(column: string, rule: ColumnRule): Normalizer {
   switch (rule.kind) {
     case 'email':
-      return (raw) => normalizeEmail(raw, column);
+      return (input) => {
+        const raw = asText(input, column);
+        return typeof raw === 'string' ? normalizeEmail(raw, column) : raw;
+      };
+    case 'typed':
+      throw new Error(`typed columns are not wired yet (${column})`);
     case 'text':
-      return (raw) => {
+      return (input) => {
+        const raw = asText(input, column);
+        if (typeof raw !== 'string') return raw;
         const value = rule.trim ? raw.trim() : raw;
         if (value === '' && !rule.allowEmpty) return { ok: false, reason: `${column} is empty` };
         return checkText(value, rule.maxLength, column);

@@ -7,7 +7,19 @@
 /** How one field is validated and normalised; see target/rules.ts. */
 export type ColumnRule =
   | { kind: 'email' }
-  | { kind: 'text'; maxLength?: number; trim: boolean; allowEmpty: boolean };
+  | { kind: 'text'; maxLength?: number; trim: boolean; allowEmpty: boolean }
+  /** A PostgreSQL type from a config file, validated by target/types.ts. */
+  | { kind: 'typed'; type: string; nullable: boolean };
+
+/** Rows whose `field` compares true delete their key instead of upserting it (e.g. op = 'D'). */
+export interface DeleteRule {
+  field: string;
+  op: '=' | '!=';
+  value: string;
+}
+
+/** mirror: upsert and delete absent keys; upsert: never delete absent keys; append: insert every row. */
+export type SyncMode = 'mirror' | 'upsert' | 'append';
 
 export interface ColumnSpec {
   /** Column name in the target (and staging) table. */
@@ -32,6 +44,8 @@ export interface TargetSpec {
   columns: readonly ColumnSpec[];
   /** Column set to the transaction time whenever a row is inserted or changed. */
   modifiedColumn?: string;
+  mode: SyncMode;
+  deleteWhen?: DeleteRule;
 }
 
 export function valueColumns(spec: TargetSpec): ColumnSpec[] {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseChunk, type ChunkLayout } from '../../src/load/parse-chunk.js';
+import { parseChunk, type CsvLayout } from '../../src/load/parse-chunk.js';
 import { followersTarget } from '../../src/target/followers.js';
 import { RecordSplitter } from '../../src/source/splitter.js';
 
-const layout: ChunkLayout = { delimiter: ',', quote: '"', fieldCount: 2, fieldIndexes: [0, 1], columns: followersTarget.columns };
+const layout: CsvLayout = { format: 'csv', delimiter: ',', quote: '"', fieldCount: 2, fieldIndexes: [0, 1], columns: followersTarget.columns, keys: ['email'] };
 
 describe('parseChunk', () => {
   it('turns valid records into COPY text with their line numbers, escaping tabs, newlines and backslashes', () => {

@@ -1,20 +1,27 @@
 /**
- * A CSV input as a sequence of record chunks: bytes are decoded to UTF-8 when needed, the BOM is
- * dropped, the header is cut off on its own, and the rest is split at record boundaries for the
- * workers. Nothing holds more than one chunk plus one read buffer.
+ * A source file as a sequence of chunks of whole records: bytes are decoded to UTF-8 when needed,
+ * the BOM is dropped, a CSV header is cut off on its own, and the rest is split at record boundaries
+ * (CSV records, NDJSON lines, or JSON array elements) for the workers. Nothing holds more than one
+ * chunk plus one read buffer.
  */
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { decoder } from './decode.js';
-import { RecordSplitter, type Chunk } from './splitter.js';
 import { parseHeaderRecord } from './header.js';
+import { JsonArraySplitter } from './json-splitter.js';
+import { RecordSplitter, type Chunk } from './splitter.js';
 
-export interface CsvSourceOptions {
+export type SourceFormat = 'csv' | 'ndjson' | 'json';
+
+export interface RecordSourceOptions {
+  format: SourceFormat;
   delimiter: string;
   quote: string;
   header: boolean;
   encoding: string;
   recordsPerChunk: number;
+  /** Names the source in messages. */
+  label: string;
   /** A record larger than this is an error (an unterminated quote would otherwise swallow the file). */
   maxChunkBytes?: number;
 }
@@ -24,35 +31,44 @@ export interface CsvHeader {
   line: number;
 }
 
+interface Splitter {
+  push(bytes: Buffer): Chunk[];
+  finish(): Chunk | undefined;
+}
+
 const UTF8 = new Set(['utf8', 'utf-8', 'unicode-1-1-utf-8']);
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/** No byte of UTF-8 text is 0xFF: NDJSON is split on line ends only, with no quoting. */
+const NEVER = 0x1ff;
 
-export class CsvSource {
-  private readonly splitter: RecordSplitter;
+function splitterFor(options: RecordSourceOptions): Splitter {
+  const maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
+  if (options.format === 'json') return new JsonArraySplitter({ recordsPerChunk: options.recordsPerChunk, maxChunkBytes, label: options.label });
+  const csv = options.format === 'csv';
+  return new RecordSplitter({
+    delimiter: csv ? options.delimiter.charCodeAt(0) : NEVER,
+    quote: csv ? options.quote.charCodeAt(0) : NEVER,
+    recordsPerChunk: options.recordsPerChunk,
+    maxChunkBytes,
+    firstChunkRecords: csv && options.header ? 1 : undefined,
+  });
+}
+
+export class RecordSource {
+  private readonly splitter: Splitter;
   private readonly bytes: AsyncIterator<Buffer>;
   private readonly flowing: Promise<void>;
   private queued: Chunk[] = [];
   private ended = false;
   private first = true;
-  bytesRead = 0;
 
-  constructor(input: Readable, private readonly options: CsvSourceOptions) {
-    // Count raw bytes for progress before any decoding changes their number.
-    input.on('data', (b: Buffer) => {
-      this.bytesRead += b.length;
-    });
+  constructor(input: Readable, private readonly options: RecordSourceOptions) {
     const text = UTF8.has(options.encoding.toLowerCase()) ? new PassThrough() : decoder(options.encoding);
     // pipeline propagates a read error into `text`, so iterating it throws instead of ending early.
     this.flowing = pipeline(input, text);
     this.flowing.catch(() => undefined);
     this.bytes = text[Symbol.asyncIterator]();
-    this.splitter = new RecordSplitter({
-      delimiter: options.delimiter.charCodeAt(0),
-      quote: options.quote.charCodeAt(0),
-      recordsPerChunk: options.recordsPerChunk,
-      maxChunkBytes: options.maxChunkBytes ?? 256 * 1024 * 1024,
-      firstChunkRecords: options.header ? 1 : undefined,
-    });
+    this.splitter = splitterFor(options);
   }
 
   /** The next chunk of whole records, or undefined at the end of the input. */
@@ -76,16 +92,15 @@ export class CsvSource {
     return this.queued.shift();
   }
 
-  /** Reads the header record (the first non-blank one); undefined when the input has no records. */
+  /** Reads the CSV header record (the first non-blank one); undefined when the input has no records. */
   async readHeader(): Promise<CsvHeader | undefined> {
     const chunk = await this.next();
     if (!chunk) return undefined;
     const fields = parseHeaderRecord(chunk.data, this.options.delimiter, this.options.quote) ?? [];
-    const leadingBlank = chunk.data.toString('utf8').match(/^[\r\n \t]*/u)?.[0] ?? '';
-    return { fields, line: chunk.startLine + (leadingBlank.match(/\n/gu)?.length ?? 0) };
+    return { fields, line: chunk.recordLines[0] ?? chunk.startLine };
   }
 
-  /** Stops reading early (after a failure); the underlying file is closed. */
+  /** Stops reading early (after a failure); the underlying input is closed. */
   destroy(): void {
     void this.bytes.return?.();
   }

@@ -1,0 +1,52 @@
+/** What a worker needs to turn a chunk of source records into staging rows. Plain data: it crosses threads. */
+import type { ColumnSpec, DeleteRule } from '../target/spec.js';
+
+interface CommonLayout {
+  columns: readonly ColumnSpec[];
+  /** Names of the key columns. */
+  keys: readonly string[];
+  /** Rows matching it delete their key instead of upserting it. */
+  deleteWhen?: DeleteRule;
+}
+
+export interface CsvLayout extends CommonLayout {
+  format: 'csv';
+  delimiter: string;
+  quote: string;
+  /** Fields every record must have (the header's width, or the column count without a header). */
+  fieldCount: number;
+  /** For each target column, the index of the field that feeds it. */
+  fieldIndexes: number[];
+  /** Index of the field the delete rule reads. */
+  deleteFieldIndex?: number;
+}
+
+export interface JsonLayout extends CommonLayout {
+  format: 'json';
+  /** For each target column, the object key that feeds it. */
+  fieldNames: string[];
+}
+
+export type ChunkLayout = CsvLayout | JsonLayout;
+
+export interface Reject {
+  line: number;
+  raw: string;
+  reason: string;
+}
+
+export interface ParsedChunk {
+  copyText: string;
+  /** Valid rows in copyText. */
+  rows: number;
+  /** Non-blank records seen (valid + rejected). */
+  records: number;
+  rejects: Reject[];
+}
+
+/** Where each record of a chunk starts (line) and lies (bytes), as found by the splitter. */
+export interface RecordIndex {
+  lines: Int32Array;
+  starts: Int32Array;
+  ends: Int32Array;
+}

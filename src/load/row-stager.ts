@@ -1,0 +1,72 @@
+/**
+ * Validates one source record against the target's columns and appends it to the chunk's COPY text,
+ * or records why it was refused. Shared by the CSV and JSON readers so both follow the same rules.
+ */
+import { normalizerFor, type Normalizer } from '../target/rules.js';
+import type { ColumnSpec, DeleteRule } from '../target/spec.js';
+import type { SourceValue } from '../target/source-value.js';
+import { copyLine } from './copy-text.js';
+import type { ChunkLayout, ParsedChunk, Reject } from './layout.js';
+
+let cached: { key: string; fns: Normalizer[] } | undefined;
+
+/** Layouts arrive as fresh copies with every task, so normalizers are cached by the columns' content. */
+function normalizers(columns: readonly ColumnSpec[]): Normalizer[] {
+  const key = JSON.stringify(columns);
+  if (cached?.key !== key) cached = { key, fns: columns.map((c) => normalizerFor(c.name, c.rule)) };
+  return cached.fns;
+}
+
+/** Whether a record's marker field asks for its key to be deleted. Absent or null never deletes. */
+export function matchesDeleteRule(rule: DeleteRule, value: SourceValue): boolean {
+  if (value === undefined || value === null || typeof value === 'object') return false;
+  const text = String(value).trim();
+  return rule.op === '=' ? text === rule.value : text !== rule.value;
+}
+
+export class RowStager {
+  private readonly fns: Normalizer[];
+  private readonly isKey: boolean[];
+  private readonly values: (string | null)[];
+  copyText = '';
+  rows = 0;
+  records = 0;
+  readonly rejects: Reject[] = [];
+
+  constructor(private readonly layout: ChunkLayout) {
+    this.fns = normalizers(layout.columns);
+    this.isKey = layout.columns.map((c) => layout.keys.includes(c.name));
+    this.values = new Array<string | null>(layout.columns.length);
+  }
+
+  reject(line: number, raw: string, reason: string): void {
+    this.records += 1;
+    this.rejects.push({ line, raw, reason });
+  }
+
+  /** `field(c)` gives the source value for column c; `marker` the delete rule's field. */
+  accept(field: (column: number) => SourceValue, marker: SourceValue, line: number, raw: () => string): void {
+    this.records += 1;
+    const rule = this.layout.deleteWhen;
+    const deletes = rule ? matchesDeleteRule(rule, marker) : undefined;
+    for (let c = 0; c < this.fns.length; c += 1) {
+      if (deletes && !this.isKey[c]) {
+        // A delete only needs its key; the other fields may be empty or stale.
+        this.values[c] = null;
+        continue;
+      }
+      const result = this.fns[c]!(field(c));
+      if (!result.ok) {
+        this.rejects.push({ line, raw: raw(), reason: result.reason });
+        return;
+      }
+      this.values[c] = result.value;
+    }
+    this.copyText += copyLine(this.values, line, deletes);
+    this.rows += 1;
+  }
+
+  result(): ParsedChunk {
+    return { copyText: this.copyText, rows: this.rows, records: this.records, rejects: this.rejects };
+  }
+}
