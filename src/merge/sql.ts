@@ -61,9 +61,50 @@ export function listPartitions(spec: TargetSpec): Statement {
   };
 }
 
+/** The staging column that marks a row as a delete of its key (targets with delete_when only). */
+export const DELETE_FLAG = 'etl_delete';
+
 export function copyInto(spec: TargetSpec, loadId: string): string {
-  const cols = spec.columns.map((c) => quoteIdent(c.name)).join(', ');
-  return `COPY ${partitionTable(spec, loadId)} (${cols}, line) FROM STDIN`;
+  const cols = spec.columns.map((c) => quoteIdent(c.name));
+  cols.push('line');
+  if (spec.deleteWhen) cols.push(quoteIdent(DELETE_FLAG));
+  return `COPY ${partitionTable(spec, loadId)} (${cols.join(', ')}) FROM STDIN`;
+}
+
+/** Restricts a staging scan to the rows that upsert (not the delete markers). */
+function upsertRows(spec: TargetSpec): string {
+  return spec.deleteWhen ? ` AND NOT s.${quoteIdent(DELETE_FLAG)}` : '';
+}
+
+/** Rows flagged by delete_when remove their key from the target. */
+export function deleteMarked(spec: TargetSpec, loadId: string): Statement | undefined {
+  if (!spec.deleteWhen) return undefined;
+  return {
+    text: `DELETE FROM ${quoteTable(spec.schema, spec.table)} AS t
+            USING ${partitionTable(spec, loadId)} AS s
+            WHERE ${keyMatch(spec)} AND s.${quoteIdent(DELETE_FLAG)}`,
+    values: [],
+  };
+}
+
+export function countMarked(spec: TargetSpec, loadId: string): Statement | undefined {
+  if (!spec.deleteWhen) return undefined;
+  return { text: `SELECT count(*)::bigint AS n FROM ${partitionTable(spec, loadId)} AS s WHERE s.${quoteIdent(DELETE_FLAG)}`, values: [] };
+}
+
+/** append mode: every staged row becomes a new row. */
+export function appendAll(spec: TargetSpec, loadId: string): Statement {
+  const cols = spec.columns.map((c) => quoteIdent(c.name));
+  const vals = spec.columns.map((c) => staged(c));
+  if (spec.modifiedColumn) {
+    cols.push(quoteIdent(spec.modifiedColumn));
+    vals.push('now()');
+  }
+  return {
+    text: `INSERT INTO ${quoteTable(spec.schema, spec.table)} (${cols.join(', ')})
+           SELECT ${vals.join(', ')} FROM ${partitionTable(spec, loadId)} AS s WHERE true${upsertRows(spec)} ORDER BY s.line`,
+    values: [],
+  };
 }
 
 function keyGroup(spec: TargetSpec): string {
@@ -122,7 +163,7 @@ export function updateChanged(spec: TargetSpec, loadId: string): Statement | und
     text: `UPDATE ${quoteTable(spec.schema, spec.table)} AS t
               SET ${sets.join(', ')}
              FROM ${partitionTable(spec, loadId)} AS s
-            WHERE ${keyMatch(spec)}
+            WHERE ${keyMatch(spec)}${upsertRows(spec)}
               AND ROW(${current}) IS DISTINCT FROM ROW(${incoming})`,
     values: [],
   };
@@ -138,7 +179,7 @@ export function insertNew(spec: TargetSpec, loadId: string): Statement {
   return {
     text: `INSERT INTO ${quoteTable(spec.schema, spec.table)} (${cols.join(', ')})
            SELECT ${vals.join(', ')} FROM ${partitionTable(spec, loadId)} AS s
-            WHERE NOT EXISTS (SELECT 1 FROM ${quoteTable(spec.schema, spec.table)} AS t WHERE ${keyMatch(spec)})`,
+            WHERE NOT EXISTS (SELECT 1 FROM ${quoteTable(spec.schema, spec.table)} AS t WHERE ${keyMatch(spec)})${upsertRows(spec)}`,
     values: [],
   };
 }

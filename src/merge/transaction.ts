@@ -7,8 +7,8 @@ import type pg from 'pg';
 import type { TargetSpec } from '../target/spec.js';
 import { finishLoadQuery, type LoadCounts } from '../store/history.js';
 import {
-  countDuplicates, countTarget, deleteAbsent, dropDuplicates, insertNew, partitionTable, touchTableStatus, updateChanged,
-  type Statement,
+  appendAll, countDuplicates, countMarked, countTarget, deleteAbsent, deleteMarked, dropDuplicates, insertNew, partitionTable,
+  touchTableStatus, updateChanged, type Statement,
 } from './sql.js';
 
 export interface MergeOptions {
@@ -54,37 +54,17 @@ export async function mergeLoad(client: pg.ClientBase, spec: TargetSpec, loadId:
   try {
     // Fresh statistics let the planner pick hash joins for a large load instead of nested loops.
     await client.query(`ANALYZE ${partitionTable(spec, loadId)}`);
-    const dup = await exec(client, countDuplicates(spec, loadId));
-    counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
-    if (counts.duplicates > 0) await exec(client, dropDuplicates(spec, loadId));
-    const distinct = counts.staged - counts.duplicates;
-
-    if (distinct === 0 && !options.allowEmpty) {
-      const why = counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
-      throw new EmptyLoadError(
-        `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
-      );
-    }
-
-    let before: number | undefined;
-    if (options.maxDeletePercent !== undefined) {
-      before = Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0);
-    }
-    counts.deleted = (await exec(client, deleteAbsent(spec, loadId))).rowCount ?? 0;
-    if (before !== undefined && before > 0 && options.maxDeletePercent !== undefined) {
-      const share = (counts.deleted * 100) / before;
-      if (share > options.maxDeletePercent) {
-        throw new DeleteLimitError(
-          `this load would delete ${counts.deleted} of ${before} rows of ${spec.schema}.${spec.table} (${share.toFixed(1)}%), ` +
-            `more than --max-delete ${options.maxDeletePercent}%; nothing was changed. Check ${options.source}, or raise --max-delete`,
-        );
+    if (spec.mode === 'append') {
+      counts.inserted = (await exec(client, appendAll(spec, loadId))).rowCount ?? 0;
+      const marked = countMarked(spec, loadId);
+      counts.deleted = 0;
+      if (marked) {
+        // In append mode a delete marker removes every row with that key (including older appends).
+        counts.deleted = (await exec(client, deleteMarked(spec, loadId)!)).rowCount ?? 0;
       }
+    } else {
+      await mergeByKey(client, spec, loadId, options, counts);
     }
-    const update = updateChanged(spec, loadId);
-    counts.updated = update ? ((await exec(client, update)).rowCount ?? 0) : 0;
-    counts.inserted = (await exec(client, insertNew(spec, loadId))).rowCount ?? 0;
-    counts.unchanged = distinct - counts.inserted - counts.updated;
-
     if (options.dryRun) {
       await client.query('ROLLBACK');
       return counts;
@@ -98,4 +78,42 @@ export async function mergeLoad(client: pg.ClientBase, spec: TargetSpec, loadId:
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/** mirror and upsert: one row per key, the file's last occurrence winning. */
+async function mergeByKey(client: pg.ClientBase, spec: TargetSpec, loadId: string, options: MergeOptions, counts: LoadCounts): Promise<void> {
+  const dup = await exec(client, countDuplicates(spec, loadId));
+  counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
+  if (counts.duplicates > 0) await exec(client, dropDuplicates(spec, loadId));
+  const distinct = counts.staged - counts.duplicates;
+  const markedQuery = countMarked(spec, loadId);
+  const marked = markedQuery ? Number((await exec(client, markedQuery)).rows[0]?.n ?? 0) : 0;
+
+  // Only a mirror deletes what the file lacks, so only a mirror can be emptied by an empty file.
+  if (spec.mode === 'mirror' && distinct === 0 && !options.allowEmpty) {
+    const why = counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
+    throw new EmptyLoadError(
+      `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
+    );
+  }
+
+  let before: number | undefined;
+  if (options.maxDeletePercent !== undefined) before = Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0);
+  counts.deleted = 0;
+  if (spec.mode === 'mirror') counts.deleted += (await exec(client, deleteAbsent(spec, loadId))).rowCount ?? 0;
+  const byMarker = deleteMarked(spec, loadId);
+  if (byMarker) counts.deleted += (await exec(client, byMarker)).rowCount ?? 0;
+  if (before !== undefined && before > 0 && options.maxDeletePercent !== undefined) {
+    const share = (counts.deleted * 100) / before;
+    if (share > options.maxDeletePercent) {
+      throw new DeleteLimitError(
+        `this load would delete ${counts.deleted} of ${before} rows of ${spec.schema}.${spec.table} (${share.toFixed(1)}%), ` +
+          `more than --max-delete ${options.maxDeletePercent}%; nothing was changed. Check ${options.source}, or raise --max-delete`,
+      );
+    }
+  }
+  const update = updateChanged(spec, loadId);
+  counts.updated = update ? ((await exec(client, update)).rowCount ?? 0) : 0;
+  counts.inserted = (await exec(client, insertNew(spec, loadId))).rowCount ?? 0;
+  counts.unchanged = distinct - marked - counts.inserted - counts.updated;
 }

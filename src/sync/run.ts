@@ -22,6 +22,7 @@ import { checkReadable, openInput, type Input } from '../source/input.js';
 import { createLoad, finishLoad, zeroCounts, type LoadCounts } from '../store/history.js';
 import { acquireTableLock, releaseTableLock } from '../store/lock.js';
 import { migrate } from '../store/migrate.js';
+import { ensureTarget } from '../store/ensure-target.js';
 import { describeRejects, RejectSink } from '../store/rejects.js';
 import { Compensations } from './compensations.js';
 import { recoverAbandoned } from './recover.js';
@@ -156,6 +157,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     locked = true;
     const recovered = await recoverAbandoned(control, spec);
     for (const id of recovered) log.warn(`load ${id} of ${spec.name} was left running by a killed process: its staging rows were removed and it is marked aborted`);
+    const { created } = await ensureTarget(control, spec);
+    if (created) log.info(`created ${spec.schema}.${spec.table} from the configuration of ${spec.name}`);
     checkAbort();
 
     loadId = randomUUID();
