@@ -110,6 +110,11 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
   const quote = singleChar(get('quote')!);
   if (delimiter === quote) throw new ConfigError(`--delimiter and --quote are both ${JSON.stringify(quote)}; they must differ`);
   const file = get('file')!.value;
+  const formatSetting = get('format');
+  const format = formatSetting?.value.trim().toLowerCase();
+  if (format !== undefined && format !== 'csv' && format !== 'ndjson' && format !== 'json') {
+    throw new ConfigError(`${formatSetting!.origin}=${JSON.stringify(formatSetting!.value)} is not a format; use csv, ndjson or json`);
+  }
   const embeddedDir = get('embeddedDir')!.value;
 
   return Object.freeze({
@@ -118,6 +123,7 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
     maxConnections,
     target,
     file,
+    format,
     csv: Object.freeze({ delimiter, quote, header: boolean(get('header')!), encoding: encoding.value }),
     batchSize,
     workers,

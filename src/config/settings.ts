@@ -12,7 +12,8 @@ export interface SettingDef {
 
 export const SYNC_SETTINGS = [
   { key: 'databaseUrl', flag: '--database-url <url>', env: 'DATABASE_URL', help: 'PostgreSQL connection URL (else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, else the embedded server)' },
-  { key: 'file', flag: '--file <path>', env: 'CSV_FILE', default: 'tables/followers.csv', help: 'the CSV file to sync' },
+  { key: 'file', flag: '--file <path>', env: 'CSV_FILE', default: 'tables/followers.csv', help: 'the file to sync: a path, - for stdin, or an http(s) URL; .gz is decompressed' },
+  { key: 'format', flag: '--format <format>', env: 'SOURCE_FORMAT', help: 'csv, ndjson or json (default: from the file name; csv when it does not say)' },
   { key: 'batchSize', flag: '--batch-size <rows>', env: 'BATCH_SIZE', default: '20000', help: 'rows per batch handed to a worker' },
   { key: 'workers', flag: '--workers <n>', env: 'WORKER_POOL_SIZE', default: '2', help: 'worker threads that parse, validate and COPY batches' },
   { key: 'minConns', flag: '--db-min-conns <n>', env: 'DB_MIN_CONNS', default: '0', help: 'connections kept open while idle' },

@@ -1,5 +1,6 @@
 import type { ColumnRule } from './spec.js';
 import type { SourceValue } from './source-value.js';
+import { parseColumnType, typedNormalizer } from './types.js';
 
 /** A field accepted and normalised to its stored text form (null is SQL NULL), or refused with a reason. */
 export type FieldResult = { ok: true; value: string | null } | { ok: false; reason: string };
@@ -53,7 +54,7 @@ export function normalizerFor(column: string, rule: ColumnRule): Normalizer {
         return typeof raw === 'string' ? normalizeEmail(raw, column) : raw;
       };
     case 'typed':
-      throw new Error(`typed columns are not wired yet (${column})`);
+      return typedNormalizer(column, parseColumnType(rule.type), { nullable: rule.nullable });
     case 'text':
       return (input) => {
         const raw = asText(input, column);
