@@ -61,6 +61,15 @@ export async function migrate(database: DatabaseSetting, options: { log?: Logger
   }
 }
 
+// etl status: the load history, read back (never creates the schema).
+export {
+  status, loadRejects, LoadNotFoundError, NOTHING_RECORDED,
+  type StatusOptions, type StatusResult, type LoadRecord, type RejectRecord, type LoadRejects,
+} from './store/status.js';
+export type { LoadStatus } from './store/history.js';
+// Progress while a sync runs (what the CLI shows on stderr).
+export { ProgressReporter, progressLine, type ProgressReporterOptions } from './observe/progress.js';
+
 // etl daemon: the same sync on a schedule, with retries, a circuit breaker, health and metrics (src/schedule/).
 import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
 import type { DaemonConfig } from './schedule/config.js';

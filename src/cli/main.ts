@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { migrateCommand } from './migrate-command.js';
 import { syncCommand } from './sync-command.js';
 import { daemonCommand } from './daemon-command.js';
+import { statusCommand } from './status-command.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command('etl')
@@ -12,6 +13,7 @@ const program = new Command('etl')
 program.addCommand(syncCommand());
 program.addCommand(migrateCommand());
 program.addCommand(daemonCommand());
+program.addCommand(statusCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {
