@@ -61,6 +61,9 @@ interface CurrentRun {
   done: Promise<void>;
 }
 
+/** The log event and notification for each breaker state change. */
+const BREAKER_EVENTS = { open: 'breaker_opened', 'half-open': 'breaker_half_open', closed: 'breaker_closed' } as const satisfies Record<BreakerState, NotifyEventName>;
+
 /** After an abort, how long the rollback may take before shutdown gives up waiting. */
 export const ABORT_GRACE_MS = 30_000;
 
@@ -213,17 +216,16 @@ export class Scheduler {
   private breakerChanged(change: BreakerChange): void {
     const { log, table, observer } = this.deps;
     observer?.breakerChanged?.(change.to);
-    const fields = { event: `breaker_${change.to.replace('-', '_')}`, table, from: change.from, to: change.to, consecutive_failures: change.consecutiveFailures, retry_at: change.retryAt };
+    const event = BREAKER_EVENTS[change.to];
+    const fields = { event, table, from: change.from, to: change.to, consecutive_failures: change.consecutiveFailures, retry_at: change.retryAt };
     if (change.to === 'open') {
       log.warn(`circuit breaker opened after ${change.consecutiveFailures} consecutive failed run(s): ticks are skipped until ${change.retryAt?.toISOString()}`, fields);
-      this.notify('breaker_opened');
     } else if (change.to === 'half-open') {
       log.info('circuit breaker half-open: the cooldown is over, this tick runs once to test the sync', fields);
-      this.notify('breaker_half_open');
     } else {
       log.info('circuit breaker closed: the sync succeeded again, ticks run normally', fields);
-      this.notify('breaker_closed');
     }
+    this.notify(event);
   }
 
   private notify(event: NotifyEventName, extra: Record<string, unknown> = {}): void {

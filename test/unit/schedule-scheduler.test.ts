@@ -14,7 +14,10 @@ import { Scheduler, type RunRecord, type SchedulerDeps } from '../../src/schedul
 const counts = (over: Partial<LoadCounts> = {}): LoadCounts => ({ read: 3, staged: 3, inserted: 1, updated: 1, unchanged: 1, deleted: 0, rejected: 0, duplicates: 0, ...over });
 
 function result(loadId: string): SyncResult {
-  return { loadId, target: 'followers', source: 'f.csv', dryRun: false, counts: counts(), firstRejects: [], warnings: [], durationMs: 5, rowsPerSecond: 600 };
+  return {
+    loadId, target: 'followers', source: 'f.csv', dryRun: false, counts: counts(), firstRejects: [], warnings: [], durationMs: 5, rowsPerSecond: 600,
+    phases: { setupMs: 1, stageMs: 2, mergeMs: 1, cleanupMs: 1 },
+  };
 }
 
 function deferred<T>() {
