@@ -83,3 +83,6 @@ export type { DaemonOptions } from './schedule/daemon.js';
 export function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<void> {
   return runDaemonWith((db, log, signal) => sync(config.sync, { db, log, signal }), config, options);
 }
+
+export { loadConfigFile, parseConfigText, type SyncDefinition } from './config/file.js';
+export { configForDefinition, findDefinition, runAll, type NamedOutcome } from './sync/named.js';

@@ -4,7 +4,7 @@
  * field (`etl.config.json: syncs[1].columns[0].type ...`).
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { SourceFormat } from '../source/record-source.js';
@@ -87,7 +87,13 @@ export function parseDeleteRule(text: string): DeleteRule | undefined {
   return { field, op: m[3] === '=' ? '=' : '!=', value };
 }
 
-function parseSync(file: string, raw: unknown, index: number): SyncDefinition {
+/** Relative source paths are read from the config file's directory, wherever etl is started. */
+function sourceLocation(location: string, baseDir: string): string {
+  if (location === '-' || /^https?:\/\//iu.test(location) || isAbsolute(location)) return location;
+  return resolve(baseDir, location);
+}
+
+function parseSync(file: string, raw: unknown, index: number, baseDir: string): SyncDefinition {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: syncs[${index}] must be an object`);
   const f = new Fields(file, `syncs[${index}]`, raw as Json);
   f.allowOnly(SYNC_FIELDS);
@@ -96,13 +102,13 @@ function parseSync(file: string, raw: unknown, index: number): SyncDefinition {
 
   const flags: Flags = {};
   const sourceValue = f.obj.source;
-  if (typeof sourceValue === 'string') flags.file = sourceValue;
+  if (typeof sourceValue === 'string') flags.file = sourceLocation(sourceValue, baseDir);
   else {
     const s = f.child('source') ?? f.fail('source', 'is required (a path, a URL, or an object with path/url)');
     s.allowOnly(SOURCE_FIELDS);
     const location = s.string('path') ?? s.string('url');
     if (!location) s.fail('', 'needs "path" or "url"');
-    flags.file = location;
+    flags.file = sourceLocation(location, baseDir);
     const format = s.string('format');
     if (format !== undefined && !FORMATS.includes(format as SourceFormat)) s.fail('format', `must be one of ${FORMATS.join(', ')}`);
     if (format) flags.format = format;
@@ -191,7 +197,7 @@ function parseSync(file: string, raw: unknown, index: number): SyncDefinition {
   return { name, target, flags, cron: f.string('cron') };
 }
 
-export function parseConfigText(file: string, text: string): SyncDefinition[] {
+export function parseConfigText(file: string, text: string, baseDir = process.cwd()): SyncDefinition[] {
   let doc: unknown;
   try {
     doc = /\.ya?ml$/iu.test(file) ? parseYaml(text) : JSON.parse(text);
@@ -200,7 +206,7 @@ export function parseConfigText(file: string, text: string): SyncDefinition[] {
   }
   const syncs = (doc as Json | null)?.syncs;
   if (!Array.isArray(syncs) || syncs.length === 0) throw new ConfigError(`${file}: needs a non-empty "syncs" list`);
-  const defs = syncs.map((s, i) => parseSync(file, s, i));
+  const defs = syncs.map((s, i) => parseSync(file, s, i, baseDir));
   const seen = new Set<string>();
   for (const d of defs) {
     if (seen.has(d.name)) throw new ConfigError(`${file}: two syncs are named ${JSON.stringify(d.name)}`);
@@ -221,7 +227,7 @@ export function loadConfigFile(explicit: string | undefined, cwd: string): { fil
       if (explicit) throw new ConfigError(`--config: cannot read ${candidate} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       continue;
     }
-    return { file: candidate, syncs: parseConfigText(candidate, text) };
+    return { file: candidate, syncs: parseConfigText(candidate, text, dirname(path)) };
   }
   return undefined;
 }

@@ -26,9 +26,9 @@ export interface NamedOutcome {
 }
 
 /** Runs every definition in order with `runOne`, collecting each outcome instead of stopping at a failure. */
-export async function runAll(
-  defs: readonly SyncDefinition[],
-  runOne: (def: SyncDefinition) => Promise<SyncResult>,
+export async function runAll<T extends { name: string }>(
+  defs: readonly T[],
+  runOne: (def: T) => Promise<SyncResult>,
   shouldStop: () => boolean = () => false,
 ): Promise<NamedOutcome[]> {
   const outcomes: NamedOutcome[] = [];
