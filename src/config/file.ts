@@ -106,8 +106,7 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
   else {
     const s = f.child('source') ?? f.fail('source', 'is required (a path, a URL, or an object with path/url)');
     s.allowOnly(SOURCE_FIELDS);
-    const location = s.string('path') ?? s.string('url');
-    if (!location) s.fail('', 'needs "path" or "url"');
+    const location = s.string('path') ?? s.string('url') ?? s.fail('', 'needs "path" or "url"');
     flags.file = sourceLocation(location, baseDir);
     const format = s.string('format');
     if (format !== undefined && !FORMATS.includes(format as SourceFormat)) s.fail('format', `must be one of ${FORMATS.join(', ')}`);
