@@ -55,6 +55,8 @@ export interface SchedulerDeps {
 
 interface CurrentRun {
   trigger: Trigger;
+  /** The tick that started it. */
+  scheduledAt: Date;
   startedAt: Date;
   attempt: number;
   controller: AbortController;
@@ -109,7 +111,7 @@ export class Scheduler {
       return;
     }
     const controller = new AbortController();
-    const run: CurrentRun = { trigger, startedAt: this.now(), attempt: 1, controller, done: Promise.resolve() };
+    const run: CurrentRun = { trigger, scheduledAt, startedAt: this.now(), attempt: 1, controller, done: Promise.resolve() };
     this.current = run;
     run.done = this.run(run)
       .catch((error: unknown) => log.error(`scheduler: unexpected error while finishing a run: ${messageOf(error)}`))
@@ -152,7 +154,7 @@ export class Scheduler {
   private async run(run: CurrentRun): Promise<void> {
     const { log, table, observer, retry } = this.deps;
     const signal = run.controller.signal;
-    log.info(`sync of ${table} started (${run.trigger === 'start' ? 'run on start' : 'scheduled'})`, { event: 'run_started', table, trigger: run.trigger });
+    log.info(`sync of ${table} started (${run.trigger === 'start' ? 'run on start' : 'scheduled'})`, { event: 'run_started', table, trigger: run.trigger, tick: run.scheduledAt });
     let record: RunRecord;
     try {
       const result = await withRetries(
