@@ -47,7 +47,7 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig, op
   const table = config.sync.target.name;
   const db = options.db ?? (await openDatabase(config.sync.database, (m) => log.info(m)));
   // The daemon's own small pool: the health probe and reading a failed load's counts.
-  const pool = new pg.Pool({ ...db.connection, application_name: 'etl daemon', max: 2, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
+  const pool = new pg.Pool({ ...db.connection, application_name: 'etl daemon', max: 2, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
   pool.on('error', () => undefined); // an idle connection lost while the server restarts; the next query reconnects
   const metrics = new DaemonMetrics(table);
   const breaker = new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs);
@@ -62,14 +62,8 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig, op
     log,
     notifier,
     observer: {
-      runFinished: (run) => {
-        metrics.runFinished(run.status, run.finishedAt.getTime() - run.startedAt.getTime(), run.counts, run.finishedAt);
-        metrics.nextRun(ticker.upcoming(1)[0]);
-      },
-      tickSkipped: (reason) => {
-        metrics.tickSkipped(reason);
-        metrics.nextRun(ticker.upcoming(1)[0]);
-      },
+      runFinished: (run) => metrics.runFinished(run.status, run.finishedAt.getTime() - run.startedAt.getTime(), run.counts, run.finishedAt),
+      tickSkipped: (reason) => metrics.tickSkipped(reason),
       retried: () => metrics.retried(),
       breakerChanged: (state) => metrics.breakerState(state),
     },
@@ -109,7 +103,10 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig, op
       { event: 'daemon_started', table, file: config.sync.file, schedule: config.schedule.text, timezone: config.schedule.timezone },
     );
     if (!options.signal?.aborted) {
-      ticker.start((at) => scheduler.tick(at, 'schedule'));
+      ticker.start((at) => {
+        scheduler.tick(at, 'schedule');
+        metrics.nextRun(ticker.upcoming(1)[0]);
+      });
       scheduling = true;
       const upcoming = ticker.upcoming(NEXT_RUNS_SHOWN);
       metrics.nextRun(upcoming[0]);

@@ -13,22 +13,12 @@ import type { FieldLogger } from '../observe/json-log.js';
 import type { RunStatus, SkipReason } from '../observe/metrics.js';
 import type { LoadCounts } from '../store/history.js';
 import type { SyncResult } from '../sync/run.js';
+import { runDurationMs, serializeRun, summaryLine, type RunRecord, type Trigger } from './run-record.js';
 import type { BreakerChange, BreakerState, CircuitBreaker } from './breaker.js';
 import type { Notifier, NotifyEvent, NotifyEventName } from './notify.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
-export type Trigger = 'start' | 'schedule';
-
-export interface RunRecord {
-  status: RunStatus;
-  trigger: Trigger;
-  startedAt: Date;
-  finishedAt: Date;
-  attempts: number;
-  loadId?: string;
-  counts?: LoadCounts;
-  error?: string;
-}
+export type { RunRecord, Trigger } from './run-record.js';
 
 /** Hooks for the metrics; every one optional. */
 export interface SchedulerObserver {
@@ -176,7 +166,7 @@ export class Scheduler {
         },
       );
       record = this.record(run, 'succeeded', { loadId: result.loadId, counts: result.counts });
-      log.info(summaryLine(table, result, record), { event: 'run_succeeded', table, load_id: result.loadId, attempts: record.attempts, duration_ms: duration(record), counts: result.counts, dry_run: result.dryRun });
+      log.info(summaryLine(table, result, record), { event: 'run_succeeded', table, load_id: result.loadId, attempts: record.attempts, duration_ms: runDurationMs(record), counts: result.counts, dry_run: result.dryRun });
     } catch (error) {
       const message = redactSecrets(messageOf(error));
       const loadId = loadIdOf(error);
@@ -247,32 +237,6 @@ export class Scheduler {
     this.deps.notifier.send(payload);
   }
 }
-
-function summaryLine(table: string, result: SyncResult, record: RunRecord): string {
-  const c = result.counts;
-  const what = result.dryRun ? `dry run of ${table} from ${result.source} changed nothing` : `synced ${table} from ${result.source}`;
-  const retried = record.attempts > 1 ? ` after ${record.attempts} attempts` : '';
-  return (
-    `${what} (load ${result.loadId})${retried}: read ${c.read}, inserted ${c.inserted}, updated ${c.updated}, unchanged ${c.unchanged}, ` +
-    `deleted ${c.deleted}, rejected ${c.rejected}, duplicates ${c.duplicates}; took ${formatDuration(duration(record))}`
-  );
-}
-
-function serializeRun(run: RunRecord) {
-  return {
-    status: run.status,
-    trigger: run.trigger,
-    started_at: run.startedAt.toISOString(),
-    finished_at: run.finishedAt.toISOString(),
-    duration_ms: duration(run),
-    attempts: run.attempts,
-    load_id: run.loadId ?? null,
-    counts: run.counts ?? null,
-    error: run.error ?? null,
-  };
-}
-
-const duration = (run: RunRecord) => run.finishedAt.getTime() - run.startedAt.getTime();
 
 function loadIdOf(error: unknown): string | undefined {
   const id = (error as { loadId?: unknown } | null)?.loadId;
