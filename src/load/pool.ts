@@ -39,6 +39,8 @@ export interface StagingPoolOptions {
   onRejects: (rejects: Reject[]) => void;
   /** Test-only: the chunk number (1-based) whose worker thread dies. */
   crashOnChunk?: number;
+  /** The worker module; tests point it at one that cannot start. */
+  filename?: string;
 }
 
 export class StagingPool {
@@ -46,13 +48,16 @@ export class StagingPool {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxInFlight: number;
   private firstError: unknown;
+  /** Settles when a worker thread fails outside a task (it could not even start): its tasks never settle. */
+  private readonly broken: Promise<void>;
+  private isBroken = false;
   private chunks = 0;
   staged = 0;
   records = 0;
 
   constructor(private readonly options: StagingPoolOptions) {
     this.pool = new Piscina({
-      filename: workerFile(),
+      filename: options.filename ?? workerFile(),
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: 1,
@@ -62,6 +67,13 @@ export class StagingPool {
       resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: workerHeapMb(options.batchSize) },
     });
     this.maxInFlight = options.workers * 2;
+    this.broken = new Promise((resolve) => {
+      this.pool.on('error', (error: unknown) => {
+        this.firstError ??= new Error(`a staging worker thread failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+        this.isBroken = true;
+        resolve();
+      });
+    });
   }
 
   /** Queues one chunk; waits while the pool is saturated. Rethrows the first failure of any chunk. */
@@ -91,18 +103,22 @@ export class StagingPool {
     );
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
-    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    while (this.inFlight.size >= this.maxInFlight && !this.isBroken) await Promise.race([...this.inFlight, this.broken]);
     if (this.firstError) throw this.firstError;
   }
 
   /** Waits for every queued chunk; rethrows the first failure. */
   async drain(): Promise<void> {
-    await Promise.all(this.inFlight);
+    await Promise.race([Promise.all(this.inFlight), this.broken]);
     if (this.firstError) throw this.firstError;
   }
 
   /** Closes worker connections politely, then the threads. Safe to call after a failure. */
   async close(): Promise<void> {
+    if (this.isBroken) {
+      await this.pool.destroy();
+      return;
+    }
     await Promise.allSettled(this.inFlight);
     const closes: Promise<unknown>[] = [];
     for (let i = 0; i < this.options.workers; i += 1) {

@@ -11,9 +11,9 @@ import type { ChunkLayout, ParsedChunk, Reject } from './layout.js';
 let cached: { key: string; fns: Normalizer[] } | undefined;
 
 /** Layouts arrive as fresh copies with every task, so normalizers are cached by the columns' content. */
-function normalizers(columns: readonly ColumnSpec[]): Normalizer[] {
-  const key = JSON.stringify(columns);
-  if (cached?.key !== key) cached = { key, fns: columns.map((c) => normalizerFor(c.name, c.rule)) };
+function normalizers(columns: readonly ColumnSpec[], source: 'csv' | 'json'): Normalizer[] {
+  const key = source + JSON.stringify(columns);
+  if (cached?.key !== key) cached = { key, fns: columns.map((c) => normalizerFor(c.name, c.rule, source)) };
   return cached.fns;
 }
 
@@ -34,7 +34,7 @@ export class RowStager {
   readonly rejects: Reject[] = [];
 
   constructor(private readonly layout: ChunkLayout) {
-    this.fns = normalizers(layout.columns);
+    this.fns = normalizers(layout.columns, layout.format);
     this.isKey = layout.columns.map((c) => layout.keys.includes(c.name));
     this.values = new Array<string | null>(layout.columns.length);
   }

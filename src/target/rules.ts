@@ -46,7 +46,11 @@ export function normalizeEmail(raw: string, column = 'email'): FieldResult {
   return { ok: true, value: email };
 }
 
-export function normalizerFor(column: string, rule: ColumnRule): Normalizer {
+/**
+ * `source` matters for json/jsonb columns only: a CSV field is JSON text, while a string value from
+ * a JSON source is a JSON string to be stored as one.
+ */
+export function normalizerFor(column: string, rule: ColumnRule, source: 'csv' | 'json' = 'csv'): Normalizer {
   switch (rule.kind) {
     case 'email':
       return (input) => {
@@ -54,7 +58,7 @@ export function normalizerFor(column: string, rule: ColumnRule): Normalizer {
         return typeof raw === 'string' ? normalizeEmail(raw, column) : raw;
       };
     case 'typed':
-      return typedNormalizer(column, parseColumnType(rule.type), { nullable: rule.nullable });
+      return typedNormalizer(column, parseColumnType(rule.type), { nullable: rule.nullable, source });
     case 'text':
       return (input) => {
         const raw = asText(input, column);

@@ -215,3 +215,13 @@ describe('URL sources', () => {
     expect(await rows('codes')).toEqual([{ code: 'x', label: 'Ex' }]);
   });
 });
+
+describe('JSON values into json/jsonb columns', () => {
+  it('stores a JSON string as a JSON string, and CSV text as the JSON it spells', async () => {
+    const cols = [{ name: 'id', type: 'int' }, { name: 'doc', type: 'jsonb' }];
+    await syncWith({ syncs: [{ name: 'docs', source: tempFile('{"id":1,"doc":"123"}\n{"id":2,"doc":{"a":[1,"x"]}}\n', 'docs.ndjson'), target: { table: 'docs' }, key: 'id', columns: cols }] });
+    await syncWith({ syncs: [{ name: 'docs2', source: tempFile('id,doc\n1,"{""a"": 1}"\n2,123\n', 'docs2.csv'), target: { table: 'docs2' }, key: 'id', columns: cols }] });
+    expect((await db.query('SELECT id, doc FROM docs ORDER BY id')).rows).toEqual([{ id: 1, doc: '123' }, { id: 2, doc: { a: [1, 'x'] } }]);
+    expect((await db.query('SELECT id, doc FROM docs2 ORDER BY id')).rows).toEqual([{ id: 1, doc: { a: 1 } }, { id: 2, doc: 123 }]);
+  });
+});
