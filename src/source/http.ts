@@ -1,0 +1,286 @@
+/**
+ * An http:// or https:// source as a byte stream: redirects followed up to a limit, a non-2xx answer
+ * rejected before any byte is read, an idle timeout, and a body cut short reported as an error,
+ * never as the end of the data. Labels and messages never show credentials from the URL.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import { ConfigError } from '../errors.js';
+
+export interface UrlOptions {
+  /** No byte for this long (connecting, waiting for the answer, or mid-body) is an error; 0 disables it. */
+  timeoutMs: number;
+  maxRedirects: number;
+  signal?: AbortSignal;
+}
+
+export interface UrlBody {
+  /** The raw body bytes (after redirects, before any gzip decompression). */
+  stream: Readable;
+  /** Content-Length, when the server sent one. */
+  size?: number;
+  /** The URL answered with the body (differs from the one asked for after redirects). */
+  url: URL;
+}
+
+/**
+ * A URL source failed. `code` is ETIMEDOUT (idle timeout), ECONNRESET (body cut short),
+ * ETL_HTTP_STATUS (a non-2xx answer, with `status`), or the code of the socket error it wraps.
+ */
+export class HttpError extends Error {
+  readonly status?: number;
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: ErrorOptions & { status?: number },
+  ) {
+    super(message, options);
+    this.name = 'HttpError';
+    if (options?.status !== undefined) this.status = options.status;
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** We ask for identity; a gzip body anyway is found by its magic bytes like any gzip data. */
+const DECODABLE = new Set(['identity', 'gzip', 'x-gzip']);
+export const URL_PROTOCOLS = new Set(['http:', 'https:']);
+
+/** Query keys whose values are hidden in labels: any key containing one of these... */
+const SECRET_IN_KEY = /token|secret|passw|pwd|signature|credential|auth|api[-_]?key|access[-_]?key|private|session/iu;
+/** ...or having one of these as a whole word (`key`, `api_key`, `AccessKeyId`, `sig`; not `monkey`). */
+const SECRET_WORDS = new Set(['key', 'sig', 'pass']);
+
+export function isSecretKey(key: string): boolean {
+  if (SECRET_IN_KEY.test(key)) return true;
+  return key.split(/[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])/u).some((word) => SECRET_WORDS.has(word.toLowerCase()));
+}
+
+function decodeQueryPart(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/gu, ' '));
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * The URL as it may be shown: no user or password, no fragment, and the values of secret-looking
+ * query keys replaced by `***` (other keys and values are kept exactly as written).
+ */
+export function redactUrl(location: string | URL): string {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    // Not a URL: show nothing of it but its scheme, since it may still hold a secret.
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*:)/u.exec(String(location))?.[1];
+    return scheme ? `${scheme}//(not a valid URL)` : '(not a valid URL)';
+  }
+  const query = url.search
+    .slice(1)
+    .split('&')
+    .filter((part) => part !== '')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const key = eq === -1 ? part : part.slice(0, eq);
+      return eq !== -1 && isSecretKey(decodeQueryPart(key)) ? `${key}=***` : part;
+    })
+    .join('&');
+  const host = url.host === '' ? '' : `//${url.host}`;
+  return `${url.protocol}${host}${url.pathname}${query === '' ? '' : `?${query}`}`;
+}
+
+/** Parses an http(s) URL; anything else is a ConfigError naming `setting`. */
+export function parseHttpUrl(location: string, setting: string): URL {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch (error) {
+    throw new ConfigError(`${setting}: ${redactUrl(location)} is not a valid URL (the value is not shown in case it holds a token)`, { cause: error });
+  }
+  if (!URL_PROTOCOLS.has(url.protocol)) {
+    throw new ConfigError(`${setting}: ${redactUrl(url)} cannot be read; only http:// and https:// URLs are supported (or give a file path, or - for standard input)`);
+  }
+  return url;
+}
+
+function basicAuth(url: URL): string | undefined {
+  if (url.username === '' && url.password === '') return undefined;
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+function contentLength(response: http.IncomingMessage): number | undefined {
+  const value = response.headers['content-length'];
+  return value !== undefined && /^\d+$/u.test(value) ? Number(value) : undefined;
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as Error | null)?.name === 'AbortError';
+}
+
+interface Exchange {
+  request: http.ClientRequest;
+  response: http.IncomingMessage;
+}
+
+/** Sends one GET and waits for the status line and headers. */
+function get(url: URL, authorization: string | undefined, options: UrlOptions): Promise<Exchange> {
+  const label = redactUrl(url);
+  const target = new URL(url);
+  target.username = '';
+  target.password = '';
+  const headers: http.OutgoingHttpHeaders = { 'user-agent': 'etl', accept: '*/*', 'accept-encoding': 'identity' };
+  if (authorization) headers.authorization = authorization;
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    // agent: false, one connection per source, closed with it: nothing lingers after the run.
+    const request = transport.request(target, { method: 'GET', headers, agent: false, signal: options.signal });
+    const timer =
+      options.timeoutMs > 0
+        ? setTimeout(() => {
+            request.destroy(new HttpError(`GET ${label}: no answer within ${options.timeoutMs} ms (idle timeout)`, 'ETIMEDOUT'));
+          }, options.timeoutMs)
+        : undefined;
+    request.once('response', (response) => {
+      clearTimeout(timer);
+      resolve({ request, response });
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (error instanceof HttpError || isAbort(error)) reject(error);
+      else reject(new HttpError(`GET ${label} failed: ${error.message}`, error.code ?? 'ETL_HTTP', { cause: error }));
+    });
+    request.end();
+  });
+}
+
+function statusText(response: http.IncomingMessage): string {
+  const status = response.statusCode ?? 0;
+  const text = response.statusMessage || http.STATUS_CODES[status] || '';
+  return `${status}${text ? ` ${text}` : ''}`;
+}
+
+/** Opens a URL, following redirects; resolves once a 2xx answer's headers are in. */
+export async function openUrl(location: string, options: UrlOptions): Promise<UrlBody> {
+  const first = parseHttpUrl(location, 'URL');
+  const authorization = basicAuth(first);
+  let url = first;
+  for (let redirects = 0; ; redirects += 1) {
+    // Credentials from the URL go to its own origin only, never to where it redirects.
+    const { request, response } = await get(url, url.origin === first.origin ? authorization : undefined, options);
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      const encoding = response.headers['content-encoding']?.trim().toLowerCase();
+      if (encoding && !DECODABLE.has(encoding)) {
+        request.destroy();
+        throw new HttpError(`GET ${redactUrl(url)} answered with Content-Encoding ${encoding}, which cannot be decoded (only gzip)`, 'ETL_HTTP_ENCODING', { status });
+      }
+      return { stream: new Body(request, response, redactUrl(url), options.timeoutMs), size: contentLength(response), url };
+    }
+    request.destroy();
+    const label = redactUrl(url);
+    if (!REDIRECTS.has(status)) {
+      throw new HttpError(`GET ${label} answered ${statusText(response)}`, 'ETL_HTTP_STATUS', { status });
+    }
+    const next = response.headers.location;
+    if (next === undefined) throw new HttpError(`GET ${label} answered ${statusText(response)} without a Location header`, 'ETL_HTTP_STATUS', { status });
+    if (redirects >= options.maxRedirects) {
+      throw new HttpError(`GET ${redactUrl(first)} was redirected more than ${options.maxRedirects} times (maxRedirects ${options.maxRedirects})`, 'ETL_HTTP_REDIRECTS', { status });
+    }
+    let target: URL;
+    try {
+      target = new URL(next, url);
+    } catch (error) {
+      throw new HttpError(`GET ${label} answered ${statusText(response)} with an invalid Location header`, 'ETL_HTTP_STATUS', { status, cause: error });
+    }
+    if (!URL_PROTOCOLS.has(target.protocol)) {
+      throw new HttpError(`GET ${label} redirected to ${redactUrl(target)}, which is not an http:// or https:// URL`, 'ETL_HTTP_STATUS', { status });
+    }
+    url = target;
+  }
+}
+
+/**
+ * A 2xx body with back-pressure. The idle timer runs only while the body wants bytes, so a slow
+ * consumer (back-pressure) never counts as a stalled server. It ends only when the HTTP framing says
+ * the body is complete (all of Content-Length, or the last chunk); anything else is an error.
+ */
+class Body extends Readable {
+  private received = 0;
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly expected: number | undefined;
+
+  constructor(
+    private readonly request: http.ClientRequest,
+    private readonly response: http.IncomingMessage,
+    private readonly label: string,
+    private readonly timeoutMs: number,
+  ) {
+    super({ highWaterMark: 1 << 16 });
+    this.expected = contentLength(response);
+    response.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
+      if (this.push(chunk)) this.arm();
+      else {
+        this.disarm();
+        response.pause();
+      }
+    });
+    response.on('end', () => {
+      if (this.settled) return;
+      if (!response.complete || (this.expected !== undefined && this.received !== this.expected)) this.fail(this.cutShort());
+      else {
+        this.settled = true;
+        this.disarm();
+        this.push(null);
+      }
+    });
+    response.on('error', (error) => this.fail(this.cutShort(error)));
+    response.on('close', () => this.fail(this.cutShort()));
+    request.on('error', (error) => this.fail(isAbort(error) || error instanceof HttpError ? error : this.cutShort(error)));
+  }
+
+  override _read(): void {
+    this.arm();
+    this.response.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.settled = true;
+    this.disarm();
+    this.request.destroy();
+    callback(error);
+  }
+
+  private fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.destroy(error);
+  }
+
+  private cutShort(cause?: unknown): HttpError {
+    const of = this.expected === undefined ? '' : ` of ${this.expected}`;
+    return new HttpError(
+      `GET ${this.label}: the body was cut short after ${this.received}${of} bytes (the connection closed before the end of the data)`,
+      'ECONNRESET',
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  private arm(): void {
+    if (this.timeoutMs <= 0 || this.settled) return;
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.fail(new HttpError(`GET ${this.label}: no data for ${this.timeoutMs} ms after ${this.received} bytes (idle timeout)`, 'ETIMEDOUT'));
+    }, this.timeoutMs);
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
