@@ -39,8 +39,6 @@ export interface StagingPoolOptions {
   onRejects: (rejects: Reject[]) => void;
   /** Test-only: the chunk number (1-based) whose worker thread dies. */
   crashOnChunk?: number;
-  /** The worker module; tests point it at one that cannot start. */
-  filename?: string;
 }
 
 export class StagingPool {
@@ -57,7 +55,7 @@ export class StagingPool {
 
   constructor(private readonly options: StagingPoolOptions) {
     this.pool = new Piscina({
-      filename: options.filename ?? workerFile(),
+      filename: workerFile(),
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: 1,
