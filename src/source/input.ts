@@ -81,7 +81,7 @@ export async function checkReadable(location: string, setting: string): Promise<
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code ?? String(error)})`;
-    throw new ConfigError(`${setting}: the file ${location} ${why}; set --file or CSV_FILE to a readable CSV file`);
+    throw new ConfigError(`${setting}: the file ${location} ${why}; set --file or CSV_FILE to a readable file`);
   }
 }
 
