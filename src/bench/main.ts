@@ -1,0 +1,47 @@
+/**
+ * `npm run bench`: flags -> options -> runBench -> table or JSON. The only module of the benchmark
+ * that touches argv, the environment, the terminal and the exit code.
+ */
+import { CommanderError } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { redactSecrets } from '../db/redact.js';
+import { openServer } from './database.js';
+import { benchOptions, type BenchOptions } from './options.js';
+import { reportText } from './report.js';
+import { runBench } from './runner.js';
+
+function parseOptions(): BenchOptions {
+  try {
+    return benchOptions(process.argv.slice(2), process.env, process.cwd());
+  } catch (error) {
+    // commander has printed the usage error (or --help); usage mistakes exit 2, as etl's do
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+    throw error;
+  }
+}
+
+const options = parseOptions();
+
+const log = options.quiet ? () => undefined : (message: string) => process.stderr.write(`bench: ${redactSecrets(message)}\n`);
+const controller = new AbortController();
+process.on('SIGINT', () => {
+  log('interrupted: stopping after the current step and dropping the scratch databases');
+  controller.abort();
+});
+
+try {
+  const server = await openServer(options.databaseUrl, options.embeddedDir, log);
+  try {
+    const result = await runBench(options, { server, env: process.env, log, signal: controller.signal });
+    const json = JSON.stringify(result, null, 2) + '\n';
+    if (options.out) await writeFile(options.out, json);
+    process.stdout.write(options.json && !options.out ? json : reportText(result));
+    if (options.out) log(`results written to ${options.out}`);
+    process.exitCode = result.ok ? 0 : 1;
+  } finally {
+    await server.stop();
+  }
+} catch (error) {
+  process.stderr.write(`bench error: ${redactSecrets(error instanceof Error ? error.message : String(error))}\n`);
+  process.exitCode = controller.signal.aborted ? 130 : 1;
+}
