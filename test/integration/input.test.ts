@@ -508,7 +508,7 @@ describe('checkReadable', () => {
 
   it('keeps naming missing files and directories', async () => {
     const missing = await failure(checkReadable(join(dir, 'missing.csv'), 'CSV_FILE (--file)'));
-    expect(missing.message).toBe(`CSV_FILE (--file): the file ${join(dir, 'missing.csv')} does not exist; set --file or CSV_FILE to a readable CSV file`);
+    expect(missing.message).toBe(`CSV_FILE (--file): the file ${join(dir, 'missing.csv')} does not exist; set --file or CSV_FILE to a readable file`);
     const directory = await failure(checkReadable(dir, 'CSV_FILE (--file)'));
     expect(directory.message).toBe(`CSV_FILE (--file): ${dir} is a directory, not a file`);
   });
