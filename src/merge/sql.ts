@@ -92,19 +92,21 @@ export function countMarked(spec: TargetSpec, loadId: string): Statement | undef
   return { text: `SELECT count(*)::bigint AS n FROM ${partitionTable(spec, loadId)} AS s WHERE s.${quoteIdent(DELETE_FLAG)}`, values: [] };
 }
 
-/** append mode: every staged row becomes a new row. */
-export function appendAll(spec: TargetSpec, loadId: string): Statement {
+/** `INSERT INTO target (columns) SELECT staged values FROM the partition`, stamping the modified column. */
+function insertFromStaging(spec: TargetSpec, loadId: string): string {
   const cols = spec.columns.map((c) => quoteIdent(c.name));
   const vals = spec.columns.map((c) => staged(c));
   if (spec.modifiedColumn) {
     cols.push(quoteIdent(spec.modifiedColumn));
     vals.push('now()');
   }
-  return {
-    text: `INSERT INTO ${quoteTable(spec.schema, spec.table)} (${cols.join(', ')})
-           SELECT ${vals.join(', ')} FROM ${partitionTable(spec, loadId)} AS s WHERE true${upsertRows(spec)} ORDER BY s.line`,
-    values: [],
-  };
+  return `INSERT INTO ${quoteTable(spec.schema, spec.table)} (${cols.join(', ')})
+           SELECT ${vals.join(', ')} FROM ${partitionTable(spec, loadId)} AS s`;
+}
+
+/** append mode: every staged row becomes a new row, in file order. */
+export function appendAll(spec: TargetSpec, loadId: string): Statement {
+  return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY s.line`, values: [] };
 }
 
 function keyGroup(spec: TargetSpec): string {
@@ -170,15 +172,8 @@ export function updateChanged(spec: TargetSpec, loadId: string): Statement | und
 }
 
 export function insertNew(spec: TargetSpec, loadId: string): Statement {
-  const cols = spec.columns.map((c) => quoteIdent(c.name));
-  const vals = spec.columns.map((c) => staged(c));
-  if (spec.modifiedColumn) {
-    cols.push(quoteIdent(spec.modifiedColumn));
-    vals.push('now()');
-  }
   return {
-    text: `INSERT INTO ${quoteTable(spec.schema, spec.table)} (${cols.join(', ')})
-           SELECT ${vals.join(', ')} FROM ${partitionTable(spec, loadId)} AS s
+    text: `${insertFromStaging(spec, loadId)}
             WHERE NOT EXISTS (SELECT 1 FROM ${quoteTable(spec.schema, spec.table)} AS t WHERE ${keyMatch(spec)})${upsertRows(spec)}`,
     values: [],
   };
