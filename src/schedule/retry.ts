@@ -1,4 +1,5 @@
 /** Retries within one run: exponential backoff with jitter, transient failures only. */
+import { LockBusyError } from '../errors.js';
 import { transientReason } from './transient.js';
 
 export interface RetryPolicy {
@@ -31,6 +32,19 @@ export interface RetryHooks {
 }
 
 /**
+ * Why attempt `n`'s failure is worth another attempt, or undefined. Beyond transient errors: the
+ * table lock found busy right after a transient failure is most likely still held by the previous
+ * attempt's lost session, which PostgreSQL releases once it notices. On a first attempt a busy lock
+ * means another run (a replica) has the table, and the run is skipped instead.
+ */
+export function retryReason(error: unknown, attempt: number): string | undefined {
+  const transient = transientReason(error);
+  if (transient !== undefined) return transient;
+  if (attempt > 1 && error instanceof LockBusyError) return "table lock still held, likely by the previous attempt's lost session";
+  return undefined;
+}
+
+/**
  * Runs `attempt` until it succeeds, fails permanently, or the retries are used up; the last error
  * is rethrown. `attempt` receives the attempt number (1-based).
  */
@@ -39,7 +53,7 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, policy:
     try {
       return await attempt(n);
     } catch (error) {
-      const reason = transientReason(error);
+      const reason = retryReason(error, n);
       if (reason === undefined || n > policy.retries || !hooks.mayRetry()) throw error;
       const delayMs = backoffDelay(n, policy.baseDelayMs, hooks.random);
       hooks.onRetry(error, reason, n, delayMs);

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { followers, loads, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
+import { followers, loads, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
 import { flakyProxy, getJson, killDaemons, startDaemon, startReceiver, type Receiver } from '../fixtures/daemon-helpers.js';
 
 let db: TestDatabase;
@@ -70,6 +70,42 @@ describe('etl daemon failures', () => {
       expect((await daemon.stop()).code).toBe(0);
       expect(Object.keys(await followers(db))).toHaveLength(3);
     } finally {
+      await proxy.down();
+    }
+  });
+
+  it('retries a run whose connection is cut mid-merge; the next attempt cleans up the lost load', async () => {
+    await syncCsv(db, day1);
+    const proxy = await flakyProxy(db.url);
+    await proxy.up();
+    const blocker = await db.client();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
+    try {
+      const daemon = startDaemon(['--cron', '@every 1h', '--retries', '10', '--retry-delay', '300ms', '--workers', '1', '--log-format', 'json'], {
+        DATABASE_URL: proxy.url, CSV_FILE: tempFile(day2),
+      });
+      await waitFor(async () => {
+        const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'followers' AND NOT l.granted`);
+        return Number(r.rows[0]!.n) > 0;
+      }, 30_000, 'the merge to wait for the followers lock');
+      await proxy.down();
+      const cut = await daemon.waitForEvent('run_retry');
+      expect(cut.reason).toMatch(/connection lost|ECONNRESET|SQLSTATE 08/);
+      await proxy.up();
+      // The lost session still waits on the lock (PostgreSQL only notices the cut client when it
+      // next writes to it), so the next attempt finds the table lock taken and tries again later.
+      await daemon.waitForEvent('run_retry', (e) => String(e.reason).includes('table lock still held'));
+      await blocker.query('ROLLBACK');
+      const ok = await daemon.waitForEvent('run_succeeded');
+      expect((await daemon.stop()).code).toBe(0);
+      expect(await followers(db)).toEqual(day2Rows);
+      const runs = (await history()).slice(1);
+      expect(runs.at(-1)).toMatchObject({ status: 'succeeded', load_id: ok.load_id });
+      expect(runs[0]).toMatchObject({ status: 'aborted', error: expect.stringMatching(/stopped without finishing/) });
+      expect(await stagingPartitions(db)).toEqual([]);
+    } finally {
+      await blocker.end().catch(() => undefined);
       await proxy.down();
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, LockBusyError, SyncFailedError } from '../../src/errors.js';
-import { backoffDelay, MAX_BACKOFF_MS, withRetries } from '../../src/schedule/retry.js';
+import { backoffDelay, MAX_BACKOFF_MS, retryReason, withRetries } from '../../src/schedule/retry.js';
 import { causeChain, isTransient, transientReason } from '../../src/schedule/transient.js';
 
 const pgError = (code: string, message = `pg error ${code}`) => Object.assign(new Error(message), { code });
@@ -147,6 +147,23 @@ describe('withRetries', () => {
     const cancelled = hooks({ sleep: () => Promise.reject(new Error('aborted')) });
     await expect(withRetries(transient, { retries: 5, baseDelayMs: 10 }, cancelled.hooks)).rejects.toMatchObject({ code: '57P01' });
     expect(calls).toBe(1);
+  });
+
+  it("retries a busy table lock only after a transient failure (the lost session may still hold it)", async () => {
+    const busy = new LockBusyError('another etl run is syncing followers');
+    expect(retryReason(busy, 1)).toBeUndefined();
+    expect(retryReason(busy, 2)).toMatch(/previous attempt's lost session/);
+    const h = hooks();
+    const errors = [pgError('ECONNRESET'), busy];
+    const result = await withRetries(async (n) => {
+      if (n <= errors.length) throw errors[n - 1];
+      return 'synced';
+    }, { retries: 3, baseDelayMs: 10 }, h.hooks);
+    expect(result).toBe('synced');
+    expect(h.retries.map((r) => r.reason)).toEqual(['ECONNRESET', "table lock still held, likely by the previous attempt's lost session"]);
+    await expect(withRetries(async () => {
+      throw busy;
+    }, { retries: 3, baseDelayMs: 10 }, hooks().hooks)).rejects.toBe(busy);
   });
 
   it('makes one attempt with --retries 0', async () => {
