@@ -1,4 +1,8 @@
 /** `etl daemon` as a subprocess against a real PostgreSQL: scheduled runs, health, metrics, logs, shutdown. */
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { followers, loads, runCli, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
@@ -169,6 +173,24 @@ describe('etl daemon', () => {
       expect(Number(sessions.rows[0]!.n)).toBe(0);
     } finally {
       await blocker.release();
+    }
+  });
+
+  it('starts the embedded PostgreSQL once for all its runs, and stops it on exit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etl-daemon-embedded-'));
+    chmodSync(dir, 0o755); // the server runs as the postgres user when the tests run as root
+    try {
+      const daemon = startDaemon(['--cron', '@every 1s', '--embedded-dir', dir, '--workers', '1', '--log-format', 'json'], { CSV_FILE: tempFile(day1) });
+      await waitFor(async () => daemon.events('run_succeeded').length >= 3, 90_000, 'three runs on the embedded server');
+      const { port } = JSON.parse(readFileSync(join(dir, 'embedded.json'), 'utf8')) as { port: number };
+      const result = await daemon.stop();
+      expect(result.code).toBe(0);
+      expect(daemon.events().filter((e) => e.msg.startsWith('starting the embedded PostgreSQL'))).toHaveLength(1);
+      const probe = new pg.Client({ host: '127.0.0.1', port, user: 'etl', database: 'postgres', connectionTimeoutMillis: 2000 });
+      const refused = await probe.connect().then(() => probe.end().then(() => 'connected'), (e: NodeJS.ErrnoException) => e.code);
+      expect(refused).toBe('ECONNREFUSED');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
