@@ -1,8 +1,10 @@
 /**
- * Runs a subprocess and measures its wall time and peak RSS. Peak RSS comes from GNU time
- * (`/usr/bin/time -f %M`, the kernel's ru_maxrss of the child) when it is installed, otherwise,
- * for Node children only, from a preloaded hook that records process.resourceUsage().maxRSS at exit.
- * Both cover every thread of the process, so etl's worker threads are included.
+ * Runs a subprocess and measures its wall time, peak RSS and CPU time. These come from GNU time
+ * (`/usr/bin/time -f '%M %U %S'`, the kernel's rusage of the child) when it is installed, otherwise,
+ * for Node children only, from a preloaded hook that records process.resourceUsage() at exit.
+ * Both cover every thread of the process, so etl's worker threads are included. CPU time counts
+ * only the process itself (not the PostgreSQL server's work) and is less disturbed than wall time
+ * by other load on the machine.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { promisify } from 'node:util';
 import { RSS_FILE_ENV } from './rss-env.js';
 
 const GNU_TIME = '/usr/bin/time';
+const GNU_TIME_FORMAT = '%M %U %S';
 
 export type RssMethod = 'gnu-time' | 'node-hook';
 
@@ -22,9 +25,8 @@ export async function detectRssMethod(): Promise<RssMethod> {
   if (!existsSync(GNU_TIME)) return 'node-hook';
   const dir = await mkdtemp(join(tmpdir(), 'etl-bench-'));
   try {
-    await promisify(execFile)(GNU_TIME, ['-f', '%M', '-o', join(dir, 'rss'), 'true']);
-    const kb = Number((await readFile(join(dir, 'rss'), 'utf8')).trim().split('\n').pop());
-    return Number.isFinite(kb) && kb > 0 ? 'gnu-time' : 'node-hook';
+    await promisify(execFile)(GNU_TIME, ['-f', GNU_TIME_FORMAT, '-o', join(dir, 'usage'), 'true']);
+    return (await readUsage(join(dir, 'usage'))).peakRssKb !== null ? 'gnu-time' : 'node-hook';
   } catch {
     return 'node-hook';
   } finally {
@@ -49,23 +51,25 @@ export interface Measured {
   wallMs: number;
   /** Peak resident set size in KiB, when it could be measured. */
   peakRssKb: number | null;
+  /** User + system CPU seconds of the process (all its threads), when it could be measured. */
+  cpuS: number | null;
 }
 
 const HOOK = pathToFileURL(join(import.meta.dirname, 'rss-hook.js')).href;
 
 export async function runMeasured(command: Command, method: RssMethod): Promise<Measured> {
   const dir = await mkdtemp(join(tmpdir(), 'etl-bench-'));
-  const rssFile = join(dir, 'rss');
+  const usageFile = join(dir, 'usage');
   const env: NodeJS.ProcessEnv = { ...command.env };
   let file = command.file;
   let args = command.args;
   if (command.node) {
     const hook = method === 'node-hook' ? ['--import', HOOK] : [];
     args = [...hook, ...command.node.nodeOptions, ...args];
-    if (method === 'node-hook') env[RSS_FILE_ENV] = rssFile;
+    if (method === 'node-hook') env[RSS_FILE_ENV] = usageFile;
   }
   if (method === 'gnu-time') {
-    args = ['-f', '%M', '-o', rssFile, file, ...args];
+    args = ['-f', GNU_TIME_FORMAT, '-o', usageFile, file, ...args];
     file = GNU_TIME;
   }
   try {
@@ -80,19 +84,26 @@ export async function runMeasured(command: Command, method: RssMethod): Promise<
       child.on('close', (c, s) => resolve([c, s]));
     });
     const wallMs = performance.now() - started;
-    return { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), wallMs, peakRssKb: await readRss(rssFile) };
+    return { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), wallMs, ...(await readUsage(usageFile)) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** GNU time may write "Command exited with non-zero status N" first: the figure is the last line. */
-async function readRss(path: string): Promise<number | null> {
+/**
+ * "<peak RSS KiB> <user s> <system s>", from GNU time or the hook. GNU time may write "Command
+ * exited with non-zero status N" first: the figures are on the last line.
+ */
+async function readUsage(path: string): Promise<{ peakRssKb: number | null; cpuS: number | null }> {
   try {
     const last = (await readFile(path, 'utf8')).trim().split('\n').pop() ?? '';
-    const kb = Number(last.trim());
-    return Number.isFinite(kb) && kb > 0 ? kb : null;
+    const [kb, user, system] = last.trim().split(/\s+/u).map(Number);
+    const cpu = (user ?? NaN) + (system ?? NaN);
+    return {
+      peakRssKb: kb !== undefined && Number.isFinite(kb) && kb > 0 ? kb : null,
+      cpuS: Number.isFinite(cpu) ? Math.round(cpu * 100) / 100 : null,
+    };
   } catch {
-    return null;
+    return { peakRssKb: null, cpuS: null };
   }
 }

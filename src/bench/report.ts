@@ -26,6 +26,7 @@ function pipelineRow(c: CaseResult, name: 'reference' | 'etl'): string[] {
     secs(p.median_wall_s),
     int(p.rows_per_s),
     rss(p),
+    p.median_cpu_s === null ? 'n/a' : p.median_cpu_s.toFixed(2),
     name === 'etl' ? `${c.ratio.toFixed(2)}x` : '',
     p.runs.map((r) => r.wall_s.toFixed(2)).join(' '),
   ];
@@ -53,9 +54,10 @@ function sizeSection(size: SizeResult, repeat: number): string[] {
     `${int(size.rows)} rows; next day: ${int(plan.changed)} names changed, ${int(plan.removed)} rows gone, ${int(plan.added)} new (${int(plan.day2Rows)} rows); median of ${repeat} run(s) each`,
     '',
   ];
-  const rows = [['case', 'pipeline', 'median s', 'rows/s', 'peak RSS', 'etl/ref', 'runs (s)']];
+  const rows = [['case', 'pipeline', 'median s', 'rows/s', 'peak RSS', 'CPU s', 'etl/ref', 'runs (s)']];
   for (const c of size.cases) rows.push(pipelineRow(c, 'reference'), pipelineRow(c, 'etl'));
-  lines.push(...table(rows, new Set([2, 3, 4, 5])).map((l) => `  ${l}`), '');
+  lines.push(...table(rows, new Set([2, 3, 4, 5, 6])).map((l) => `  ${l}`));
+  lines.push('  (median wall seconds; peak RSS and CPU seconds are those of the psql or etl process itself)', '');
   lines.push('where etl sync spends its time (median ms):', ...size.cases.map(phaseLine));
   for (const c of size.cases) {
     if (!c.same_content) {

@@ -15,6 +15,8 @@ export interface RunRecord {
   wall_s: number;
   /** Peak RSS of the process (psql for the reference, node for etl); null if not measurable. */
   peak_rss_kib: number | null;
+  /** User + system CPU seconds of that process (all threads; the server's work is not included). */
+  cpu_s: number | null;
   /** followers after the run: row count and content checksum. */
   rows_after: number;
   checksum: string;
@@ -31,6 +33,7 @@ export interface PipelineSummary {
   rows_per_s: number;
   median_peak_rss_mib: number | null;
   max_peak_rss_mib: number | null;
+  median_cpu_s: number | null;
   /** etl only: medians of its reported duration and of each phase (null: etl reports no phases). */
   median_reported_s?: number;
   phases_median_ms?: Record<string, number> | null;
@@ -103,6 +106,7 @@ export function summarize(runs: RunRecord[], fileRows: number, pipeline: Pipelin
     rows_per_s: Math.round(fileRows / wall),
     median_peak_rss_mib: mib(medianOrNull(runs.map((r) => r.peak_rss_kib))),
     max_peak_rss_mib: mib(maxOrNull(runs.map((r) => r.peak_rss_kib))),
+    median_cpu_s: medianOrNull(runs.map((r) => r.cpu_s)),
   };
   if (pipeline === 'etl') {
     summary.median_reported_s = round(median(runs.map((r) => (r.etl?.duration_ms ?? NaN) / 1000)), 3);

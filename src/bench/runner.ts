@@ -123,6 +123,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
               repetition: rep,
               wall_s: round(run.measured.wallMs / 1000, 3),
               peak_rss_kib: run.measured.peakRssKb,
+              cpu_s: run.measured.cpuS,
               rows_after: run.content.rows,
               checksum: run.content.checksum,
               content_ok: run.content.rows === c.expected.rows && run.content.checksum === c.expected.checksum,

@@ -73,8 +73,10 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     }
   });
 
-  it('measures the peak RSS of the etl process', () => {
+  it('measures the peak RSS and CPU time of the etl process', () => {
     for (const c of result.sizes[0]!.cases) {
+      expect(c.etl.runs[0]!.cpu_s).toBeGreaterThan(0);
+      expect(c.etl.median_cpu_s).toBe(c.etl.runs[0]!.cpu_s);
       // a Node process with worker threads never fits in 10 MiB; a wrong unit (bytes, pages) would show
       expect(c.etl.runs[0]!.peak_rss_kib).toBeGreaterThan(10 * 1024);
       expect(c.etl.median_peak_rss_mib).toBeCloseTo(c.etl.runs[0]!.peak_rss_kib! / 1024, 0);
