@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { contentChecksum, csvField, csvLine, writeCsv } from '../../src/bench/csv-file.js';
 import { prepareData } from '../../src/bench/data-files.js';
 import { day1Rows, day2Rows, nextDayPlan, type Row } from '../../src/bench/dataset.js';
@@ -15,7 +15,15 @@ import { normalizeEmail, normalizerFor } from '../../src/target/rules.js';
 
 const all = (rows: Iterable<Row>) => [...rows];
 const byEmail = (rows: Row[]) => new Map(rows.map((r) => [r.email, r.fullName]));
-const scratch = () => mkdtempSync(join(tmpdir(), 'etl-bench-data-'));
+const scratchDirs: string[] = [];
+const scratch = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'etl-bench-data-'));
+  scratchDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('the seeded generator', () => {
   it('gives the same numbers for the same seed and different ones for another seed', () => {
