@@ -3,6 +3,7 @@
  * for staging plus the rejected rows with their file line numbers. Pure: no I/O.
  */
 import { parse, type Options } from 'csv-parse/sync';
+import { splitRecords } from './fast-csv.js';
 import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
 
@@ -19,12 +20,16 @@ const PARSE_OPTIONS: Options = {
 };
 
 /**
- * Parses a chunk. The fast path takes line numbers and raw text from the splitter's record index
- * and lets csv-parse only split fields; when the two disagree on the number of records (malformed
- * quoting), the chunk is parsed again with csv-parse's raw text to number the lines itself.
+ * Parses a chunk. Line numbers and raw text come from the splitter's record index; fields come from
+ * the fast splitter for well-formed text, else from csv-parse. When the record counts disagree with
+ * the index (malformed quoting), the chunk is parsed again with csv-parse's raw text to number the
+ * lines itself.
  */
 export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, index?: RecordIndex): ParsedChunk {
   if (index) {
+    const rawOf = (i: number) => data.toString('utf8', index.starts[i]!, index.ends[i]!);
+    const fast = splitRecords(data.toString('utf8'), layout.delimiter, layout.quote);
+    if (fast && fast.length === index.lines.length) return stageRecords(fast, layout, (i) => index.lines[i]!, rawOf).result();
     let failed = false;
     const records = parse(data, {
       ...PARSE_OPTIONS,
@@ -37,7 +42,7 @@ export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, i
       },
     }) as string[][];
     if (!failed && records.length === index.lines.length) {
-      return stageRecords(records, layout, (i) => index.lines[i]!, (i) => data.toString('utf8', index.starts[i]!, index.ends[i]!)).result();
+      return stageRecords(records, layout, (i) => index.lines[i]!, rawOf).result();
     }
   }
   return parseNumberingLines(data, startLine, layout);
