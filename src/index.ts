@@ -70,18 +70,24 @@ export type { LoadStatus } from './store/history.js';
 // Progress while a sync runs (what the CLI shows on stderr).
 export { ProgressReporter, progressLine, type ProgressReporterOptions } from './observe/progress.js';
 
-// etl daemon: the same sync on a schedule, with retries, a circuit breaker, health and metrics (src/schedule/).
+// etl daemon: the same sync on a schedule, with retries, a circuit breaker, health and metrics (src/schedule/);
+// or several syncs of the config file, each on its own cron field, sharing one database.
 import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
 import type { DaemonConfig } from './schedule/config.js';
-export { resolveDaemonConfig, resolveLogFormat, type DaemonConfig, type LogFormat } from './schedule/config.js';
+import type { NamedDaemonConfig } from './schedule/named-config.js';
+export { resolveDaemonConfig, resolveLogFormat, type DaemonConfig, type DaemonSettings, type LogFormat } from './schedule/config.js';
+export { resolveNamedDaemonConfig, type NamedDaemonConfig, type ScheduledSync, type SyncSelection } from './schedule/named-config.js';
 export { DAEMON_SETTINGS, type DaemonFlags } from './schedule/settings.js';
 export { parseSchedule, nextRuns, describeSchedule, VALID_SCHEDULE_FORMS, type Schedule } from './schedule/cron.js';
 export { jsonLogger, ignoringFields, type FieldLogger, type LogFields } from './observe/json-log.js';
 export type { DaemonOptions } from './schedule/daemon.js';
 
-/** Runs sync() on the configured schedule until options.signal is aborted, opening the database once. */
-export function runDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<void> {
-  return runDaemonWith((db, log, signal) => sync(config.sync, { db, log, signal }), config, options);
+/**
+ * Runs sync() on the configured schedule until options.signal is aborted, opening the database once;
+ * with a NamedDaemonConfig, each of its syncs on its own schedule, with its own retries and breaker.
+ */
+export function runDaemon(config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
+  return runDaemonWith((syncConfig, db, log, signal) => sync(syncConfig, { db, log, signal }), config, options);
 }
 
 export { loadConfigFile, parseConfigText, type SyncDefinition } from './config/file.js';

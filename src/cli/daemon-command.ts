@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import {
-  DAEMON_SETTINGS, environment, ignoringFields, jsonLogger, resolveDaemonConfig, resolveLogFormat, runDaemon, stderrLogger, VALID_SCHEDULE_FORMS,
-  type DaemonFlags, type FieldLogger,
+  ConfigError, DAEMON_SETTINGS, environment, ignoringFields, jsonLogger, loadConfigFile, resolveDaemonConfig, resolveLogFormat, resolveNamedDaemonConfig,
+  runDaemon, stderrLogger, VALID_SCHEDULE_FORMS, type DaemonConfig, type DaemonFlags, type Env, type FieldLogger, type NamedDaemonConfig,
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './report.js';
@@ -15,15 +15,24 @@ const FORCED_EXIT_MS = 10_000;
 
 export function daemonCommand(): Command {
   const cmd = addSyncOptions(
-    new Command('daemon').description(
-      'sync on a schedule until SIGTERM/SIGINT: retries transient failures, skips overlapping ticks, serves /healthz and /metrics',
-    ),
+    new Command('daemon')
+      .description(
+        'sync on a schedule until SIGTERM/SIGINT: retries transient failures, skips overlapping ticks, serves /healthz and /metrics; ' +
+          'followers by default, or syncs NAME... from the config file, or --all of them, each on its own cron',
+      )
+      .argument('[names...]', 'syncs defined in the config file (etl.config.json / .yaml), each scheduled by its own "cron" field'),
   );
+  cmd.option('--all', 'schedule every sync in the config file');
+  cmd.option('--config <path>', 'the config file (default: etl.config.json, etl.config.yaml or etl.config.yml in the working directory)');
   cmd.addHelpText(
     'after',
     `
 In the daemon, --lock-timeout defaults to 0: when another run (another replica) holds the table, this
 run is skipped at once. Set LOCK_TIMEOUT or --lock-timeout to wait instead.
+
+With sync names or --all, each sync runs on the "cron" of its config entry (--cron / CRON_SCHEDULE
+when it has none), with its own retries, circuit breaker, notifications and metrics; all of them
+share one database and one health server.
 
 ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
   );
@@ -34,7 +43,7 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
     if (s.key === 'logFormat') option.choices(['text', 'json']);
     cmd.addOption(option);
   }
-  cmd.action(async (opts: Record<string, unknown>, command: Command) => {
+  cmd.action(async (names: string[], opts: Record<string, unknown>, command: Command) => {
     let log: FieldLogger = ignoringFields(stderrLogger());
     const stop = new AbortController();
     const abortRun = new AbortController();
@@ -58,7 +67,7 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
       const env = environment(process.env, opts.envFile as string | undefined, process.cwd());
       const daemonFlags = daemonFlagsFrom(command, opts);
       if (resolveLogFormat(daemonFlags, env) === 'json') log = jsonLogger();
-      const config = resolveDaemonConfig(syncFlagsFrom(command, opts), daemonFlags, env);
+      const config = daemonConfig(names, opts, command, daemonFlags, env);
       await runDaemon(config, { log, signal: stop.signal, abortRunSignal: abortRun.signal });
       process.exitCode = EXIT.ok;
     } catch (error) {
@@ -71,6 +80,19 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
     }
   });
   return cmd;
+}
+
+/** `etl daemon` alone: the sync of the flags and environment; with names or --all: syncs of the config file. */
+function daemonConfig(names: string[], opts: Record<string, unknown>, command: Command, daemonFlags: DaemonFlags, env: Env): DaemonConfig | NamedDaemonConfig {
+  const syncFlags = syncFlagsFrom(command, opts);
+  if (!opts.all && names.length === 0) {
+    if (opts.config !== undefined) throw new ConfigError('--config needs sync names or --all: which of its syncs should the daemon schedule?');
+    return resolveDaemonConfig(syncFlags, daemonFlags, env);
+  }
+  if (opts.all && names.length > 0) throw new ConfigError('give sync names or --all, not both');
+  const loaded = loadConfigFile(opts.config as string | undefined, process.cwd());
+  if (!loaded) throw new ConfigError('no config file: create etl.config.json (or pass --config FILE) to define named syncs');
+  return resolveNamedDaemonConfig(loaded, opts.all ? { all: true } : { names }, syncFlags, daemonFlags, env);
 }
 
 /** Only flags given on the command line override the environment (as syncFlagsFrom does). */

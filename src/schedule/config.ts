@@ -1,7 +1,8 @@
 /**
  * Resolves `etl daemon`'s configuration once: the sync's own settings (resolveSyncConfig) plus the
  * daemon's, each from its flag, else the environment (.env included), else its default. Every value
- * is validated here with a message naming the setting and the valid forms.
+ * is validated here with a message naming the setting and the valid forms. The syncs of the config
+ * file (`etl daemon NAME`, `--all`) are resolved by named-config.ts on the same base.
  */
 import { parseDuration } from '../config/duration.js';
 import { resolveSyncConfig, type Env, type Flags } from '../config/resolve.js';
@@ -12,9 +13,8 @@ import { DAEMON_LOCK_TIMEOUT, DAEMON_SETTINGS, type DaemonFlags, type DaemonSett
 
 export type LogFormat = 'text' | 'json';
 
-export interface DaemonConfig {
-  sync: SyncConfig;
-  schedule: Schedule;
+/** The daemon's own settings, shared by every sync it schedules. */
+export interface DaemonSettings {
   runOnStart: boolean;
   retries: number;
   retryDelayMs: number;
@@ -24,6 +24,20 @@ export interface DaemonConfig {
   shutdownTimeoutMs: number;
   health?: { host: string; port: number };
   logFormat: LogFormat;
+}
+
+/** `etl daemon` without a sync name: the one sync the flags and environment describe. */
+export interface DaemonConfig extends DaemonSettings {
+  sync: SyncConfig;
+  schedule: Schedule;
+}
+
+/** The settings plus the schedule that applies when a sync has none of its own (--cron, CRON_SCHEDULE). */
+export interface DaemonBase {
+  settings: DaemonSettings;
+  schedule: Schedule;
+  /** CRON_TZ / --timezone as given, for the syncs' own cron fields. */
+  timezone: { value: string; origin: string };
 }
 
 interface Raw {
@@ -90,14 +104,31 @@ function notifyUrl(raw: Raw): string {
 }
 
 export function resolveDaemonConfig(syncFlags: Flags, daemonFlags: DaemonFlags, env: Env): DaemonConfig {
+  resolveLogFormat(daemonFlags, env);
+  const sync = resolveSyncConfig(daemonSyncFlags(syncFlags, env), env);
+  if (sync.file === '-') throw stdinError('CSV_FILE (--file)');
+  const base = resolveDaemonBase(daemonFlags, env);
+  return Object.freeze({ sync, schedule: base.schedule, ...base.settings });
+}
+
+/**
+ * The sync flags as the daemon uses them: the table lock is not waited for (DAEMON_LOCK_TIMEOUT)
+ * unless LOCK_TIMEOUT or --lock-timeout says otherwise.
+ */
+export function daemonSyncFlags(syncFlags: Flags, env: Env): Flags {
+  const lockTimeoutSet = syncFlags.lockTimeout !== undefined || (env.LOCK_TIMEOUT ?? '') !== '';
+  return lockTimeoutSet ? syncFlags : { ...syncFlags, lockTimeout: DAEMON_LOCK_TIMEOUT };
+}
+
+/** A source of "-" (standard input), which a daemon cannot read again at every run; `where` names the setting. */
+export function stdinError(where: string): ConfigError {
+  return new ConfigError(`${where} is "-" (standard input), which the daemon cannot read again at every run; give the path of a file`);
+}
+
+/** Everything but the sync: validated once, whether the daemon runs one sync or several. */
+export function resolveDaemonBase(daemonFlags: DaemonFlags, env: Env): DaemonBase {
   const get = (key: DaemonSettingKey) => pick(key, daemonFlags, env);
   const logFormat = resolveLogFormat(daemonFlags, env);
-  const lockTimeoutSet = syncFlags.lockTimeout !== undefined || (env.LOCK_TIMEOUT ?? '') !== '';
-  const sync = resolveSyncConfig(lockTimeoutSet ? syncFlags : { ...syncFlags, lockTimeout: DAEMON_LOCK_TIMEOUT }, env);
-  if (sync.file === '-') {
-    throw new ConfigError('CSV_FILE (--file) is "-" (standard input), which the daemon cannot read again at every run; give the path of a file');
-  }
-
   const timezone = get('timezone')!;
   const cron = get('cron')!;
   const schedule = parseSchedule(cron.value, { timezone: timezone.value.trim(), setting: cron.origin, timezoneSetting: timezone.origin });
@@ -108,9 +139,7 @@ export function resolveDaemonConfig(syncFlags: Flags, daemonFlags: DaemonFlags, 
   const healthHost = get('healthHost')!.value.trim();
   if (healthPort && healthHost === '') throw new ConfigError('HEALTH_HOST (--health-host) is empty; use an address such as 0.0.0.0 or 127.0.0.1');
 
-  return Object.freeze({
-    sync,
-    schedule,
+  const settings: DaemonSettings = Object.freeze({
     runOnStart: boolean(get('runOnStart')!),
     retries: integer(get('retries')!, 0, 100),
     retryDelayMs: duration(get('retryDelay')!, { allowZero: true }),
@@ -121,4 +150,5 @@ export function resolveDaemonConfig(syncFlags: Flags, daemonFlags: DaemonFlags, 
     health: healthPort ? Object.freeze({ host: healthHost, port: integer(healthPort, 0, 65_535) }) : undefined,
     logFormat,
   });
+  return Object.freeze({ settings, schedule, timezone: Object.freeze({ value: timezone.value.trim(), origin: timezone.origin }) });
 }

@@ -1,7 +1,8 @@
 /**
- * `etl daemon` as a library call: opens the database once, then runs the sync on its schedule until
- * `signal` is aborted, with the health server, metrics and notifications around it. Process signals
- * and exit codes stay in the CLI, which turns SIGTERM/SIGINT into that abort.
+ * `etl daemon` as a library call: opens the database once, then runs each sync on its schedule until
+ * `signal` is aborted, with the health server, metrics and notifications around them. Each sync has
+ * its own Scheduler (overlap, retries, breaker); they share the database, notifier and health server.
+ * Process signals and exit codes stay in the CLI, which turns SIGTERM/SIGINT into that abort.
  */
 import { once } from 'node:events';
 import pg from 'pg';
@@ -10,15 +11,19 @@ import { redactSecrets } from '../db/redact.js';
 import { ignoringFields, type FieldLogger } from '../observe/json-log.js';
 import { startHealthServer, type HealthServer } from '../observe/health.js';
 import { silentLogger } from '../observe/log.js';
-import { DaemonMetrics } from '../observe/metrics.js';
+import { DaemonMetrics, type SyncMetrics } from '../observe/metrics.js';
 import type { LoadCounts } from '../store/history.js';
+import type { SyncConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
 import type { SyncResult } from '../sync/run.js';
 import { CircuitBreaker } from './breaker.js';
 import type { DaemonConfig } from './config.js';
-import { describeSchedule, formatInZone } from './cron.js';
+import { describeSchedule, formatInZone, type Schedule } from './cron.js';
+import { healthReport, taggedLogger, taggedNotifier } from './multi.js';
+import type { NamedDaemonConfig } from './named-config.js';
 import { httpNotifier, silentNotifier } from './notify.js';
 import { Scheduler } from './scheduler.js';
-import { createTicker } from './ticker.js';
+import { createTicker, type Ticker } from './ticker.js';
 
 export interface DaemonOptions {
   /** A plain Logger works too; a FieldLogger (the JSON one) also gets structured fields. */
@@ -34,40 +39,67 @@ export interface DaemonOptions {
 }
 
 /**
- * One run on the daemon's open database: the library's sync(config.sync, { db, log, signal }),
- * passed in by src/index.ts so this module does not depend on the public API that re-exports it.
+ * One run on the daemon's open database: the library's sync(config, { db, log, signal }), passed
+ * in by src/index.ts so this module does not depend on the public API that re-exports it.
  */
-export type SyncOnce = (db: Database, log: FieldLogger, signal: AbortSignal) => Promise<SyncResult>;
+export type SyncOnce = (config: SyncConfig, db: Database, log: FieldLogger, signal: AbortSignal) => Promise<SyncResult>;
 
 /** How many upcoming run times are printed at start. */
 const NEXT_RUNS_SHOWN = 5;
 
-export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig, options: DaemonOptions = {}): Promise<void> {
+/** One sync under the daemon: its own ticker, breaker, scheduler and metric series. */
+interface Unit {
+  name?: string;
+  table: string;
+  sync: SyncConfig;
+  schedule: Schedule;
+  log: FieldLogger;
+  ticker: Ticker;
+  scheduler: Scheduler;
+  metrics: SyncMetrics;
+}
+
+/** The syncs to schedule: the one of the flags and environment, or those of the config file. */
+function jobsOf(config: DaemonConfig | NamedDaemonConfig): readonly { name?: string; sync: SyncConfig; schedule: Schedule }[] {
+  if (!('syncs' in config)) return [{ sync: config.sync, schedule: config.schedule }];
+  if (config.syncs.length === 0) throw new ConfigError('the daemon has no sync to schedule');
+  return config.syncs;
+}
+
+export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
   const log = options.log ?? ignoringFields(silentLogger);
-  const table = config.sync.target.name;
-  const db = options.db ?? (await openDatabase(config.sync.database, (m) => log.info(m)));
+  const jobs = jobsOf(config);
+  // All syncs share one database (one embedded server), and one notifier, registry and health server.
+  const db = options.db ?? (await openDatabase(jobs[0]!.sync.database, (m) => log.info(m)));
   // The daemon's own small pool: the health probe and reading a failed load's counts.
   const pool = new pg.Pool({ ...db.connection, application_name: 'etl daemon', max: 2, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
   pool.on('error', () => undefined); // an idle connection lost while the server restarts; the next query reconnects
-  const metrics = new DaemonMetrics(table);
-  const breaker = new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs);
+  const metrics = new DaemonMetrics();
   const notifier = config.notify ? httpNotifier(config.notify.url, config.notify.timeoutMs, log) : silentNotifier;
-  const ticker = createTicker(config.schedule, log);
-  const scheduler = new Scheduler({
-    table,
-    attempt: (signal) => syncOnce(db, log, signal),
-    failedCounts: (loadId) => recordedCounts(pool, loadId),
-    breaker,
-    retry: { retries: config.retries, baseDelayMs: config.retryDelayMs },
-    log,
-    notifier,
-    observer: {
-      runFinished: (run) => metrics.runFinished(run.status, run.finishedAt.getTime() - run.startedAt.getTime(), run.counts, run.finishedAt),
-      tickSkipped: (reason) => metrics.tickSkipped(reason),
-      retried: () => metrics.retried(),
-      breakerChanged: (state) => metrics.breakerState(state),
-    },
+  const units = jobs.map((job): Unit => {
+    const table = job.sync.target.name;
+    const unitLog = job.name === undefined ? log : taggedLogger(log, job.name);
+    const unitMetrics = metrics.forSync({ table, sync: job.name });
+    const scheduler = new Scheduler({
+      table,
+      attempt: (signal) => syncOnce(job.sync, db, unitLog, signal),
+      failedCounts: (loadId) => recordedCounts(pool, loadId),
+      breaker: new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs),
+      retry: { retries: config.retries, baseDelayMs: config.retryDelayMs },
+      log: unitLog,
+      notifier: job.name === undefined ? notifier : taggedNotifier(notifier, job.name),
+      observer: {
+        runFinished: (run) => unitMetrics.runFinished(run.status, run.finishedAt.getTime() - run.startedAt.getTime(), run.counts, run.finishedAt),
+        tickSkipped: (reason) => unitMetrics.tickSkipped(reason),
+        retried: () => unitMetrics.retried(),
+        breakerChanged: (state) => unitMetrics.breakerState(state),
+      },
+    });
+    return { name: job.name, table, sync: job.sync, schedule: job.schedule, log: unitLog, ticker: createTicker(job.schedule, unitLog), scheduler, metrics: unitMetrics };
   });
+  const stopTickers = () => {
+    for (const unit of units) unit.ticker.stop();
+  };
 
   let scheduling = false;
   let health: HealthServer | undefined;
@@ -78,56 +110,66 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig, op
         metrics: () => metrics.render(),
         report: async () => {
           const database = await probe(pool);
-          const healthy = scheduling && database === 'ok';
-          const next = scheduling ? ticker.upcoming(1)[0] : undefined;
-          return {
-            healthy,
-            body: {
-              status: healthy ? 'ok' : 'unavailable',
-              scheduler: scheduling ? 'running' : 'stopped',
-              database,
-              table,
-              schedule: config.schedule.text,
-              timezone: config.schedule.timezone,
-              next_run: next?.toISOString() ?? null,
-              ...scheduler.status(),
-            },
-          };
+          return healthReport(
+            scheduling,
+            database,
+            units.map((u) => ({ name: u.name, table: u.table, schedule: u.schedule, nextRun: scheduling ? u.ticker.upcoming(1)[0] : undefined, status: u.scheduler.status() })),
+          );
         },
       });
       log.info(`health: GET http://${config.health.host}:${health.port}/healthz and /metrics`, { event: 'health_listening', port: health.port });
     }
-    log.info(
-      `daemon started: syncing ${table} from ${config.sync.file} into ${db.description}, ${describeSchedule(config.schedule)}` +
-        `${config.runOnStart ? ', and once now' : ''}`,
-      { event: 'daemon_started', table, file: config.sync.file, schedule: config.schedule.text, timezone: config.schedule.timezone },
-    );
+    logStart(log, units, db.description, config.runOnStart);
     if (!options.signal?.aborted) {
-      ticker.start((at) => {
-        scheduler.tick(at, 'schedule');
-        metrics.nextRun(ticker.upcoming(1)[0]);
-      });
+      const nextRuns: Date[] = [];
+      for (const unit of units) {
+        unit.ticker.start((at) => {
+          unit.scheduler.tick(at, 'schedule');
+          unit.metrics.nextRun(unit.ticker.upcoming(1)[0]);
+        });
+        const upcoming = unit.ticker.upcoming(NEXT_RUNS_SHOWN);
+        unit.metrics.nextRun(upcoming[0]);
+        unit.log.info(`next runs: ${upcoming.map((t) => formatInZone(t, unit.schedule.timezone)).join(', ')}`, { event: 'next_runs', next_runs: upcoming });
+        nextRuns.push(...upcoming);
+      }
       scheduling = true;
-      const upcoming = ticker.upcoming(NEXT_RUNS_SHOWN);
-      metrics.nextRun(upcoming[0]);
-      log.info(`next runs: ${upcoming.map((t) => formatInZone(t, config.schedule.timezone)).join(', ')}`, { event: 'next_runs', next_runs: upcoming });
-      if (config.runOnStart) scheduler.tick(new Date(), 'start');
-      options.onReady?.({ healthPort: health?.port, nextRuns: upcoming });
+      if (config.runOnStart) for (const unit of units) unit.scheduler.tick(new Date(), 'start');
+      options.onReady?.({ healthPort: health?.port, nextRuns: nextRuns.sort((a, b) => a.getTime() - b.getTime()).slice(0, NEXT_RUNS_SHOWN) });
       if (options.signal && !options.signal.aborted) await once(options.signal, 'abort');
       else if (!options.signal) await new Promise<never>(() => undefined);
     }
     scheduling = false;
-    ticker.stop();
+    stopTickers();
     log.info(`stopping (${String(options.signal?.reason ?? 'stop requested')}): no further runs are scheduled`, { event: 'daemon_stopping' });
-    await scheduler.shutdown(config.shutdownTimeoutMs, options.abortRunSignal);
+    await Promise.all(units.map((u) => u.scheduler.shutdown(config.shutdownTimeoutMs, options.abortRunSignal)));
     await notifier.flush(config.notify?.timeoutMs ?? 0);
     log.info('daemon stopped', { event: 'daemon_stopped' });
   } finally {
     scheduling = false;
-    ticker.stop();
+    stopTickers();
     await health?.close();
     await pool.end().catch(() => undefined);
     if (!options.db) await db.close();
+  }
+}
+
+/** The start line: as it always was for the one sync of the flags; for config-file syncs, one line each. */
+function logStart(log: FieldLogger, units: readonly Unit[], database: string, runOnStart: boolean): void {
+  const when = (u: Unit) => `${describeSchedule(u.schedule)}${runOnStart ? ', and once now' : ''}`;
+  const only = units[0]!;
+  if (only.name === undefined) {
+    log.info(`daemon started: syncing ${only.table} from ${only.sync.file} into ${database}, ${when(only)}`, {
+      event: 'daemon_started', table: only.table, file: only.sync.file, schedule: only.schedule.text, timezone: only.schedule.timezone,
+    });
+    return;
+  }
+  log.info(`daemon started: ${units.length} ${units.length === 1 ? 'sync' : 'syncs'} into ${database}: ${units.map((u) => u.name).join(', ')}`, {
+    event: 'daemon_started', syncs: units.map((u) => u.name),
+  });
+  for (const u of units) {
+    u.log.info(`scheduled: syncing ${u.table} from ${u.sync.file}, ${when(u)}`, {
+      event: 'sync_scheduled', table: u.table, file: u.sync.file, schedule: u.schedule.text, timezone: u.schedule.timezone,
+    });
   }
 }
 

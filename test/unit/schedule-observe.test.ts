@@ -121,7 +121,8 @@ describe('JSON log', () => {
 
 describe('metrics', () => {
   it('counts runs by status, rows by kind, skipped ticks and retries, in a registry of its own', async () => {
-    const metrics = new DaemonMetrics('followers');
+    const daemon = new DaemonMetrics();
+    const metrics = daemon.forSync({ table: 'followers' });
     const finished = new Date('2024-01-01T00:00:10Z');
     metrics.runFinished('succeeded', 2500, { read: 10, staged: 10, inserted: 4, updated: 3, unchanged: 3, deleted: 1, rejected: 0, duplicates: 0 }, finished);
     metrics.runFinished('failed', 100);
@@ -130,7 +131,7 @@ describe('metrics', () => {
     metrics.retried();
     metrics.breakerState('open');
     metrics.nextRun(new Date('2024-01-01T01:00:00Z'));
-    const { contentType, body } = await metrics.render();
+    const { contentType, body } = await daemon.render();
     expect(contentType).toMatch(/^text\/plain/);
     for (const line of [
       'etl_sync_runs_total{table="followers",status="succeeded"} 1',
@@ -153,7 +154,7 @@ describe('metrics', () => {
     }
     expect(body).toContain('process_cpu_seconds_total');
     // Two daemons in one process (or a host program's own metrics) never collide.
-    expect(() => new DaemonMetrics('followers')).not.toThrow();
+    expect(() => new DaemonMetrics().forSync({ table: 'followers' })).not.toThrow();
   });
 });
 
