@@ -52,9 +52,13 @@ export const PG_CODES = {
   queryCanceled: '57014',
   adminShutdown: '57P01',
   undefinedTable: '42P01',
+  uniqueViolation: '23505',
 } as const;
 
+/** The SQLSTATE of a PostgreSQL error, looking through `cause` when it was wrapped. */
 export function pgCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+  for (let e = error as { code?: unknown; cause?: unknown } | null | undefined, depth = 0; e && depth < 10; e = e.cause as typeof e, depth += 1) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/u.test(e.code)) return e.code;
+  }
+  return undefined;
 }

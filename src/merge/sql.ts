@@ -186,3 +186,18 @@ export function touchTableStatus(spec: TargetSpec): Statement {
     values: [spec.name],
   };
 }
+
+/** Whether a unique index (or primary key) covers exactly the key columns, so a repeated key cannot be inserted. */
+export function hasUniqueKey(spec: TargetSpec): Statement {
+  return {
+    text: `SELECT EXISTS (
+             SELECT 1 FROM pg_index i
+              WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+                AND i.indnkeyatts = cardinality($2::text[])
+                AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text)
+                       FROM pg_attribute a
+                      WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]))
+                    = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) AS k)) AS unique`,
+    values: [quoteTable(spec.schema, spec.table), [...spec.key]],
+  };
+}

@@ -8,8 +8,9 @@ import type { TargetSpec } from '../target/spec.js';
 import { finishLoadQuery, type LoadCounts } from '../store/history.js';
 import {
   appendAll, countDuplicates, countMarked, countTarget, deleteAbsent, deleteMarked, dropDuplicates, insertNew, partitionTable,
-  touchTableStatus, updateChanged, type Statement,
+  hasUniqueKey, touchTableStatus, updateChanged, type Statement,
 } from './sql.js';
+import { PG_CODES, pgCode } from '../errors.js';
 
 export interface MergeOptions {
   allowEmpty: boolean;
@@ -80,25 +81,61 @@ export async function mergeLoad(client: pg.ClientBase, spec: TargetSpec, loadId:
   }
 }
 
-/** mirror and upsert: one row per key, the file's last occurrence winning. */
+/**
+ * mirror and upsert: one row per key, the file's last occurrence winning.
+ *
+ * Counting duplicate keys costs an aggregate over the whole load, and files rarely have any. For a
+ * mirror into a table with a unique key, the merge first runs as if there were none, inside a
+ * savepoint: afterwards the target holds exactly the load's distinct keys, so (rows before - deleted
+ * + inserted) equals the staged rows unless some key repeated (a repeated new key also fails the
+ * unique index). Only then is the merge rolled back to the savepoint and redone after removing the
+ * earlier occurrences.
+ */
 async function mergeByKey(client: pg.ClientBase, spec: TargetSpec, loadId: string, options: MergeOptions, counts: LoadCounts): Promise<void> {
+  // Only a mirror deletes what the file lacks, so only a mirror can be emptied by an empty file.
+  if (spec.mode === 'mirror' && counts.staged === 0 && !options.allowEmpty) {
+    const why = counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
+    throw new EmptyLoadError(
+      `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
+    );
+  }
+  if (spec.mode === 'mirror' && !spec.deleteWhen && (await exec(client, hasUniqueKey(spec))).rows[0]?.unique === true) {
+    await client.query('SAVEPOINT etl_assume_distinct');
+    try {
+      const before = Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0);
+      await applyChanges(client, spec, loadId, options, counts, before);
+      if (before - counts.deleted + counts.inserted === counts.staged) {
+        counts.duplicates = 0;
+        counts.unchanged = counts.staged - counts.inserted - counts.updated;
+        await client.query('RELEASE SAVEPOINT etl_assume_distinct');
+        return;
+      }
+    } catch (error) {
+      if (pgCode(error) !== PG_CODES.uniqueViolation) throw error;
+    }
+    await client.query('ROLLBACK TO SAVEPOINT etl_assume_distinct');
+  }
+
   const dup = await exec(client, countDuplicates(spec, loadId));
   counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
   if (counts.duplicates > 0) await exec(client, dropDuplicates(spec, loadId));
   const distinct = counts.staged - counts.duplicates;
   const markedQuery = countMarked(spec, loadId);
   const marked = markedQuery ? Number((await exec(client, markedQuery)).rows[0]?.n ?? 0) : 0;
+  const before = options.maxDeletePercent !== undefined ? Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0) : undefined;
+  await applyChanges(client, spec, loadId, options, counts, before);
+  counts.unchanged = distinct - marked - counts.inserted - counts.updated;
+}
 
-  // Only a mirror deletes what the file lacks, so only a mirror can be emptied by an empty file.
-  if (spec.mode === 'mirror' && distinct === 0 && !options.allowEmpty) {
-    const why = counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
-    throw new EmptyLoadError(
-      `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
-    );
-  }
-
-  let before: number | undefined;
-  if (options.maxDeletePercent !== undefined) before = Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0);
+/** Deletes (absent keys in a mirror, marked keys), checks --max-delete, then updates and inserts. */
+async function applyChanges(
+  client: pg.ClientBase,
+  spec: TargetSpec,
+  loadId: string,
+  options: MergeOptions,
+  counts: LoadCounts,
+  before: number | undefined,
+): Promise<void> {
   counts.deleted = 0;
   if (spec.mode === 'mirror') counts.deleted += (await exec(client, deleteAbsent(spec, loadId))).rowCount ?? 0;
   const byMarker = deleteMarked(spec, loadId);
@@ -115,5 +152,4 @@ async function mergeByKey(client: pg.ClientBase, spec: TargetSpec, loadId: strin
   const update = updateChanged(spec, loadId);
   counts.updated = update ? ((await exec(client, update)).rowCount ?? 0) : 0;
   counts.inserted = (await exec(client, insertNew(spec, loadId))).rowCount ?? 0;
-  counts.unchanged = distinct - marked - counts.inserted - counts.updated;
 }
