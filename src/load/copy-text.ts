@@ -31,3 +31,31 @@ export function copyLine(values: readonly (string | null)[], line: number, delet
   if (deletes !== undefined) out += deletes ? '\tt' : '\tf';
   return out + '\n';
 }
+
+/**
+ * A chunk's COPY data as UTF-8 bytes, written row by row into one growing buffer: the rows' strings
+ * die young (cheap for the garbage collector) and COPY gets bytes without another encoding pass.
+ */
+export class CopyBuffer {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(expectedBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, expectedBytes));
+  }
+
+  row(values: readonly (string | null)[], line: number, deletes?: boolean): void {
+    const text = copyLine(values, line, deletes);
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    if (this.pos + text.length * 3 > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + text.length * 3));
+      this.buf.copy(next, 0, 0, this.pos);
+      this.buf = next;
+    }
+    this.pos += this.buf.write(text, this.pos, 'utf8');
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}

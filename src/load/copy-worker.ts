@@ -66,7 +66,7 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
   if (parsed.rows > 0 && !task.skipCopy) {
     const conn = await connection(task.connection);
     try {
-      await pipeline(Readable.from([parsed.copyText]), conn.query(copyFrom(task.copySql)));
+      await pipeline(Readable.from([parsed.copy]), conn.query(copyFrom(task.copySql)));
     } catch (error) {
       broken = true;
       throw error;

@@ -7,6 +7,16 @@
  */
 export function splitRecords(text: string, delimiter: string, quote: string): string[][] | undefined {
   const records: string[][] = [];
+  return forEachRecord(text, delimiter, quote, (fields) => records.push([...fields])) ? records : undefined;
+}
+
+/**
+ * The same split, handing each record's fields to `onRecord` (in a reused array: copy what you
+ * keep) so that nothing per record outlives it. Returns false when the text needs csv-parse; the
+ * records already handed over must then be discarded.
+ */
+export function forEachRecord(text: string, delimiter: string, quote: string, onRecord: (fields: string[]) => void): boolean {
+  const record: string[] = [];
   const d = delimiter.charCodeAt(0);
   const q = quote.charCodeAt(0);
   const n = text.length;
@@ -22,7 +32,7 @@ export function splitRecords(text: string, delimiter: string, quote: string): st
       i += 2;
       continue;
     }
-    const record: string[] = [];
+    record.length = 0;
     for (;;) {
       if (text.charCodeAt(i) === q) {
         // Quoted field: "" is a literal quote; the closing quote must end the field.
@@ -30,7 +40,7 @@ export function splitRecords(text: string, delimiter: string, quote: string): st
         let from = i + 1;
         for (;;) {
           const close = text.indexOf(quote, from);
-          if (close < 0) return undefined;
+          if (close < 0) return false;
           if (text.charCodeAt(close + 1) === q) {
             value += text.slice(from, close + 1);
             from = close + 2;
@@ -55,14 +65,14 @@ export function splitRecords(text: string, delimiter: string, quote: string): st
           i += 2;
           break;
         }
-        return undefined;
+        return false;
       }
       // Unquoted field: runs to the delimiter or the line end.
       let end = i;
       while (end < n) {
         const c = text.charCodeAt(end);
         if (c === d || c === 10) break;
-        if (c === q) return undefined;
+        if (c === q) return false;
         end += 1;
       }
       const atLineEnd = end >= n || text.charCodeAt(end) === 10;
@@ -77,7 +87,7 @@ export function splitRecords(text: string, delimiter: string, quote: string): st
         break;
       }
     }
-    records.push(record);
+    onRecord(record);
   }
-  return records;
+  return true;
 }

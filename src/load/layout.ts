@@ -36,8 +36,9 @@ export interface Reject {
 }
 
 export interface ParsedChunk {
-  copyText: string;
-  /** Valid rows in copyText. */
+  /** The valid rows as COPY text-format bytes. */
+  copy: Buffer;
+  /** Valid rows in `copy`. */
   rows: number;
   /** Non-blank records seen (valid + rejected). */
   records: number;

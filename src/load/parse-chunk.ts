@@ -3,7 +3,7 @@
  * for staging plus the rejected rows with their file line numbers. Pure: no I/O.
  */
 import { parse, type Options } from 'csv-parse/sync';
-import { splitRecords } from './fast-csv.js';
+import { forEachRecord } from './fast-csv.js';
 import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
 
@@ -28,8 +28,13 @@ const PARSE_OPTIONS: Options = {
 export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, index?: RecordIndex): ParsedChunk {
   if (index) {
     const rawOf = (i: number) => data.toString('utf8', index.starts[i]!, index.ends[i]!);
-    const fast = splitRecords(data.toString('utf8'), layout.delimiter, layout.quote);
-    if (fast && fast.length === index.lines.length) return stageRecords(fast, layout, (i) => index.lines[i]!, rawOf).result();
+    const fast = new RowStager(layout, data.length);
+    let i = 0;
+    const complete = forEachRecord(data.toString('utf8'), layout.delimiter, layout.quote, (record) => {
+      if (i < index.lines.length) stageRecord(fast, record, layout, index.lines[i]!, i, rawOf);
+      i += 1;
+    });
+    if (complete && i === index.lines.length) return fast.result();
     let failed = false;
     const records = parse(data, {
       ...PARSE_OPTIONS,
@@ -42,25 +47,26 @@ export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, i
       },
     }) as string[][];
     if (!failed && records.length === index.lines.length) {
-      return stageRecords(records, layout, (i) => index.lines[i]!, rawOf).result();
+      return stageRecords(records, layout, (i) => index.lines[i]!, rawOf, data.length).result();
     }
   }
   return parseNumberingLines(data, startLine, layout);
 }
 
-function stageRecords(records: string[][], layout: CsvLayout, lineOf: (i: number) => number, rawOf: (i: number) => string): RowStager {
-  const stager = new RowStager(layout);
+function stageRecord(stager: RowStager, record: string[], layout: CsvLayout, line: number, i: number, rawOf: (i: number) => string): void {
+  if (isBlank(record)) return;
+  if (record.length !== layout.fieldCount) {
+    stager.reject(line, rawOf(i), `expected ${layout.fieldCount} fields, found ${record.length}`);
+    return;
+  }
   const indexes = layout.fieldIndexes;
   const markerIndex = layout.deleteFieldIndex;
-  for (let i = 0; i < records.length; i += 1) {
-    const record = records[i]!;
-    if (isBlank(record)) continue;
-    if (record.length !== layout.fieldCount) {
-      stager.reject(lineOf(i), rawOf(i), `expected ${layout.fieldCount} fields, found ${record.length}`);
-      continue;
-    }
-    stager.accept((c) => record[indexes[c]!], markerIndex === undefined ? undefined : record[markerIndex], lineOf(i), () => rawOf(i));
-  }
+  stager.accept((c) => record[indexes[c]!], markerIndex === undefined ? undefined : record[markerIndex], line, () => rawOf(i));
+}
+
+function stageRecords(records: string[][], layout: CsvLayout, lineOf: (i: number) => number, rawOf: (i: number) => string, expectedBytes: number): RowStager {
+  const stager = new RowStager(layout, expectedBytes);
+  for (let i = 0; i < records.length; i += 1) stageRecord(stager, records[i]!, layout, lineOf(i), i, rawOf);
   return stager;
 }
 
@@ -119,7 +125,7 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     raws.push(withoutLineEnd(blank.text));
     line += countNewlines(raw);
   }
-  const stager = stageRecords(records.map((r) => r.record), layout, (i) => lines[i]!, (i) => raws[i]!);
+  const stager = stageRecords(records.map((r) => r.record), layout, (i) => lines[i]!, (i) => raws[i]!, data.length);
   for (const skip of skipped) {
     const blank = leadingBlankLines(skip.raw);
     stager.reject(line + blank.lines, withoutLineEnd(blank.text), skip.reason);

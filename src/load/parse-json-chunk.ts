@@ -14,7 +14,7 @@ function describe(value: unknown): string {
 }
 
 export function parseJsonChunk(data: Buffer, layout: JsonLayout, index: RecordIndex): ParsedChunk {
-  const stager = new RowStager(layout);
+  const stager = new RowStager(layout, data.length);
   const names = layout.fieldNames;
   const markerName = layout.deleteWhen?.field;
   for (let i = 0; i < index.lines.length; i += 1) {

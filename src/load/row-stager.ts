@@ -5,7 +5,7 @@
 import { normalizerFor, type Normalizer } from '../target/rules.js';
 import type { ColumnSpec, DeleteRule } from '../target/spec.js';
 import type { SourceValue } from '../target/source-value.js';
-import { copyLine } from './copy-text.js';
+import { CopyBuffer } from './copy-text.js';
 import type { ChunkLayout, ParsedChunk, Reject } from './layout.js';
 
 let cached: { key: string; fns: Normalizer[] } | undefined;
@@ -28,12 +28,14 @@ export class RowStager {
   private readonly fns: Normalizer[];
   private readonly isKey: boolean[];
   private readonly values: (string | null)[];
-  copyText = '';
+  private readonly copy: CopyBuffer;
   rows = 0;
   records = 0;
   readonly rejects: Reject[] = [];
 
-  constructor(private readonly layout: ChunkLayout) {
+  /** `expectedBytes`: about the size of the COPY data (the chunk's size is a good guess). */
+  constructor(private readonly layout: ChunkLayout, expectedBytes: number) {
+    this.copy = new CopyBuffer(expectedBytes);
     this.fns = normalizers(layout.columns, layout.format);
     this.isKey = layout.columns.map((c) => layout.keys.includes(c.name));
     this.values = new Array<string | null>(layout.columns.length);
@@ -62,11 +64,11 @@ export class RowStager {
       }
       this.values[c] = result.value;
     }
-    this.copyText += copyLine(this.values, line, deletes);
+    this.copy.row(this.values, line, deletes);
     this.rows += 1;
   }
 
   result(): ParsedChunk {
-    return { copyText: this.copyText, rows: this.rows, records: this.records, rejects: this.rejects };
+    return { copy: this.copy.bytes(), rows: this.rows, records: this.records, rejects: this.rejects };
   }
 }

@@ -8,13 +8,13 @@ const layout: CsvLayout = { format: 'csv', delimiter: ',', quote: '"', fieldCoun
 describe('parseChunk', () => {
   it('turns valid records into COPY text with their line numbers, escaping tabs, newlines and backslashes', () => {
     const r = parseChunk(Buffer.from('Ann@X.org ,"A\tB"\nbob@x.org,"C\\D\nE"\n'), 10, layout);
-    expect(r.copyText).toBe('ann@x.org\tA\\tB\t10\nbob@x.org\tC\\\\D\\nE\t11\n');
+    expect(r.copy.toString()).toBe('ann@x.org\tA\\tB\t10\nbob@x.org\tC\\\\D\\nE\t11\n');
     expect(r).toMatchObject({ rows: 2, records: 2, rejects: [] });
   });
 
   it('numbers lines across blank lines and CRLF line ends', () => {
     const r = parseChunk(Buffer.from('\r\n\r\na@x.org,"A\r\nB"\r\n\r\nb@x.org,B\r\n'), 1, layout);
-    expect(r.copyText).toBe('a@x.org\tA\\r\\nB\t3\nb@x.org\tB\t6\n');
+    expect(r.copy.toString()).toBe('a@x.org\tA\\r\\nB\t3\nb@x.org\tB\t6\n');
   });
 
   it('rejects records with the wrong number of fields, giving the raw text', () => {
@@ -28,12 +28,13 @@ describe('parseChunk', () => {
 
   it('skips lines that hold only spaces or delimiters', () => {
     const r = parseChunk(Buffer.from('  \n,\na@x.org,A\n'), 1, layout);
-    expect(r).toMatchObject({ rows: 1, records: 1, rejects: [], copyText: 'a@x.org\tA\t3\n' });
+    expect(r).toMatchObject({ rows: 1, records: 1, rejects: [] });
+    expect(r.copy.toString()).toBe('a@x.org\tA\t3\n');
   });
 
   it('maps fields by the header positions', () => {
     const r = parseChunk(Buffer.from('x,Ann,ann@x.org\n'), 2, { ...layout, fieldCount: 3, fieldIndexes: [2, 1] });
-    expect(r.copyText).toBe('ann@x.org\tAnn\t2\n');
+    expect(r.copy.toString()).toBe('ann@x.org\tAnn\t2\n');
   });
 });
 
@@ -54,8 +55,10 @@ describe('parseChunk with the splitter record index', () => {
     const c = [...s.push(Buffer.from(clean)), s.finish()].filter((x) => x !== undefined)[0]!;
     const index = { lines: c.recordLines, starts: c.recordStarts, ends: c.recordEnds };
     expect(Array.from(c.recordLines)).toEqual([1, 3, 5]);
-    expect(parseChunk(c.data, 1, layout, index)).toEqual({
-      copyText: 'a@x.org\tA\t1\nb@x.org\tB\\nB\t3\n',
+    const parsed = parseChunk(c.data, 1, layout, index);
+    expect(parsed.copy.toString()).toBe('a@x.org\tA\t1\nb@x.org\tB\\nB\t3\n');
+    expect({ ...parsed, copy: undefined }).toEqual({
+      copy: undefined,
       rows: 2,
       records: 3,
       rejects: [{ line: 5, raw: 'c@x.org', reason: 'expected 2 fields, found 1' }],
