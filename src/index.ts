@@ -1,21 +1,26 @@
 /** The library API: what the CLI uses, and what other programs can call. */
-import type { SyncConfig } from './config/types.js';
-import { openDatabase, type Database } from './db/connect.js';
-export { openDatabase, type Database } from './db/connect.js';
-import { silentLogger, type Logger } from './observe/log.js';
-import { prepareSource, runSync, type SyncProgress, type SyncResult } from './sync/run.js';
 import pg from 'pg';
+import type { DatabaseSetting, SyncConfig } from './config/types.js';
+import { openDatabase, type Database } from './db/connect.js';
+import { silentLogger, type Logger } from './observe/log.js';
+import type { DaemonConfig } from './schedule/config.js';
+import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
+import type { NamedDaemonConfig } from './schedule/named-config.js';
 import { migrate as applyMigrations, type MigrateResult } from './store/migrate.js';
-import type { DatabaseSetting } from './config/types.js';
+import { prepareSource, runSync, type SyncProgress, type SyncResult } from './sync/run.js';
 
+// Configuration: settings, the environment, the config file of named syncs.
 export { resolveSyncConfig, type Env, type Flags } from './config/resolve.js';
 export { environment } from './config/env.js';
 export { SYNC_SETTINGS } from './config/settings.js';
-export { followersTarget } from './target/followers.js';
-export { ConfigError, LockBusyError, SyncAbortedError, SyncFailedError } from './errors.js';
+export { loadConfigFile, parseConfigText, type SyncDefinition } from './config/file.js';
+export { configForDefinition, findDefinition, runAll, type NamedOutcome } from './sync/named.js';
 export type { SyncConfig, DatabaseSetting } from './config/types.js';
+export { followersTarget } from './target/followers.js';
+export { openDatabase, type Database } from './db/connect.js';
+export { ConfigError, LockBusyError, SyncAbortedError, SyncFailedError } from './errors.js';
 export type { SyncResult, SyncProgress } from './sync/run.js';
-export type { LoadCounts } from './store/history.js';
+export type { LoadCounts, LoadStatus } from './store/history.js';
 export { stderrLogger, type Logger } from './observe/log.js';
 
 export interface SyncOptions {
@@ -66,15 +71,11 @@ export {
   status, loadRejects, LoadNotFoundError, NOTHING_RECORDED,
   type StatusOptions, type StatusResult, type LoadRecord, type RejectRecord, type LoadRejects,
 } from './store/status.js';
-export type { LoadStatus } from './store/history.js';
 // Progress while a sync runs (what the CLI shows on stderr).
 export { ProgressReporter, progressLine, type ProgressReporterOptions } from './observe/progress.js';
 
 // etl daemon: the same sync on a schedule, with retries, a circuit breaker, health and metrics (src/schedule/);
 // or several syncs of the config file, each on its own cron field, sharing one database.
-import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
-import type { DaemonConfig } from './schedule/config.js';
-import type { NamedDaemonConfig } from './schedule/named-config.js';
 export { resolveDaemonConfig, resolveLogFormat, type DaemonConfig, type DaemonSettings, type LogFormat } from './schedule/config.js';
 export { resolveNamedDaemonConfig, type NamedDaemonConfig, type ScheduledSync, type SyncSelection } from './schedule/named-config.js';
 export { DAEMON_SETTINGS, type DaemonFlags } from './schedule/settings.js';
@@ -89,6 +90,3 @@ export type { DaemonOptions } from './schedule/daemon.js';
 export function runDaemon(config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
   return runDaemonWith((syncConfig, db, log, signal) => sync(syncConfig, { db, log, signal }), config, options);
 }
-
-export { loadConfigFile, parseConfigText, type SyncDefinition } from './config/file.js';
-export { configForDefinition, findDefinition, runAll, type NamedOutcome } from './sync/named.js';
