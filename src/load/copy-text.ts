@@ -44,6 +44,17 @@ export class CopyBuffer {
     this.buf = Buffer.allocUnsafe(Math.max(4096, expectedBytes));
   }
 
+  /**
+   * Starts over, keeping the memory: a worker reuses one buffer for every chunk (its COPY has
+   * finished before the next chunk starts), so large short-lived allocations do not pile up
+   * outside the garbage-collected heap.
+   */
+  reset(expectedBytes: number): this {
+    this.pos = 0;
+    if (this.buf.length < expectedBytes) this.buf = Buffer.allocUnsafe(expectedBytes);
+    return this;
+  }
+
   row(values: readonly (string | null)[], line: number, deletes?: boolean): void {
     const text = copyLine(values, line, deletes);
     // UTF-8 needs at most 3 bytes per UTF-16 code unit.

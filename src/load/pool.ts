@@ -25,7 +25,7 @@ function workerFile(): string {
 
 /** Room for a batch's records, strings and COPY text (about 1 KB a row at worst) plus the thread itself. */
 export function workerHeapMb(batchSize: number): number {
-  return 64 + Math.ceil(batchSize / 1000);
+  return 48 + Math.ceil(batchSize / 1000);
 }
 
 export interface StagingPoolOptions {
@@ -62,7 +62,7 @@ export class StagingPool {
       idleTimeout: 60_000,
       // A small young generation and a heap sized to the batch make workers collect garbage early,
       // which keeps the process's peak memory flat instead of growing to V8's defaults per thread.
-      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: workerHeapMb(options.batchSize) },
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: workerHeapMb(options.batchSize) },
     });
     this.maxInFlight = options.workers * 2;
     this.broken = new Promise((resolve) => {

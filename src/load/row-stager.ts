@@ -9,6 +9,8 @@ import { CopyBuffer } from './copy-text.js';
 import type { ChunkLayout, ParsedChunk, Reject } from './layout.js';
 
 let cached: { key: string; fns: Normalizer[] } | undefined;
+/** One per thread: a chunk's COPY data is sent before the thread takes its next chunk. */
+let copyBuffer: CopyBuffer | undefined;
 
 /** Layouts arrive as fresh copies with every task, so normalizers are cached by the columns' content. */
 function normalizers(columns: readonly ColumnSpec[], source: 'csv' | 'json'): Normalizer[] {
@@ -35,7 +37,8 @@ export class RowStager {
 
   /** `expectedBytes`: about the size of the COPY data (the chunk's size is a good guess). */
   constructor(private readonly layout: ChunkLayout, expectedBytes: number) {
-    this.copy = new CopyBuffer(expectedBytes);
+    copyBuffer = copyBuffer ? copyBuffer.reset(expectedBytes) : new CopyBuffer(expectedBytes);
+    this.copy = copyBuffer;
     this.fns = normalizers(layout.columns, layout.format);
     this.isKey = layout.columns.map((c) => layout.keys.includes(c.name));
     this.values = new Array<string | null>(layout.columns.length);
