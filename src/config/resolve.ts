@@ -10,15 +10,11 @@ import type { TargetSpec } from '../target/spec.js';
 import { parseDuration } from './duration.js';
 import { SYNC_SETTINGS, type SyncSettingKey } from './settings.js';
 import type { DatabaseSetting, SyncConfig } from './types.js';
+import { boolean, type Raw } from './values.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type Flags = Partial<Record<SyncSettingKey, string | boolean | undefined>>;
 
-interface Raw {
-  value: string;
-  /** How the user would name where the value came from. */
-  origin: string;
-}
 
 function pick(key: SyncSettingKey, flags: Flags, env: Env): Raw | undefined {
   const def = SYNC_SETTINGS.find((s) => s.key === key)!;
@@ -40,12 +36,6 @@ function integer(raw: Raw, min: number, max = Number.MAX_SAFE_INTEGER): number {
   return n;
 }
 
-function boolean(raw: Raw): boolean {
-  const t = raw.value.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
-  if (['0', 'false', 'no', 'off'].includes(t)) return false;
-  throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a boolean; use true or false`);
-}
 
 function singleChar(raw: Raw): string {
   const v = raw.value === '\\t' || raw.value.toLowerCase() === 'tab' ? '\t' : raw.value;

@@ -10,6 +10,7 @@ import type { SyncConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { parseSchedule, type Schedule } from './cron.js';
 import { DAEMON_LOCK_TIMEOUT, DAEMON_SETTINGS, type DaemonFlags, type DaemonSettingKey } from './settings.js';
+import { boolean, type Raw } from '../config/values.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -40,11 +41,6 @@ export interface DaemonBase {
   timezone: { value: string; origin: string };
 }
 
-interface Raw {
-  value: string;
-  /** How the user would name where the value came from. */
-  origin: string;
-}
 
 function pick(key: DaemonSettingKey, flags: DaemonFlags, env: Env): Raw | undefined {
   const def = DAEMON_SETTINGS.find((s) => s.key === key)!;
@@ -74,12 +70,6 @@ function duration(raw: Raw, { allowZero }: { allowZero: boolean }): number {
   return ms;
 }
 
-function boolean(raw: Raw): boolean {
-  const t = raw.value.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
-  if (['0', 'false', 'no', 'off'].includes(t)) return false;
-  throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a boolean; use true or false`);
-}
 
 /** Resolved on its own first, so even a configuration error can be logged in the chosen format. */
 export function resolveLogFormat(flags: DaemonFlags, env: Env): LogFormat {
