@@ -109,3 +109,17 @@ export function generatedCsv(n: number, name = (i: number) => `Name ${i}`): stri
   for (let i = 0; i < n; i += 1) out += `user${i}@example.com,"${name(i)}"\n`;
   return out;
 }
+
+/**
+ * Holds an exclusive lock on followers from another session: a sync stages its rows, then waits in
+ * its merge (holding its table lock) until the returned function releases it.
+ */
+export async function lockFollowers(db: TestDatabase): Promise<() => Promise<void>> {
+  const blocker = await db.client();
+  await blocker.query('BEGIN');
+  await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
+  return async () => {
+    await blocker.query('ROLLBACK').catch(() => undefined);
+    await blocker.end().catch(() => undefined);
+  };
+}

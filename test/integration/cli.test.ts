@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { finished, followers, generatedCsv, loads, runCli, stagingPartitions, startCli, tempFile, waitFor } from '../helpers/sync.js';
+import { finished, followers, generatedCsv, loads, lockFollowers, runCli, stagingPartitions, startCli, tempFile, waitFor } from '../helpers/sync.js';
 
 let db: TestDatabase;
 beforeEach(async () => {
@@ -13,14 +13,6 @@ afterEach(async () => {
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\n';
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ncat@example.com,Cat\n';
-
-/** Blocks the merge: the sync stages its rows, then waits for this lock inside its transaction. */
-async function blockMerge() {
-  const blocker = await db.client();
-  await blocker.query('BEGIN');
-  await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
-  return blocker;
-}
 
 async function mergeIsWaiting() {
   const r = await db.query(
@@ -106,14 +98,13 @@ describe('etl sync (CLI)', () => {
 
   it('makes a second concurrent sync wait for the first, then run', async () => {
     await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
-    const blocker = await blockMerge();
+    const release = await lockFollowers(db);
     const first = startCli(['sync', '--file', tempFile(day2), '--json'], { DATABASE_URL: db.url });
     const firstDone = finished(first);
     await waitFor(mergeIsWaiting, 30_000, 'the first merge to wait');
     const second = finished(startCli(['sync', '--file', tempFile(day2), '--json', '--lock-timeout', '60s'], { DATABASE_URL: db.url }));
     await new Promise((r) => setTimeout(r, 300));
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    await release();
     const [a, b] = await Promise.all([firstDone, second]);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(JSON.parse(a.stdout)).toMatchObject({ inserted: 1, updated: 1 });
@@ -122,14 +113,13 @@ describe('etl sync (CLI)', () => {
 
   it('rolls back on SIGTERM during the merge and exits 143', async () => {
     await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
-    const blocker = await blockMerge();
+    const release = await lockFollowers(db);
     const child = startCli(['sync', '--file', tempFile(day2)], { DATABASE_URL: db.url });
     const done = finished(child);
     await waitFor(mergeIsWaiting, 30_000, 'the merge to wait');
     child.kill('SIGTERM');
     const r = await done;
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    await release();
     expect(r.code).toBe(143);
     expect(r.stderr).toMatch(/SIGTERM received: stopping and rolling back/);
     expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob' });
@@ -139,14 +129,13 @@ describe('etl sync (CLI)', () => {
 
   it('recovers after kill -9: the next sync aborts the dead load and removes its staging rows', async () => {
     await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
-    const blocker = await blockMerge();
+    const release = await lockFollowers(db);
     const child = startCli(['sync', '--file', tempFile(generatedCsv(2000))], { DATABASE_URL: db.url });
     const done = finished(child);
     await waitFor(mergeIsWaiting, 30_000, 'the merge to wait');
     child.kill('SIGKILL');
     await done;
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    await release();
     const dead = (await loads(db)).at(-1)!;
     expect(dead.status).toBe('running');
     await waitFor(async () => (await stagingPartitions(db)).length === 1, 10_000, 'the partition to be visible');

@@ -1,7 +1,7 @@
 /** Never overlap: a tick during a slow run is skipped, and two daemons on one database take turns. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { followers, loads, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
+import { followers, loads, lockFollowers, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
 import { getText, killDaemons, sample, startDaemon } from '../fixtures/daemon-helpers.js';
 
 let db: TestDatabase;
@@ -17,16 +17,6 @@ const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@exa
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ndan@example.com,Dan\n';
 const day2Rows = { 'ann@example.com': 'Ann', 'bob@example.com': 'Robert', 'dan@example.com': 'Dan' };
 
-/** Holds an exclusive lock on followers: a sync blocks in its merge (holding its table lock) until released. */
-async function blockFollowers() {
-  const blocker = await db.client();
-  await blocker.query('BEGIN');
-  await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
-  return async () => {
-    await blocker.query('ROLLBACK').catch(() => undefined);
-    await blocker.end().catch(() => undefined);
-  };
-}
 
 /** No two loads of the history ran at the same time. */
 async function expectNoOverlap() {
@@ -39,7 +29,7 @@ async function expectNoOverlap() {
 describe('etl daemon overlap', () => {
   it('skips ticks that come while a slow run is going, without queueing them', async () => {
     await syncCsv(db, day1);
-    const release = await blockFollowers();
+    const release = await lockFollowers(db);
     try {
       const daemon = startDaemon(['--cron', '@every 1s', '--health-port', '0', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) });
       const port = Number((await daemon.waitForEvent('health_listening')).port);
@@ -66,7 +56,7 @@ describe('etl daemon overlap', () => {
 
   it('runs two replicas on one database without ever syncing the table twice at once: the lock loser logs and skips', async () => {
     await syncCsv(db, day1);
-    const release = await blockFollowers();
+    const release = await lockFollowers(db);
     try {
       const env = { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) };
       const args = ['--cron', '@every 1s', '--workers', '1', '--log-format', 'json'];

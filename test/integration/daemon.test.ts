@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { followers, loads, runCli, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
+import { followers, loads, lockFollowers, runCli, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
 import { getJson, getText, killDaemons, sample, startDaemon } from '../fixtures/daemon-helpers.js';
 
 let db: TestDatabase;
@@ -27,20 +27,7 @@ async function succeededLoads(): Promise<number> {
   return all.filter((l) => l.status === 'succeeded').length;
 }
 
-/** Holds an exclusive lock on followers so a sync blocks in its merge until released. */
-async function blockFollowers() {
-  const blocker = await db.client();
-  await blocker.query('BEGIN');
-  await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
-  return {
-    release: async () => {
-      await blocker.query('ROLLBACK').catch(() => undefined);
-      await blocker.end().catch(() => undefined);
-    },
-  };
-}
-
-/** A sync waiting for the followers lock (the merge, blocked by blockFollowers). */
+/** A sync waiting for the followers lock (the merge, blocked by lockFollowers). */
 async function mergeIsBlocked(): Promise<boolean> {
   const r = await db.query<{ n: string }>(
     `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'followers' AND NOT l.granted`,
@@ -135,27 +122,27 @@ describe('etl daemon', () => {
 
   it('on SIGTERM lets a running sync finish within --shutdown-timeout, then exits 0', async () => {
     await syncCsv(db, day1);
-    const blocker = await blockFollowers();
+    const release = await lockFollowers(db);
     try {
       const daemon = startDaemon(['--cron', '@every 1h', '--shutdown-timeout', '60s', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) });
       await waitFor(mergeIsBlocked, 30_000, 'the merge to wait for the followers lock');
       daemon.child.kill('SIGTERM');
       await daemon.waitForEvent('shutdown_wait');
-      await blocker.release();
+      await release();
       const result = await daemon.exited;
       expect(result.code).toBe(0);
       expect(daemon.events('run_succeeded')).toHaveLength(1);
       expect(await followers(db)).toEqual(day2Rows);
       expect((await loads(db)).at(-1)).toMatchObject({ status: 'succeeded' });
     } finally {
-      await blocker.release();
+      await release();
     }
   });
 
   it('on SIGTERM aborts a sync that outlasts --shutdown-timeout: the target is unchanged, nothing is left behind, exit 0', async () => {
     await syncCsv(db, day1);
     const before = await followers(db);
-    const blocker = await blockFollowers();
+    const release = await lockFollowers(db);
     try {
       const daemon = startDaemon(['--cron', '@every 1h', '--shutdown-timeout', '1s', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) });
       await waitFor(mergeIsBlocked, 30_000, 'the merge to wait for the followers lock');
@@ -164,7 +151,7 @@ describe('etl daemon', () => {
       expect(daemon.events('run_abort')).toHaveLength(1);
       const aborted = daemon.events('run_aborted')[0]!;
       expect(aborted.msg).toMatch(/interrupted/);
-      await blocker.release();
+      await release();
       expect(await followers(db)).toEqual(before);
       const last = (await loads(db)).at(-1)!;
       expect(last).toMatchObject({ status: 'aborted', load_id: aborted.load_id });
@@ -172,7 +159,7 @@ describe('etl daemon', () => {
       const sessions = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'etl%'`, [db.name]);
       expect(Number(sessions.rows[0]!.n)).toBe(0);
     } finally {
-      await blocker.release();
+      await release();
     }
   });
 
