@@ -16,7 +16,7 @@ export { SYNC_SETTINGS } from './config/settings.js';
 export { loadConfigFile, parseConfigText, type SyncDefinition } from './config/file.js';
 export { configForDefinition, findDefinition, runAll, type NamedOutcome } from './sync/named.js';
 export type { SyncConfig, DatabaseSetting } from './config/types.js';
-export { followersTarget } from './target/followers.js';
+export { followersTarget } from './table/followers.js';
 export { openDatabase, type Database } from './db/connect.js';
 export { ConfigError, LockBusyError, SyncAbortedError, SyncFailedError } from './errors.js';
 export type { SyncResult, SyncProgress } from './sync/run.js';

@@ -8,8 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { SourceFormat } from '../source/record-source.js';
-import type { ColumnSpec, DeleteRule, SyncMode, TargetSpec } from '../target/spec.js';
-import { parseColumnType } from '../target/types.js';
+import type { ColumnSpec, DeleteRule, SyncMode, TargetSpec } from '../table/spec.js';
+import { parseColumnType } from '../table/types.js';
 import type { Flags } from './resolve.js';
 
 export interface SyncDefinition {

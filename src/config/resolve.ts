@@ -5,8 +5,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { isKnownEncoding } from '../source/decode.js';
-import { followersTarget } from '../target/followers.js';
-import type { TargetSpec } from '../target/spec.js';
+import { followersTarget } from '../table/followers.js';
+import type { TargetSpec } from '../table/spec.js';
 import { parseDuration } from './duration.js';
 import { SYNC_SETTINGS, type SyncSettingKey } from './settings.js';
 import type { DatabaseSetting, SyncConfig } from './types.js';

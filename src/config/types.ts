@@ -1,4 +1,4 @@
-import type { TargetSpec } from '../target/spec.js';
+import type { TargetSpec } from '../table/spec.js';
 import type { SourceFormat } from '../source/record-source.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */

@@ -1,5 +1,5 @@
 /** What a worker needs to turn a chunk of source records into staging rows. Plain data: it crosses threads. */
-import type { ColumnSpec, DeleteRule } from '../target/spec.js';
+import type { ColumnSpec, DeleteRule } from '../table/spec.js';
 
 interface CommonLayout {
   columns: readonly ColumnSpec[];

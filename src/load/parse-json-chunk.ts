@@ -5,7 +5,7 @@
  */
 import type { JsonLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
-import type { SourceValue } from '../target/source-value.js';
+import type { SourceValue } from '../table/source-value.js';
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -2,9 +2,9 @@
  * Validates one source record against the target's columns and appends it to the chunk's COPY text,
  * or records why it was refused. Shared by the CSV and JSON readers so both follow the same rules.
  */
-import { normalizerFor, type Normalizer } from '../target/rules.js';
-import type { ColumnSpec, DeleteRule } from '../target/spec.js';
-import type { SourceValue } from '../target/source-value.js';
+import { normalizerFor, type Normalizer } from '../table/rules.js';
+import type { ColumnSpec, DeleteRule } from '../table/spec.js';
+import type { SourceValue } from '../table/source-value.js';
 import { CopyBuffer } from './copy-text.js';
 import type { ChunkLayout, ParsedChunk, Reject } from './layout.js';
 

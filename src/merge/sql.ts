@@ -4,7 +4,7 @@
  * printed without a database.
  */
 import { quoteIdent, quoteLiteral, quoteTable } from '../db/quote.js';
-import { keyColumns, valueColumns, type ColumnSpec, type TargetSpec } from '../target/spec.js';
+import { keyColumns, valueColumns, type ColumnSpec, type TargetSpec } from '../table/spec.js';
 
 export interface Statement {
   text: string;

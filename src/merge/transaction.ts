@@ -4,7 +4,7 @@
  * Either all of it commits or none of it does.
  */
 import type pg from 'pg';
-import type { TargetSpec } from '../target/spec.js';
+import type { TargetSpec } from '../table/spec.js';
 import { finishLoadQuery, type LoadCounts } from '../store/history.js';
 import {
   appendAll, countDuplicates, countMarked, countTarget, deleteAbsent, deleteMarked, dropDuplicates, insertNew, partitionTable,

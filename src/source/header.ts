@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { ConfigError } from '../errors.js';
 import type { CsvLayout } from '../load/layout.js';
-import type { TargetSpec } from '../target/spec.js';
+import type { TargetSpec } from '../table/spec.js';
 
 export interface HeaderMatch {
   layout: CsvLayout;

@@ -6,8 +6,8 @@
 import type pg from 'pg';
 import { quoteIdent, quoteTable } from '../db/quote.js';
 import { ConfigError } from '../errors.js';
-import { columnNullable, createStagingTable, createTargetTable, STAGING_COMMENT, stagingColumns } from '../target/ddl.js';
-import type { TargetSpec } from '../target/spec.js';
+import { columnNullable, createStagingTable, createTargetTable, STAGING_COMMENT, stagingColumns } from '../table/ddl.js';
+import type { TargetSpec } from '../table/spec.js';
 
 interface ColumnInfo {
   name: string;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { TargetSpec } from '../target/spec.js';
+import type { TargetSpec } from '../table/spec.js';
 import { quoteTable } from '../db/quote.js';
 import { listPartitions } from '../merge/sql.js';
 import { markAborted, runningLoads } from '../store/history.js';

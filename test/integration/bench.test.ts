@@ -3,13 +3,13 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contentChecksum } from '../../src/bench/csv-file.js';
-import { day1Rows, day2Rows, nextDayPlan } from '../../src/bench/dataset.js';
-import type { BenchResult, CaseResult } from '../../src/bench/results.js';
+import { contentChecksum } from '../../bench/csv-file.js';
+import { day1Rows, day2Rows, nextDayPlan } from '../../bench/dataset.js';
+import type { BenchResult, CaseResult } from '../../bench/results.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const benchMain = join(root, 'dist', 'bench', 'main.js');
+const benchMain = join(root, 'dist-bench', 'bench', 'main.js');
 const ROWS = 2000;
 const SEED = 3;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseChunk, type CsvLayout } from '../../src/load/parse-chunk.js';
-import { followersTarget } from '../../src/target/followers.js';
+import { followersTarget } from '../../src/table/followers.js';
 import { RecordSplitter } from '../../src/source/splitter.js';
 
 const layout: CsvLayout = { format: 'csv', delimiter: ',', quote: '"', fieldCount: 2, fieldIndexes: [0, 1], columns: followersTarget.columns, keys: ['email'] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeEmail, normalizerFor } from '../../src/target/rules.js';
+import { normalizeEmail, normalizerFor } from '../../src/table/rules.js';
 
 describe('email rule', () => {
   it('trims and lowercases', () => {

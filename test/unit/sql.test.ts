@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral, quoteTable } from '../../src/db/quote.js';
 import { redactSecrets } from '../../src/db/redact.js';
 import { copyInto, createPartition, deleteAbsent, insertNew, partitionName, updateChanged } from '../../src/merge/sql.js';
-import { followersTarget } from '../../src/target/followers.js';
-import type { TargetSpec } from '../../src/target/spec.js';
+import { followersTarget } from '../../src/table/followers.js';
+import type { TargetSpec } from '../../src/table/spec.js';
 
 const loadId = '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseColumnType, typedNormalizer, type ColumnType, type SourceValue, type TypedOptions } from '../../src/target/types.js';
+import { parseColumnType, typedNormalizer, type ColumnType, type SourceValue, type TypedOptions } from '../../src/table/types.js';
 
 function normalizer(column: string, type: string, options: Partial<TypedOptions> = {}) {
   return typedNormalizer(column, parseColumnType(type), { nullable: false, ...options });

@@ -4,7 +4,7 @@
  * working directory), so only the defaults and the flags given with --etl-flags apply.
  */
 import { join, resolve } from 'node:path';
-import { SYNC_SETTINGS } from '../config/settings.js';
+import { SYNC_SETTINGS } from '../src/config/settings.js';
 import { runMeasured, type Measured, type RssMethod } from './measure.js';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');

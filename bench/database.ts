@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { redactSecrets } from '../db/redact.js';
-import { startEmbedded } from '../db/embedded.js';
-import { quoteIdent } from '../db/quote.js';
+import { redactSecrets } from '../src/db/redact.js';
+import { startEmbedded } from '../src/db/embedded.js';
+import { quoteIdent } from '../src/db/quote.js';
 
 export interface Server {
   /** Connection URL of the database given (or the embedded server's postgres database). */
