@@ -66,7 +66,13 @@ export function summarizeProfile(profile: CpuProfile, file: string, topN = 8): T
     .map(([name, selfMs]) => ({ name, selfMs, share: totalMs > 0 ? selfMs / totalMs : 0 }));
   // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread.
   const threadId = basename(file).split('.')[4];
-  return { file, thread: threadId === '0' ? 'main' : `worker ${threadId ?? '?'}`, totalMs, idleShare: totalMs > 0 ? idle / totalMs : 0, top };
+  return {
+    file,
+    thread: threadId === '0' ? 'main' : `worker ${threadId ?? '?'}`,
+    totalMs,
+    idleShare: totalMs > 0 ? idle / totalMs : 0,
+    top,
+  };
 }
 
 export async function summarizeProfiles(dir: string, topN?: number): Promise<ThreadProfile[]> {
@@ -76,5 +82,7 @@ export async function summarizeProfiles(dir: string, topN?: number): Promise<Thr
     const path = join(dir, f);
     out.push(summarizeProfile(JSON.parse(await readFile(path, 'utf8')) as CpuProfile, path, topN));
   }
-  return out.sort((a, b) => (a.thread === 'main' ? -1 : b.thread === 'main' ? 1 : a.thread.localeCompare(b.thread, 'en', { numeric: true })));
+  return out.sort((a, b) =>
+    a.thread === 'main' ? -1 : b.thread === 'main' ? 1 : a.thread.localeCompare(b.thread, 'en', { numeric: true }),
+  );
 }

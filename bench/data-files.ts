@@ -36,7 +36,13 @@ async function reusable(path: string, seed: number): Promise<WrittenFile | undef
   }
 }
 
-async function ensureFile(path: string, seed: number, rows: () => Iterable<Row>, created: string[], log: (m: string) => void): Promise<WrittenFile> {
+async function ensureFile(
+  path: string,
+  seed: number,
+  rows: () => Iterable<Row>,
+  created: string[],
+  log: (m: string) => void,
+): Promise<WrittenFile> {
   const existing = await reusable(path, seed);
   if (existing) {
     log(`reusing ${path}`);
@@ -52,7 +58,12 @@ async function ensureFile(path: string, seed: number, rows: () => Iterable<Row>,
   return written;
 }
 
-export async function prepareData(dataDir: string, seed: number, rows: number, log: (m: string) => void): Promise<DataSet> {
+export async function prepareData(
+  dataDir: string,
+  seed: number,
+  rows: number,
+  log: (m: string) => void,
+): Promise<DataSet> {
   await mkdir(dataDir, { recursive: true });
   const created: string[] = [];
   const base = join(dataDir, `followers-${rows}-seed${seed}`);

@@ -35,7 +35,10 @@ export function describeUrl(url: string): string {
 }
 
 /** Runs statements on a short-lived connection and returns the last result. */
-export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, ...statements: string[]): Promise<pg.QueryResult<R>> {
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  ...statements: string[]
+): Promise<pg.QueryResult<R>> {
   const client = new pg.Client({ connectionString: url, application_name: 'etl bench' });
   await client.connect();
   try {
@@ -47,21 +50,32 @@ export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(url
   }
 }
 
-export async function openServer(url: string | undefined, embeddedDir: string, log: (m: string) => void): Promise<Server> {
+export async function openServer(
+  url: string | undefined,
+  embeddedDir: string,
+  log: (m: string) => void,
+): Promise<Server> {
   let server: Omit<Server, 'version'>;
   if (url) {
     server = { url, kind: 'url', description: describeUrl(url), stop: async () => undefined };
   } else {
     log(`no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${embeddedDir}`);
     const embedded = await startEmbedded(embeddedDir, log);
-    server = { url: embedded.url, kind: 'embedded', description: `embedded PostgreSQL in ${embeddedDir}`, stop: () => embedded.stop() };
+    server = {
+      url: embedded.url,
+      kind: 'embedded',
+      description: `embedded PostgreSQL in ${embeddedDir}`,
+      stop: () => embedded.stop(),
+    };
   }
   try {
     const r = await query<{ v: string }>(server.url, `SELECT current_setting('server_version') AS v`);
     return { ...server, version: r.rows[0]!.v };
   } catch (error) {
     await server.stop();
-    throw new Error(`cannot connect to ${server.description}: ${redactSecrets((error as Error).message)}`, { cause: error });
+    throw new Error(`cannot connect to ${server.description}: ${redactSecrets((error as Error).message)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -90,7 +104,10 @@ export class ScratchDatabases {
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === INSUFFICIENT_PRIVILEGE) {
-        throw new Error(`the benchmark creates a fresh database per run and the configured user may not (${(error as Error).message}); grant it CREATEDB or use another user`, { cause: error });
+        throw new Error(
+          `the benchmark creates a fresh database per run and the configured user may not (${(error as Error).message}); grant it CREATEDB or use another user`,
+          { cause: error },
+        );
       }
       // The server's default locale does not fit UTF-8: the C locale fits every encoding.
       if (code !== INVALID_PARAMETER_VALUE) throw error;
@@ -106,7 +123,8 @@ export class ScratchDatabases {
   }
 
   async dropAll(): Promise<void> {
-    for (const name of [...this.live]) await this.drop(name).catch((error: Error) => this.log(`could not drop ${name}: ${error.message}`));
+    for (const name of [...this.live])
+      await this.drop(name).catch((error: Error) => this.log(`could not drop ${name}: ${error.message}`));
   }
 
   /**

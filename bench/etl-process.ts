@@ -37,7 +37,9 @@ export function parseEtlSummary(stdout: string): EtlSummary {
   try {
     json = JSON.parse(line) as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`etl sync printed no JSON summary (stdout: ${JSON.stringify(stdout.slice(0, 500))})`, { cause: error });
+    throw new Error(`etl sync printed no JSON summary (stdout: ${JSON.stringify(stdout.slice(0, 500))})`, {
+      cause: error,
+    });
   }
   if (json.status !== 'succeeded') throw new Error(`etl sync did not succeed: ${line}`);
   const counts = {} as EtlCounts;
@@ -72,14 +74,21 @@ export interface EtlContext {
 
 function failure(what: string, measured: Measured): Error {
   const tail = (measured.stdout.trim().split('\n').pop() ?? '') || measured.stderr.trim();
-  return new Error(`${what} failed (exit ${measured.code ?? measured.signal}): ${tail}${measured.stderr && tail !== measured.stderr.trim() ? `\n${measured.stderr.trim()}` : ''}`);
+  return new Error(
+    `${what} failed (exit ${measured.code ?? measured.signal}): ${tail}${measured.stderr && tail !== measured.stderr.trim() ? `\n${measured.stderr.trim()}` : ''}`,
+  );
 }
 
 export interface EtlRun extends Measured {
   summary: EtlSummary;
 }
 
-export async function runEtlSync(file: string, url: string, context: EtlContext, nodeOptions: string[] = []): Promise<EtlRun> {
+export async function runEtlSync(
+  file: string,
+  url: string,
+  context: EtlContext,
+  nodeOptions: string[] = [],
+): Promise<EtlRun> {
   const measured = await runMeasured(
     {
       file: process.execPath,
@@ -97,7 +106,13 @@ export async function runEtlSync(file: string, url: string, context: EtlContext,
 /** `etl migrate`: creates etl's tables, so a timed initial sync starts from an empty followers table. */
 export async function runEtlMigrate(url: string, context: EtlContext): Promise<void> {
   const measured = await runMeasured(
-    { file: process.execPath, args: [ETL_BIN, 'migrate', '--database-url', url], env: context.env, cwd: context.cwd, node: { nodeOptions: [] } },
+    {
+      file: process.execPath,
+      args: [ETL_BIN, 'migrate', '--database-url', url],
+      env: context.env,
+      cwd: context.cwd,
+      node: { nodeOptions: [] },
+    },
     context.rssMethod,
   );
   if (measured.code !== 0) throw failure('etl migrate', measured);

@@ -22,7 +22,9 @@ function parseOptions(): BenchOptions {
 
 const options = parseOptions();
 
-const log = options.quiet ? () => undefined : (message: string) => process.stderr.write(`bench: ${redactSecrets(message)}\n`);
+const log = options.quiet
+  ? () => undefined
+  : (message: string) => process.stderr.write(`bench: ${redactSecrets(message)}\n`);
 const controller = new AbortController();
 process.on('SIGINT', () => {
   log('interrupted: stopping after the current step and dropping the scratch databases');

@@ -84,7 +84,14 @@ export async function runMeasured(command: Command, method: RssMethod): Promise<
       child.on('close', (c, s) => resolve([c, s]));
     });
     const wallMs = performance.now() - started;
-    return { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), wallMs, ...(await readUsage(usageFile)) };
+    return {
+      code,
+      signal,
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+      wallMs,
+      ...(await readUsage(usageFile)),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

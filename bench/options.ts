@@ -27,9 +27,13 @@ const MAX_ROWS = 100_000_000;
 /** 2000, 1_000_000, 250k, 1M, 1.5M */
 export function parseRowCount(text: string): number {
   const m = /^(\d+(?:\.\d+)?)([km]?)$/iu.exec(text.trim().replaceAll('_', ''));
-  const n = m ? Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1)) : NaN;
+  const n = m
+    ? Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1))
+    : NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ROWS) {
-    throw new InvalidArgumentError(`--rows takes row counts from 1 to ${MAX_ROWS}, comma-separated (e.g. 1000000 or 1M,5M); got ${JSON.stringify(text)}`);
+    throw new InvalidArgumentError(
+      `--rows takes row counts from 1 to ${MAX_ROWS}, comma-separated (e.g. 1000000 or 1M,5M); got ${JSON.stringify(text)}`,
+    );
   }
   return n;
 }
@@ -41,7 +45,10 @@ function rowList(text: string): number[] {
 function integer(name: string, min: number, max: number) {
   return (text: string): number => {
     const n = Number(text);
-    if (!/^\d+$/u.test(text.trim()) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(text)}`);
+    if (!/^\d+$/u.test(text.trim()) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(text)}`,
+      );
     return n;
   };
 }
@@ -53,16 +60,35 @@ export function benchProgram(): Command {
       'Times `etl sync` against a hand-written psql \\copy + merge pipeline on generated followers files ' +
         '(an initial load and a next-day sync), alternating, and prints medians, rows/s, peak RSS and ratios.',
     )
-    .addOption(new Option('--rows <n[,n...]>', 'rows in the day-1 file; several sizes run one after another').default([1_000_000], '1000000').argParser(rowList))
-    .addOption(new Option('--seed <n>', 'seed of the generated data').default(1).argParser(integer('--seed', 0, 0xffffffff)))
-    .addOption(new Option('--repeat <n>', 'timed runs per case and pipeline (medians are reported)').default(3).argParser(integer('--repeat', 1, 100)))
-    .addOption(new Option('--database-url <url>', 'PostgreSQL to run on; the user needs CREATEDB (a fresh database per run) [env DATABASE_URL] (default: the embedded server)'))
+    .addOption(
+      new Option('--rows <n[,n...]>', 'rows in the day-1 file; several sizes run one after another')
+        .default([1_000_000], '1000000')
+        .argParser(rowList),
+    )
+    .addOption(
+      new Option('--seed <n>', 'seed of the generated data').default(1).argParser(integer('--seed', 0, 0xffffffff)),
+    )
+    .addOption(
+      new Option('--repeat <n>', 'timed runs per case and pipeline (medians are reported)')
+        .default(3)
+        .argParser(integer('--repeat', 1, 100)),
+    )
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'PostgreSQL to run on; the user needs CREATEDB (a fresh database per run) [env DATABASE_URL] (default: the embedded server)',
+      ),
+    )
     .addOption(new Option('--embedded-dir <path>', 'data directory of the embedded server').default('.etl/bench'))
     .addOption(new Option('--data-dir <path>', 'where the generated CSV files (and profiles) go').default('bench-data'))
     .option('--keep-data', 'keep the generated files (a later run with the same rows and seed reuses them)', false)
     .option('--json', 'print the results as JSON on stdout (the table is not printed)', false)
     .option('--out <file>', 'write the results as JSON to this file (the table still goes to stdout)')
-    .option('--profile', 'also run etl sync once per case under node --cpu-prof (untimed) and summarise where its CPU time goes', false)
+    .option(
+      '--profile',
+      'also run etl sync once per case under node --cpu-prof (untimed) and summarise where its CPU time goes',
+      false,
+    )
     .option('--etl-flags <flags>', 'extra flags for every etl sync, e.g. "--workers 4 --batch-size 50000"', '')
     .option('--quiet', 'no progress messages on stderr', false);
 }
@@ -71,8 +97,18 @@ export function benchOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cw
   const program = benchProgram().exitOverride();
   program.parse([...argv], { from: 'user' });
   const o = program.opts<{
-    rows: number[]; seed: number; repeat: number; databaseUrl?: string; embeddedDir: string; dataDir: string;
-    keepData: boolean; json: boolean; out?: string; profile: boolean; etlFlags: string; quiet: boolean;
+    rows: number[];
+    seed: number;
+    repeat: number;
+    databaseUrl?: string;
+    embeddedDir: string;
+    dataDir: string;
+    keepData: boolean;
+    json: boolean;
+    out?: string;
+    profile: boolean;
+    etlFlags: string;
+    quiet: boolean;
   }>();
   return Object.freeze({
     rows: Object.freeze([...o.rows]),

@@ -12,7 +12,10 @@ export const PSQL = '/usr/bin/psql';
 
 /** psql's \copy takes the file name as a quoted word: keep to names it cannot misread. */
 function copyPath(file: string): string {
-  if (/['\\\n\r]/u.test(file)) throw new Error(`the reference pipeline cannot \\copy from ${JSON.stringify(file)}: use a data directory without quotes, backslashes or newlines`);
+  if (/['\\\n\r]/u.test(file))
+    throw new Error(
+      `the reference pipeline cannot \\copy from ${JSON.stringify(file)}: use a data directory without quotes, backslashes or newlines`,
+    );
   return `'${file}'`;
 }
 
@@ -50,11 +53,18 @@ export async function runReference(file: string, url: string, context: Reference
   const script = join(context.scriptDir, 'reference.sql');
   await writeFile(script, referenceScript(file));
   const measured = await runMeasured(
-    { file: PSQL, args: ['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '-f', script], env: libpqEnv(url, context.env), cwd: context.scriptDir },
+    {
+      file: PSQL,
+      args: ['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '-f', script],
+      env: libpqEnv(url, context.env),
+      cwd: context.scriptDir,
+    },
     context.rssMethod,
   );
   if (measured.code !== 0) {
-    throw new Error(`the reference psql pipeline failed (exit ${measured.code ?? measured.signal}): ${measured.stderr.trim()}`);
+    throw new Error(
+      `the reference psql pipeline failed (exit ${measured.code ?? measured.signal}): ${measured.stderr.trim()}`,
+    );
   }
   return measured;
 }

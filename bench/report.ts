@@ -8,7 +8,12 @@ const secs = (s: number) => s.toFixed(s < 10 ? 3 : 2);
 
 function table(rows: string[][], rightAligned: ReadonlySet<number>): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function rss(p: PipelineSummary): string {
@@ -36,15 +41,21 @@ function phaseLine(c: CaseResult): string {
   const phases = c.etl.phases_median_ms;
   const ownMs = c.etl.median_reported_s === undefined ? NaN : c.etl.median_reported_s * 1000;
   const outside = median(c.etl.runs.flatMap((r) => (r.etl ? [r.wall_s * 1000 - r.etl.duration_ms] : [])));
-  const own = Number.isFinite(ownMs) ? `etl's own duration ${int(ownMs)} (process start and exit ${int(outside)}); ` : '';
+  const own = Number.isFinite(ownMs)
+    ? `etl's own duration ${int(ownMs)} (process start and exit ${int(outside)}); `
+    : '';
   if (!phases) return `  ${c.case.padEnd(9)} ${own}phases n/a (etl's JSON summary has no "phases" object)`;
-  const parts = Object.entries(phases).map(([k, v]) => `${k} ${int(v)}${ownMs > 0 ? ` (${Math.round((v * 100) / ownMs)}%)` : ''}`);
+  const parts = Object.entries(phases).map(
+    ([k, v]) => `${k} ${int(v)}${ownMs > 0 ? ` (${Math.round((v * 100) / ownMs)}%)` : ''}`,
+  );
   return `  ${c.case.padEnd(9)} ${own}${parts.join(', ')}`;
 }
 
 function threadLines(t: ThreadProfile): string[] {
   const head = `    ${t.thread}: ${secs(t.totalMs / 1000)} s sampled, ${Math.round(t.idleShare * 100)}% idle or waiting`;
-  const top = t.top.slice(0, 6).map((f) => `      ${int(f.selfMs).padStart(7)} ms ${String(Math.round(f.share * 100)).padStart(3)}%  ${f.name}`);
+  const top = t.top
+    .slice(0, 6)
+    .map((f) => `      ${int(f.selfMs).padStart(7)} ms ${String(Math.round(f.share * 100)).padStart(3)}%  ${f.name}`);
   return [head, ...top];
 }
 
@@ -61,13 +72,21 @@ function sizeSection(size: SizeResult, repeat: number): string[] {
   lines.push('where etl sync spends its time (median ms):', ...size.cases.map(phaseLine));
   for (const c of size.cases) {
     if (!c.same_content) {
-      const bad = [...c.reference.runs.map((r) => ['reference', r] as const), ...c.etl.runs.map((r) => ['etl', r] as const)].filter(([, r]) => !r.content_ok);
-      lines.push(`  WRONG CONTENT in ${c.case}: ${bad.map(([p, r]) => `${p} run ${r.repetition} left ${int(r.rows_after)} rows (expected ${int(c.expected.rows)}), checksum ${r.checksum === c.expected.checksum ? 'ok' : 'differs'}`).join('; ')}`);
+      const bad = [
+        ...c.reference.runs.map((r) => ['reference', r] as const),
+        ...c.etl.runs.map((r) => ['etl', r] as const),
+      ].filter(([, r]) => !r.content_ok);
+      lines.push(
+        `  WRONG CONTENT in ${c.case}: ${bad.map(([p, r]) => `${p} run ${r.repetition} left ${int(r.rows_after)} rows (expected ${int(c.expected.rows)}), checksum ${r.checksum === c.expected.checksum ? 'ok' : 'differs'}`).join('; ')}`,
+      );
     }
   }
   for (const c of size.cases) {
     if (!c.profile) continue;
-    lines.push('', `cpu profile of one etl sync, ${c.case} (${secs(c.profile.wall_s)} s under --cpu-prof; files in ${c.profile.dir}):`);
+    lines.push(
+      '',
+      `cpu profile of one etl sync, ${c.case} (${secs(c.profile.wall_s)} s under --cpu-prof; files in ${c.profile.dir}):`,
+    );
     for (const t of c.profile.threads) lines.push(...threadLines(t));
   }
   return lines;
@@ -84,9 +103,16 @@ export function reportText(result: BenchResult): string {
   for (const size of result.sizes) lines.push(...sizeSection(size, result.settings.repeat), '');
   if (result.growth.length > 0) {
     lines.push('growth with file size (median time at the larger size / at the smaller):');
-    for (const g of result.growth) lines.push(`  ${g.case.padEnd(9)} ${int(g.from_rows)} -> ${int(g.to_rows)} rows: reference ${g.reference.toFixed(2)}x, etl ${g.etl.toFixed(2)}x`);
+    for (const g of result.growth)
+      lines.push(
+        `  ${g.case.padEnd(9)} ${int(g.from_rows)} -> ${int(g.to_rows)} rows: reference ${g.reference.toFixed(2)}x, etl ${g.etl.toFixed(2)}x`,
+      );
     lines.push('');
   }
-  lines.push(result.ok ? 'content: every run left exactly the expected followers (row count and checksum)' : 'content: SOME RUNS LEFT WRONG FOLLOWERS (see above)');
+  lines.push(
+    result.ok
+      ? 'content: every run left exactly the expected followers (row count and checksum)'
+      : 'content: SOME RUNS LEFT WRONG FOLLOWERS (see above)',
+  );
   return lines.join('\n') + '\n';
 }

@@ -13,7 +13,17 @@ import { cleanEtlEnv, runEtlMigrate, runEtlSync, type EtlContext } from './etl-p
 import { detectRssMethod, type Measured, type RssMethod } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { runReference, type ReferenceContext } from './reference.js';
-import { growthOf, summarize, type BenchResult, type CaseName, type CaseResult, type Pipeline, type ProfileResult, type RunRecord, type SizeResult } from './results.js';
+import {
+  growthOf,
+  summarize,
+  type BenchResult,
+  type CaseName,
+  type CaseResult,
+  type Pipeline,
+  type ProfileResult,
+  type RunRecord,
+  type SizeResult,
+} from './results.js';
 import { round } from './stats.js';
 
 export interface BenchEnvironment {
@@ -57,7 +67,10 @@ function pipelines(reference: ReferenceContext, etl: EtlContext): Record<Pipelin
       load: async (file, url) => void (await runEtlSync(file, url, etl)),
       timed: async (file, url, nodeOptions) => {
         const run = await runEtlSync(file, url, etl, nodeOptions);
-        return { measured: run, etl: { duration_ms: run.summary.durationMs, counts: run.summary.counts, phases: run.summary.phases } };
+        return {
+          measured: run,
+          etl: { duration_ms: run.summary.durationMs, counts: run.summary.counts, phases: run.summary.phases },
+        };
       },
     },
   };
@@ -65,8 +78,19 @@ function pipelines(reference: ReferenceContext, etl: EtlContext): Record<Pipelin
 
 function casesOf(data: DataSet): BenchCase[] {
   return [
-    { name: 'initial', file: data.day1.path, fileRows: data.day1.rows, expected: { rows: data.day1.rows, checksum: data.day1.checksum } },
-    { name: 'next-day', file: data.day2.path, fileRows: data.day2.rows, expected: { rows: data.day2.rows, checksum: data.day2.checksum }, before: data.day1.path },
+    {
+      name: 'initial',
+      file: data.day1.path,
+      fileRows: data.day1.rows,
+      expected: { rows: data.day1.rows, checksum: data.day1.checksum },
+    },
+    {
+      name: 'next-day',
+      file: data.day2.path,
+      fileRows: data.day2.rows,
+      expected: { rows: data.day2.rows, checksum: data.day2.checksum },
+      before: data.day1.path,
+    },
   ];
 }
 
@@ -86,7 +110,12 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
   };
 
   /** One run of one pipeline on one case, in its own database. */
-  async function runOnce(pipeline: Pipeline, c: BenchCase, label: string, nodeOptions?: string[]): Promise<Timed & { content: { rows: number; checksum: string } }> {
+  async function runOnce(
+    pipeline: Pipeline,
+    c: BenchCase,
+    label: string,
+    nodeOptions?: string[],
+  ): Promise<Timed & { content: { rows: number; checksum: string } }> {
     const db = await scratch.create(`${c.name.replace('-', '')}_${pipeline === 'reference' ? 'ref' : 'etl'}_${label}`);
     try {
       const op = ops[pipeline];
@@ -111,7 +140,12 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       const data = await prepareData(options.dataDir, options.seed, rows, log);
       created.push(...data.created);
       const cases = casesOf(data);
-      const runs = new Map<string, RunRecord[]>(cases.flatMap((c) => [[`${c.name}/reference`, []], [`${c.name}/etl`, []]]));
+      const runs = new Map<string, RunRecord[]>(
+        cases.flatMap((c) => [
+          [`${c.name}/reference`, []],
+          [`${c.name}/etl`, []],
+        ]),
+      );
 
       for (let rep = 1; rep <= options.repeat; rep += 1) {
         const order: Pipeline[] = rep % 2 === 1 ? ['reference', 'etl'] : ['etl', 'reference'];
@@ -132,7 +166,9 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
             };
             runs.get(`${c.name}/${pipeline}`)!.push(record);
             const rss = record.peak_rss_kib === null ? '' : `, peak RSS ${Math.round(record.peak_rss_kib / 1024)} MiB`;
-            log(`${rows} rows, repetition ${rep}/${options.repeat}, ${c.name}, ${pipeline}: ${record.wall_s.toFixed(2)} s${rss}${record.content_ok ? '' : ' -- WRONG CONTENT'}`);
+            log(
+              `${rows} rows, repetition ${rep}/${options.repeat}, ${c.name}, ${pipeline}: ${record.wall_s.toFixed(2)} s${rss}${record.content_ok ? '' : ' -- WRONG CONTENT'}`,
+            );
           }
         }
       }
@@ -160,7 +196,10 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       sizes.push({
         rows,
         plan: data.plan,
-        files: { day1: { path: data.day1.path, bytes: data.day1.bytes }, day2: { path: data.day2.path, bytes: data.day2.bytes } },
+        files: {
+          day1: { path: data.day1.path, bytes: data.day1.bytes },
+          day2: { path: data.day2.path, bytes: data.day2.bytes },
+        },
         cases: results,
       });
     }
@@ -193,8 +232,20 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       node: process.version,
       load_average_1m: { start: round(loadAtStart, 2), end: round(loadavg()[0]!, 2) },
     },
-    postgres: { version: server.version, server: server.description, kind: server.kind, scratch_prefix: scratch.prefix },
-    settings: { rows: [...options.rows], seed: options.seed, repeat: options.repeat, etl_flags: [...options.etlFlags], rss_method: rssMethod, profile: options.profile },
+    postgres: {
+      version: server.version,
+      server: server.description,
+      kind: server.kind,
+      scratch_prefix: scratch.prefix,
+    },
+    settings: {
+      rows: [...options.rows],
+      seed: options.seed,
+      repeat: options.repeat,
+      etl_flags: [...options.etlFlags],
+      rss_method: rssMethod,
+      profile: options.profile,
+    },
     sizes,
     growth: growthOf(sizes),
     ok: sizes.every((s) => s.cases.every((c) => c.same_content)),

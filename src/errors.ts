@@ -57,7 +57,11 @@ export const PG_CODES = {
 
 /** The SQLSTATE of a PostgreSQL error, looking through `cause` when it was wrapped. */
 export function pgCode(error: unknown): string | undefined {
-  for (let e = error as { code?: unknown; cause?: unknown } | null | undefined, depth = 0; e && depth < 10; e = e.cause as typeof e, depth += 1) {
+  for (
+    let e = error as { code?: unknown; cause?: unknown } | null | undefined, depth = 0;
+    e && depth < 10;
+    e = e.cause as typeof e, depth += 1
+  ) {
     if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/u.test(e.code)) return e.code;
   }
   return undefined;

@@ -68,16 +68,34 @@ export async function migrate(database: DatabaseSetting, options: { log?: Logger
 
 // etl status: the load history, read back (never creates the schema).
 export {
-  status, loadRejects, LoadNotFoundError, NOTHING_RECORDED,
-  type StatusOptions, type StatusResult, type LoadRecord, type RejectRecord, type LoadRejects,
+  status,
+  loadRejects,
+  LoadNotFoundError,
+  NOTHING_RECORDED,
+  type StatusOptions,
+  type StatusResult,
+  type LoadRecord,
+  type RejectRecord,
+  type LoadRejects,
 } from './store/status.js';
 // Progress while a sync runs (what the CLI shows on stderr).
 export { ProgressReporter, progressLine, type ProgressReporterOptions } from './observe/progress.js';
 
 // etl daemon: the same sync on a schedule, with retries, a circuit breaker, health and metrics (src/schedule/);
 // or several syncs of the config file, each on its own cron field, sharing one database.
-export { resolveDaemonConfig, resolveLogFormat, type DaemonConfig, type DaemonSettings, type LogFormat } from './schedule/config.js';
-export { resolveNamedDaemonConfig, type NamedDaemonConfig, type ScheduledSync, type SyncSelection } from './schedule/named-config.js';
+export {
+  resolveDaemonConfig,
+  resolveLogFormat,
+  type DaemonConfig,
+  type DaemonSettings,
+  type LogFormat,
+} from './schedule/config.js';
+export {
+  resolveNamedDaemonConfig,
+  type NamedDaemonConfig,
+  type ScheduledSync,
+  type SyncSelection,
+} from './schedule/named-config.js';
 export { DAEMON_SETTINGS, type DaemonFlags } from './schedule/settings.js';
 export { parseSchedule, nextRuns, describeSchedule, VALID_SCHEDULE_FORMS, type Schedule } from './schedule/cron.js';
 export { jsonLogger, ignoringFields, type FieldLogger, type LogFields } from './observe/json-log.js';

@@ -1,7 +1,22 @@
 import { Command, Option } from 'commander';
 import {
-  ConfigError, DAEMON_SETTINGS, environment, ignoringFields, jsonLogger, loadConfigFile, resolveDaemonConfig, resolveLogFormat, resolveNamedDaemonConfig,
-  runDaemon, stderrLogger, VALID_SCHEDULE_FORMS, type DaemonConfig, type DaemonFlags, type Env, type FieldLogger, type NamedDaemonConfig,
+  ConfigError,
+  DAEMON_SETTINGS,
+  environment,
+  ignoringFields,
+  jsonLogger,
+  loadConfigFile,
+  resolveDaemonConfig,
+  resolveLogFormat,
+  resolveNamedDaemonConfig,
+  runDaemon,
+  stderrLogger,
+  VALID_SCHEDULE_FORMS,
+  type DaemonConfig,
+  type DaemonFlags,
+  type Env,
+  type FieldLogger,
+  type NamedDaemonConfig,
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './report.js';
@@ -20,10 +35,16 @@ export function daemonCommand(): Command {
         'sync on a schedule until SIGTERM/SIGINT: retries transient failures, skips overlapping ticks, serves /healthz and /metrics; ' +
           'followers by default, or syncs NAME... from the config file, or --all of them, each on its own cron',
       )
-      .argument('[names...]', 'syncs defined in the config file (etl.config.json / .yaml), each scheduled by its own "cron" field'),
+      .argument(
+        '[names...]',
+        'syncs defined in the config file (etl.config.json / .yaml), each scheduled by its own "cron" field',
+      ),
   );
   cmd.option('--all', 'schedule every sync in the config file');
-  cmd.option('--config <path>', 'the config file (default: etl.config.json, etl.config.yaml or etl.config.yml in the working directory)');
+  cmd.option(
+    '--config <path>',
+    'the config file (default: etl.config.json, etl.config.yaml or etl.config.yml in the working directory)',
+  );
   cmd.addHelpText(
     'after',
     `
@@ -37,7 +58,10 @@ share one database and one health server.
 ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
   );
   for (const s of DAEMON_SETTINGS) {
-    if (s.key === 'runOnStart') cmd.addOption(new Option('--run-on-start', `sync once right away at start, then on the schedule [env ${s.env}] (default)`));
+    if (s.key === 'runOnStart')
+      cmd.addOption(
+        new Option('--run-on-start', `sync once right away at start, then on the schedule [env ${s.env}] (default)`),
+      );
     const defNote = 'default' in s && s.key !== 'runOnStart' ? ` (default: ${s.default})` : '';
     const option = new Option(s.flag, `${s.help} [env ${s.env}]${defNote}`);
     if (s.key === 'logFormat') option.choices(['text', 'json']);
@@ -51,10 +75,16 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
     const onSignal = (name: NodeJS.Signals) => {
       signals += 1;
       if (signals === 1) {
-        log.warn(`${name} received: no new runs; a running sync may finish within --shutdown-timeout (send ${name} again to abort it now)`, { event: 'signal', signal: name });
+        log.warn(
+          `${name} received: no new runs; a running sync may finish within --shutdown-timeout (send ${name} again to abort it now)`,
+          { event: 'signal', signal: name },
+        );
         stop.abort(name);
       } else if (signals === 2) {
-        log.warn(`second ${name}: aborting the running sync now; it rolls back before exit`, { event: 'signal', signal: name });
+        log.warn(`second ${name}: aborting the running sync now; it rolls back before exit`, {
+          event: 'signal',
+          signal: name,
+        });
         abortRun.abort(name);
       } else {
         log.error(`${name} again: exiting without waiting for the rollback`, { event: 'signal', signal: name });
@@ -83,15 +113,23 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
 }
 
 /** `etl daemon` alone: the sync of the flags and environment; with names or --all: syncs of the config file. */
-function daemonConfig(names: string[], opts: Record<string, unknown>, command: Command, daemonFlags: DaemonFlags, env: Env): DaemonConfig | NamedDaemonConfig {
+function daemonConfig(
+  names: string[],
+  opts: Record<string, unknown>,
+  command: Command,
+  daemonFlags: DaemonFlags,
+  env: Env,
+): DaemonConfig | NamedDaemonConfig {
   const syncFlags = syncFlagsFrom(command, opts);
   if (!opts.all && names.length === 0) {
-    if (opts.config !== undefined) throw new ConfigError('--config needs sync names or --all: which of its syncs should the daemon schedule?');
+    if (opts.config !== undefined)
+      throw new ConfigError('--config needs sync names or --all: which of its syncs should the daemon schedule?');
     return resolveDaemonConfig(syncFlags, daemonFlags, env);
   }
   if (opts.all && names.length > 0) throw new ConfigError('give sync names or --all, not both');
   const loaded = loadConfigFile(opts.config as string | undefined, process.cwd());
-  if (!loaded) throw new ConfigError('no config file: create etl.config.json (or pass --config FILE) to define named syncs');
+  if (!loaded)
+    throw new ConfigError('no config file: create etl.config.json (or pass --config FILE) to define named syncs');
   return resolveNamedDaemonConfig(loaded, opts.all ? { all: true } : { names }, syncFlags, daemonFlags, env);
 }
 

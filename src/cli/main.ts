@@ -6,7 +6,9 @@ import { statusCommand } from './status-command.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command('etl')
-  .description('Keep PostgreSQL tables in sync with CSV and JSON files: streamed, validated, staged with COPY, merged atomically.')
+  .description(
+    'Keep PostgreSQL tables in sync with CSV and JSON files: streamed, validated, staged with COPY, merged atomically.',
+  )
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError('(run etl --help for usage)');

@@ -12,10 +12,15 @@ export function migrateCommand(): Command {
     .action(async (opts: { databaseUrl?: string; embeddedDir?: string; envFile?: string }) => {
       const log = stderrLogger();
       try {
-        const config = resolveSyncConfig({ databaseUrl: opts.databaseUrl, embeddedDir: opts.embeddedDir }, environment(process.env, opts.envFile, process.cwd()));
+        const config = resolveSyncConfig(
+          { databaseUrl: opts.databaseUrl, embeddedDir: opts.embeddedDir },
+          environment(process.env, opts.envFile, process.cwd()),
+        );
         const result = await migrate(config.database, { log });
         process.stdout.write(
-          result.applied.length > 0 ? `applied migration(s) ${result.applied.join(', ')}; schema is at version ${result.current}\n` : `schema is up to date (version ${result.current})\n`,
+          result.applied.length > 0
+            ? `applied migration(s) ${result.applied.join(', ')}; schema is at version ${result.current}\n`
+            : `schema is up to date (version ${result.current})\n`,
         );
         process.exitCode = EXIT.ok;
       } catch (error) {

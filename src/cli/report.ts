@@ -8,6 +8,8 @@ export function reportError(error: unknown, log: Logger, json: boolean): void {
   if (json) {
     const loadId = (error as { loadId?: string }).loadId;
     const code = (error as { code?: string }).code;
-    process.stdout.write(JSON.stringify({ status: 'failed', error: message, code: code ?? null, load_id: loadId ?? null }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ status: 'failed', error: message, code: code ?? null, load_id: loadId ?? null }) + '\n',
+    );
   }
 }

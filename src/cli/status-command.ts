@@ -1,8 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatDuration } from '../config/duration.js';
 import {
-  ConfigError, environment, loadRejects, NOTHING_RECORDED, resolveSyncConfig, status, stderrLogger,
-  type LoadRecord, type LoadRejects, type Logger,
+  ConfigError,
+  environment,
+  loadRejects,
+  NOTHING_RECORDED,
+  resolveSyncConfig,
+  status,
+  stderrLogger,
+  type LoadRecord,
+  type LoadRejects,
+  type Logger,
 } from '../index.js';
 import { redactSecrets } from '../db/redact.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -25,7 +33,11 @@ function durationLabel(load: LoadRecord): string {
 const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/gu, ' ');
 
 /** Columns padded to their widest cell; numbers right-aligned. */
-export function alignedTable(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number>): string[] {
+export function alignedTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: ReadonlySet<number>,
+): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const render = (cells: readonly string[]) =>
     cells
@@ -36,16 +48,39 @@ export function alignedTable(header: readonly string[], rows: readonly (readonly
 }
 
 const LOAD_HEADER = [
-  'LOAD ID', 'TABLE', 'STATUS', 'STARTED (UTC)', 'DURATION',
-  'READ', 'INSERTED', 'UPDATED', 'UNCHANGED', 'DELETED', 'REJECTED', 'DUPLICATES', 'SOURCE',
+  'LOAD ID',
+  'TABLE',
+  'STATUS',
+  'STARTED (UTC)',
+  'DURATION',
+  'READ',
+  'INSERTED',
+  'UPDATED',
+  'UNCHANGED',
+  'DELETED',
+  'REJECTED',
+  'DUPLICATES',
+  'SOURCE',
 ] as const;
 const LOAD_NUMBERS = new Set([5, 6, 7, 8, 9, 10, 11]);
 
 /** The recent loads as an aligned table; a failed load's error on the line under it. */
 export function loadsText(loads: readonly LoadRecord[]): string {
   const rows = loads.map((l) => [
-    l.loadId, l.table, statusLabel(l), formatTime(l.startedAt), durationLabel(l),
-    ...[l.counts.read, l.counts.inserted, l.counts.updated, l.counts.unchanged, l.counts.deleted, l.counts.rejected, l.counts.duplicates].map(String),
+    l.loadId,
+    l.table,
+    statusLabel(l),
+    formatTime(l.startedAt),
+    durationLabel(l),
+    ...[
+      l.counts.read,
+      l.counts.inserted,
+      l.counts.updated,
+      l.counts.unchanged,
+      l.counts.deleted,
+      l.counts.rejected,
+      l.counts.duplicates,
+    ].map(String),
     l.source,
   ]);
   const [head, ...lines] = alignedTable(LOAD_HEADER, rows, LOAD_NUMBERS);
@@ -67,13 +102,22 @@ export function loadDetailText(l: LoadRecord): string {
     ['status', l.status],
     ['dry run', l.dryRun ? 'yes (nothing was changed)' : 'no'],
     ['started', `${formatTime(l.startedAt)} UTC`],
-    ['finished', l.finishedAt ? `${formatTime(l.finishedAt)} UTC` : '- (still running, or its process died; the next sync of the table marks it aborted)'],
+    [
+      'finished',
+      l.finishedAt
+        ? `${formatTime(l.finishedAt)} UTC`
+        : '- (still running, or its process died; the next sync of the table marks it aborted)',
+    ],
     ['duration', durationLabel(l)],
     ['host', l.host ? `${l.host}${l.pid === null ? '' : `, pid ${l.pid}`}` : '-'],
-    ['rows', `read ${c.read}  staged ${c.staged}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`],
+    [
+      'rows',
+      `read ${c.read}  staged ${c.staged}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`,
+    ],
   ];
   if (l.error) fields.push(['error', oneLine(l.error)]);
-  if (c.rejected > 0) fields.push(['bad rows', `${c.rejected}; list them with: etl status --load ${l.loadId} --rejects`]);
+  if (c.rejected > 0)
+    fields.push(['bad rows', `${c.rejected}; list them with: etl status --load ${l.loadId} --rejects`]);
   const width = Math.max(...fields.map(([k]) => k.length));
   return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
@@ -85,7 +129,8 @@ export function rejectsText(r: LoadRejects): string {
   if (r.total === 0) return `${head}: no bad rows recorded\n`;
   const rows = r.rejects.map((x) => [String(x.line), x.reason, JSON.stringify(x.raw)]);
   const lines = [`${head}: ${r.total} bad row(s)`, ...alignedTable(['LINE', 'REASON', 'RAW'], rows, new Set([0]))];
-  if (r.rejects.length < r.total) lines.push(`(the first ${r.rejects.length} of ${r.total}, by line; use --limit to see more)`);
+  if (r.rejects.length < r.total)
+    lines.push(`(the first ${r.rejects.length} of ${r.total}, by line; use --limit to see more)`);
   return lines.join('\n') + '\n';
 }
 
@@ -117,7 +162,8 @@ export function loadJson(l: LoadRecord) {
 // ---- the command ----
 
 function positiveInteger(value: string): number {
-  if (!/^\d+$/u.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('use a whole number of at least 1');
+  if (!/^\d+$/u.test(value.trim()) || Number(value) < 1)
+    throw new InvalidArgumentError('use a whole number of at least 1');
   return Number(value);
 }
 
@@ -135,12 +181,20 @@ interface StatusFlags {
 async function run(opts: StatusFlags, log: Logger): Promise<void> {
   const json = Boolean(opts.json);
   const out = (text: string) => process.stdout.write(text);
-  if (opts.rejects && !opts.load) throw new ConfigError('--rejects lists the bad rows of one load: add --load ID (the load ids are in etl status)');
-  const config = resolveSyncConfig({ databaseUrl: opts.databaseUrl, embeddedDir: opts.embeddedDir }, environment(process.env, opts.envFile, process.cwd()));
+  if (opts.rejects && !opts.load)
+    throw new ConfigError('--rejects lists the bad rows of one load: add --load ID (the load ids are in etl status)');
+  const config = resolveSyncConfig(
+    { databaseUrl: opts.databaseUrl, embeddedDir: opts.embeddedDir },
+    environment(process.env, opts.envFile, process.cwd()),
+  );
 
   if (opts.load && opts.rejects) {
     const result = await loadRejects(config.database, opts.load, { limit: opts.limit, log });
-    out(json ? JSON.stringify({ load: loadJson(result.load), rejects: result.rejects, total: result.total }) + '\n' : rejectsText(result));
+    out(
+      json
+        ? JSON.stringify({ load: loadJson(result.load), rejects: result.rejects, total: result.total }) + '\n'
+        : rejectsText(result),
+    );
     return;
   }
   if (opts.load) {

@@ -12,35 +12,41 @@ export function summaryText(r: SyncResult): string {
     `  read ${c.read}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`,
     `  took ${fmtMs(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
   ];
-  if (c.rejected > 0) lines.push(`  note: ${c.rejected} bad row(s) were skipped; see: etl status --load ${r.loadId} --rejects`);
-  if (c.duplicates > 0) lines.push(`  note: ${c.duplicates} row(s) repeated an email already in the file; the last occurrence of each was kept`);
+  if (c.rejected > 0)
+    lines.push(`  note: ${c.rejected} bad row(s) were skipped; see: etl status --load ${r.loadId} --rejects`);
+  if (c.duplicates > 0)
+    lines.push(
+      `  note: ${c.duplicates} row(s) repeated an email already in the file; the last occurrence of each was kept`,
+    );
   return lines.join('\n') + '\n';
 }
 
 export function summaryJson(r: SyncResult): string {
-  return JSON.stringify({
-    status: 'succeeded',
-    load_id: r.loadId,
-    target: r.target,
-    source: r.source,
-    dry_run: r.dryRun,
-    rows_read: r.counts.read,
-    inserted: r.counts.inserted,
-    updated: r.counts.updated,
-    unchanged: r.counts.unchanged,
-    deleted: r.counts.deleted,
-    rejected: r.counts.rejected,
-    duplicates: r.counts.duplicates,
-    staged: r.counts.staged,
-    duration_ms: Math.round(r.durationMs),
-    phases: {
-      setup_ms: Math.round(r.phases.setupMs),
-      read_parse_stage_ms: Math.round(r.phases.stageMs),
-      merge_ms: Math.round(r.phases.mergeMs),
-      cleanup_ms: Math.round(r.phases.cleanupMs),
-    },
-    rows_per_second: Math.round(r.rowsPerSecond),
-    first_rejects: r.firstRejects,
-    warnings: r.warnings,
-  }) + '\n';
+  return (
+    JSON.stringify({
+      status: 'succeeded',
+      load_id: r.loadId,
+      target: r.target,
+      source: r.source,
+      dry_run: r.dryRun,
+      rows_read: r.counts.read,
+      inserted: r.counts.inserted,
+      updated: r.counts.updated,
+      unchanged: r.counts.unchanged,
+      deleted: r.counts.deleted,
+      rejected: r.counts.rejected,
+      duplicates: r.counts.duplicates,
+      staged: r.counts.staged,
+      duration_ms: Math.round(r.durationMs),
+      phases: {
+        setup_ms: Math.round(r.phases.setupMs),
+        read_parse_stage_ms: Math.round(r.phases.stageMs),
+        merge_ms: Math.round(r.phases.mergeMs),
+        cleanup_ms: Math.round(r.phases.cleanupMs),
+      },
+      rows_per_second: Math.round(r.rowsPerSecond),
+      first_rejects: r.firstRejects,
+      warnings: r.warnings,
+    }) + '\n'
+  );
 }

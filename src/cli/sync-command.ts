@@ -1,8 +1,20 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import {
-  ConfigError, configForDefinition, environment, findDefinition, loadConfigFile, openDatabase, ProgressReporter, resolveSyncConfig,
-  runAll, stderrLogger, sync, type Logger, type SyncConfig, type SyncResult,
+  ConfigError,
+  configForDefinition,
+  environment,
+  findDefinition,
+  loadConfigFile,
+  openDatabase,
+  ProgressReporter,
+  resolveSyncConfig,
+  runAll,
+  stderrLogger,
+  sync,
+  type Logger,
+  type SyncConfig,
+  type SyncResult,
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './report.js';
@@ -18,11 +30,16 @@ function progressInterval(value: string): number {
 export function syncCommand(): Command {
   const cmd = addSyncOptions(
     new Command('sync')
-      .description('sync a table with its file once, then exit: followers by default, or a sync NAME from the config file, or --all of them')
+      .description(
+        'sync a table with its file once, then exit: followers by default, or a sync NAME from the config file, or --all of them',
+      )
       .argument('[name]', 'a sync defined in the config file (etl.config.json / .yaml)'),
   );
   cmd.option('--all', 'run every sync in the config file, one after another (one failing does not stop the others)');
-  cmd.option('--config <path>', 'the config file (default: etl.config.json, etl.config.yaml or etl.config.yml in the working directory)');
+  cmd.option(
+    '--config <path>',
+    'the config file (default: etl.config.json, etl.config.yaml or etl.config.yml in the working directory)',
+  );
   cmd.option('--json', 'print the summary as one JSON object on stdout');
   cmd.option('--quiet', 'no progress or info messages on stderr');
   cmd.option(
@@ -32,7 +49,9 @@ export function syncCommand(): Command {
   );
   cmd.action(async (name: string | undefined, opts: Record<string, unknown>, command: Command) => {
     // Progress goes to stderr, even with --json (stdout holds only the summary); --quiet turns it off.
-    const progress = opts.quiet ? undefined : new ProgressReporter({ stream: process.stderr, intervalMs: opts.progressInterval as number | undefined });
+    const progress = opts.quiet
+      ? undefined
+      : new ProgressReporter({ stream: process.stderr, intervalMs: opts.progressInterval as number | undefined });
     const baseLog = stderrLogger({ quiet: Boolean(opts.quiet) });
     const log = progress ? progress.wrap(baseLog) : baseLog;
     const controller = new AbortController();
@@ -59,13 +78,21 @@ export function syncCommand(): Command {
       if (opts.all || name !== undefined) {
         if (opts.all && name !== undefined) throw new ConfigError(`give a sync name or --all, not both`);
         const loaded = loadConfigFile(opts.config as string | undefined, process.cwd());
-        if (!loaded) throw new ConfigError(`no config file: create etl.config.json (or pass --config FILE) to define named syncs`);
+        if (!loaded)
+          throw new ConfigError(`no config file: create etl.config.json (or pass --config FILE) to define named syncs`);
         if (name !== undefined) {
           const result = await runOne(configForDefinition(findDefinition(loaded.syncs, name, loaded.file), flags, env));
           process.stdout.write(opts.json ? summaryJson(result) : summaryText(result));
           process.exitCode = EXIT.ok;
         } else {
-          process.exitCode = await runEvery(loaded.syncs.map((def) => ({ name: def.name, config: configForDefinition(def, flags, env) })), runOne, log, Boolean(opts.json), () => controller.signal.aborted, signalName);
+          process.exitCode = await runEvery(
+            loaded.syncs.map((def) => ({ name: def.name, config: configForDefinition(def, flags, env) })),
+            runOne,
+            log,
+            Boolean(opts.json),
+            () => controller.signal.aborted,
+            signalName,
+          );
         }
       } else {
         const result = await runOne(resolveSyncConfig(flags, env));
@@ -100,10 +127,15 @@ async function runEvery(
   const db = await openDatabase(entries[0]!.config.database, (m) => log.info(m));
   try {
     const byName = new Map(entries.map((e) => [e.name, e.config]));
-    const outcomes = await runAll(entries.map((e) => ({ name: e.name })), (e) => runOne(byName.get(e.name)!, db), stopped);
+    const outcomes = await runAll(
+      entries.map((e) => ({ name: e.name })),
+      (e) => runOne(byName.get(e.name)!, db),
+      stopped,
+    );
     const failures = outcomes.filter((o) => o.error !== undefined);
     for (const o of outcomes) {
-      if (o.error !== undefined) reportError(new Error(`${o.name}: ${(o.error as Error).message ?? String(o.error)}`), log, false);
+      if (o.error !== undefined)
+        reportError(new Error(`${o.name}: ${(o.error as Error).message ?? String(o.error)}`), log, false);
       else if (!json) process.stdout.write(`[${o.name}] ${summaryText(o.result!)}`);
     }
     if (json) {
@@ -113,14 +145,21 @@ async function runEvery(
           syncs: outcomes.map((o) =>
             o.error === undefined
               ? { name: o.name, ...JSON.parse(summaryJson(o.result!)) }
-              : { name: o.name, status: 'failed', error: (o.error as Error).message, load_id: (o.error as { loadId?: string }).loadId ?? null },
+              : {
+                  name: o.name,
+                  status: 'failed',
+                  error: (o.error as Error).message,
+                  load_id: (o.error as { loadId?: string }).loadId ?? null,
+                },
           ),
         }) + '\n',
       );
     } else {
       process.stdout.write(`${outcomes.length - failures.length} of ${entries.length} syncs succeeded\n`);
     }
-    return failures.length === 0 && outcomes.length === entries.length ? EXIT.ok : exitCodeFor(failures[0]?.error, signalName);
+    return failures.length === 0 && outcomes.length === entries.length
+      ? EXIT.ok
+      : exitCodeFor(failures[0]?.error, signalName);
   } finally {
     await db.close();
   }

@@ -7,7 +7,11 @@ import { ConfigError } from '../errors.js';
  * The environment a run sees: the .env file (when present) under the real environment, so an
  * exported variable always wins over the file. process.env itself is not modified.
  */
-export function environment(processEnv: NodeJS.ProcessEnv, envFile: string | undefined, cwd: string): Record<string, string | undefined> {
+export function environment(
+  processEnv: NodeJS.ProcessEnv,
+  envFile: string | undefined,
+  cwd: string,
+): Record<string, string | undefined> {
   const path = resolve(cwd, envFile ?? '.env');
   let fileVars: Record<string, string> = {};
   try {

@@ -25,7 +25,11 @@ export const DEFAULT_CONFIG_FILES = ['etl.config.json', 'etl.config.yaml', 'etl.
 type Json = Record<string, unknown>;
 
 class Fields {
-  constructor(readonly file: string, readonly path: string, readonly obj: Json) {}
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    readonly obj: Json,
+  ) {}
 
   fail(field: string, message: string): never {
     throw new ConfigError(`${this.file}: ${this.path}${field ? '.' + field : ''} ${message}`);
@@ -39,14 +43,16 @@ class Fields {
       if (required) this.fail(field, 'is required');
       return undefined;
     }
-    if (typeof v !== 'string' || v.trim() === '') this.fail(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || v.trim() === '')
+      this.fail(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
     return v;
   }
 
   number(field: string, min: number, max: number): number | undefined {
     const v = this.obj[field];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(field, `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      this.fail(field, `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
     return v;
   }
 
@@ -71,7 +77,20 @@ class Fields {
   }
 }
 
-const SYNC_FIELDS = ['name', 'source', 'target', 'key', 'columns', 'mode', 'delete_when', 'modified_column', 'max_errors', 'allow_empty', 'max_delete', 'cron'];
+const SYNC_FIELDS = [
+  'name',
+  'source',
+  'target',
+  'key',
+  'columns',
+  'mode',
+  'delete_when',
+  'modified_column',
+  'max_errors',
+  'allow_empty',
+  'max_delete',
+  'cron',
+];
 const SOURCE_FIELDS = ['path', 'url', 'format', 'delimiter', 'quote', 'header', 'encoding'];
 const COLUMN_FIELDS = ['name', 'type', 'source', 'nullable'];
 const MODES: readonly SyncMode[] = ['mirror', 'upsert', 'append'];
@@ -80,7 +99,10 @@ const NAME = /^[A-Za-z0-9_.-]+$/u;
 
 /** `op = 'D'`, `deleted = true`, `"Status" != 'active'`: one field compared with one value. */
 export function parseDeleteRule(text: string): DeleteRule | undefined {
-  const m = /^\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][\w ]*?))\s*(=|!=|<>)\s*(?:'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?|true|false))\s*$/iu.exec(text);
+  const m =
+    /^\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][\w ]*?))\s*(=|!=|<>)\s*(?:'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?|true|false))\s*$/iu.exec(
+      text,
+    );
   if (!m) return undefined;
   const field = m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]!.trim();
   const value = m[4] !== undefined ? m[4].replaceAll("''", "'") : m[5]!;
@@ -94,7 +116,8 @@ function sourceLocation(location: string, baseDir: string): string {
 }
 
 function parseSync(file: string, raw: unknown, index: number, baseDir: string): SyncDefinition {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: syncs[${index}] must be an object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError(`${file}: syncs[${index}] must be an object`);
   const f = new Fields(file, `syncs[${index}]`, raw as Json);
   f.allowOnly(SYNC_FIELDS);
   const name = f.string('name', true);
@@ -109,7 +132,8 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
     const location = s.string('path') ?? s.string('url') ?? s.fail('', 'needs "path" or "url"');
     flags.file = sourceLocation(location, baseDir);
     const format = s.string('format');
-    if (format !== undefined && !FORMATS.includes(format as SourceFormat)) s.fail('format', `must be one of ${FORMATS.join(', ')}`);
+    if (format !== undefined && !FORMATS.includes(format as SourceFormat))
+      s.fail('format', `must be one of ${FORMATS.join(', ')}`);
     if (format) flags.format = format;
     if (s.string('delimiter')) flags.delimiter = s.string('delimiter');
     if (s.string('quote')) flags.quote = s.string('quote');
@@ -126,12 +150,15 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
   const mode = (f.string('mode') ?? 'mirror') as SyncMode;
   if (!MODES.includes(mode)) f.fail('mode', `must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
 
-  if (!Array.isArray(f.obj.columns) || f.obj.columns.length === 0) f.fail('columns', 'must be a non-empty list of { "name", "type", "source" }');
+  if (!Array.isArray(f.obj.columns) || f.obj.columns.length === 0)
+    f.fail('columns', 'must be a non-empty list of { "name", "type", "source" }');
   const rawColumns = f.obj.columns as unknown[];
   const keyRaw = f.obj.key;
   const key = keyRaw === undefined ? [] : Array.isArray(keyRaw) ? keyRaw : [keyRaw];
-  if (!key.every((k) => typeof k === 'string' && k !== '')) f.fail('key', 'must be a column name or a list of column names');
-  if (key.length === 0 && mode !== 'append') f.fail('key', `is required for mode ${mode} (the columns that identify a row)`);
+  if (!key.every((k) => typeof k === 'string' && k !== ''))
+    f.fail('key', 'must be a column name or a list of column names');
+  if (key.length === 0 && mode !== 'append')
+    f.fail('key', `is required for mode ${mode} (the columns that identify a row)`);
 
   const columns: ColumnSpec[] = rawColumns.map((rc, i) => {
     if (typeof rc !== 'object' || rc === null || Array.isArray(rc)) f.fail(`columns[${i}]`, 'must be an object');
@@ -148,30 +175,42 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
     const isKey = (key as string[]).includes(columnName);
     const nullable = c.boolean('nullable') ?? !isKey;
     if (isKey && nullable) c.fail('nullable', 'cannot be true for a key column');
-    return { name: columnName, sqlType: canonical, source: c.string('source') ?? columnName, rule: { kind: 'typed', type: canonical, nullable } };
+    return {
+      name: columnName,
+      sqlType: canonical,
+      source: c.string('source') ?? columnName,
+      rule: { kind: 'typed', type: canonical, nullable },
+    };
   });
   const names = columns.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) f.fail('columns', `name ${JSON.stringify(dup)} twice`);
-  for (const k of key as string[]) if (!names.includes(k)) f.fail('key', `names ${JSON.stringify(k)}, which is not among the columns (${names.join(', ')})`);
+  for (const k of key as string[])
+    if (!names.includes(k))
+      f.fail('key', `names ${JSON.stringify(k)}, which is not among the columns (${names.join(', ')})`);
 
   let deleteWhen: DeleteRule | undefined;
   const dw = f.obj.delete_when;
   if (dw !== undefined && dw !== null) {
-    if (typeof dw === 'string') deleteWhen = parseDeleteRule(dw) ?? f.fail('delete_when', `${JSON.stringify(dw)} is not understood; write it as field = 'value' (or !=)`);
+    if (typeof dw === 'string')
+      deleteWhen =
+        parseDeleteRule(dw) ??
+        f.fail('delete_when', `${JSON.stringify(dw)} is not understood; write it as field = 'value' (or !=)`);
     else {
       const d = f.child('delete_when')!;
       d.allowOnly(['field', 'equals', 'not_equals']);
       const field = d.string('field', true);
       const eq = d.obj.equals ?? d.obj.not_equals;
-      if (eq === undefined || typeof eq === 'object') d.fail('', 'needs "equals" or "not_equals" with a string, number or boolean');
+      if (eq === undefined || typeof eq === 'object')
+        d.fail('', 'needs "equals" or "not_equals" with a string, number or boolean');
       deleteWhen = { field, op: d.obj.equals !== undefined ? '=' : '!=', value: String(eq) };
     }
     if (key.length === 0) f.fail('delete_when', 'needs a key: a delete marker deletes the rows with its key');
   }
 
   const modifiedColumn = f.string('modified_column');
-  if (modifiedColumn && names.includes(modifiedColumn)) f.fail('modified_column', `${JSON.stringify(modifiedColumn)} is also a data column`);
+  if (modifiedColumn && names.includes(modifiedColumn))
+    f.fail('modified_column', `${JSON.stringify(modifiedColumn)} is also a data column`);
 
   const maxErrors = f.number('max_errors', 0, Number.MAX_SAFE_INTEGER);
   if (maxErrors !== undefined) flags.maxErrors = String(maxErrors);
@@ -201,7 +240,9 @@ export function parseConfigText(file: string, text: string, baseDir = process.cw
   try {
     doc = /\.ya?ml$/iu.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${file} is not valid ${/\.ya?ml$/iu.test(file) ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
+    throw new ConfigError(
+      `${file} is not valid ${/\.ya?ml$/iu.test(file) ? 'YAML' : 'JSON'}: ${(error as Error).message}`,
+    );
   }
   const syncs = (doc as Json | null)?.syncs;
   if (!Array.isArray(syncs) || syncs.length === 0) throw new ConfigError(`${file}: needs a non-empty "syncs" list`);
@@ -215,7 +256,10 @@ export function parseConfigText(file: string, text: string, baseDir = process.cw
 }
 
 /** Reads --config FILE, or the first default config file in `cwd`; undefined when there is none. */
-export function loadConfigFile(explicit: string | undefined, cwd: string): { file: string; syncs: SyncDefinition[] } | undefined {
+export function loadConfigFile(
+  explicit: string | undefined,
+  cwd: string,
+): { file: string; syncs: SyncDefinition[] } | undefined {
   const candidates = explicit ? [explicit] : DEFAULT_CONFIG_FILES;
   for (const candidate of candidates) {
     const path = resolve(cwd, candidate);
@@ -223,7 +267,10 @@ export function loadConfigFile(explicit: string | undefined, cwd: string): { fil
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      if (explicit) throw new ConfigError(`--config: cannot read ${candidate} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      if (explicit)
+        throw new ConfigError(
+          `--config: cannot read ${candidate} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        );
       continue;
     }
     return { file: candidate, syncs: parseConfigText(candidate, text, dirname(path)) };

@@ -15,7 +15,6 @@ import { boolean, type Raw } from './values.js';
 export type Env = Readonly<Record<string, string | undefined>>;
 export type Flags = Partial<Record<SyncSettingKey, string | boolean | undefined>>;
 
-
 function pick(key: SyncSettingKey, flags: Flags, env: Env): Raw | undefined {
   const def = SYNC_SETTINGS.find((s) => s.key === key)!;
   const flagName = def.flag.split(' ')[0]!;
@@ -30,17 +29,22 @@ function pick(key: SyncSettingKey, flags: Flags, env: Env): Raw | undefined {
 
 function integer(raw: Raw, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const t = raw.value.trim();
-  if (!/^-?\d+$/u.test(t)) throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a whole number; use an integer from ${min} to ${max}`);
+  if (!/^-?\d+$/u.test(t))
+    throw new ConfigError(
+      `${raw.origin}=${JSON.stringify(raw.value)} is not a whole number; use an integer from ${min} to ${max}`,
+    );
   const n = Number(t);
-  if (n < min || n > max) throw new ConfigError(`${raw.origin}=${raw.value} is out of range; use an integer from ${min} to ${max}`);
+  if (n < min || n > max)
+    throw new ConfigError(`${raw.origin}=${raw.value} is out of range; use an integer from ${min} to ${max}`);
   return n;
 }
-
 
 function singleChar(raw: Raw): string {
   const v = raw.value === '\\t' || raw.value.toLowerCase() === 'tab' ? '\t' : raw.value;
   if (v.length !== 1 || v.charCodeAt(0) > 127 || v === '\n' || v === '\r') {
-    throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} must be a single ASCII character (for tab, write \\t)`);
+    throw new ConfigError(
+      `${raw.origin}=${JSON.stringify(raw.value)} must be a single ASCII character (for tab, write \\t)`,
+    );
   }
   return v;
 }
@@ -49,7 +53,9 @@ function database(flags: Flags, env: Env, embeddedDir: string): DatabaseSetting 
   const url = pick('databaseUrl', flags, env);
   if (url) {
     if (!/^postgres(ql)?:\/\//iu.test(url.value)) {
-      throw new ConfigError(`${url.origin} must be a postgres:// or postgresql:// URL (got something else; the value is not shown in case it holds a password)`);
+      throw new ConfigError(
+        `${url.origin} must be a postgres:// or postgresql:// URL (got something else; the value is not shown in case it holds a password)`,
+      );
     }
     try {
       new URL(url.value);
@@ -61,7 +67,14 @@ function database(flags: Flags, env: Env, embeddedDir: string): DatabaseSetting 
   const pgVars = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE'];
   if (pgVars.some((v) => env[v])) {
     const port = env.PGPORT ? integer({ value: env.PGPORT, origin: 'PGPORT' }, 1, 65535) : undefined;
-    return { kind: 'pg-env', host: env.PGHOST, port, user: env.PGUSER, password: env.PGPASSWORD, database: env.PGDATABASE };
+    return {
+      kind: 'pg-env',
+      host: env.PGHOST,
+      port,
+      user: env.PGUSER,
+      password: env.PGPASSWORD,
+      database: env.PGDATABASE,
+    };
   }
   return { kind: 'embedded', dir: embeddedDir };
 }
@@ -73,7 +86,9 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
   const minConnections = integer(get('minConns')!, 0, 10_000);
   const maxConnections = integer(get('maxConns')!, 1, 10_000);
   if (minConnections > maxConnections) {
-    throw new ConfigError(`DB_MIN_CONNS (${minConnections}) is larger than DB_MAX_CONNS (${maxConnections}); lower the first or raise the second`);
+    throw new ConfigError(
+      `DB_MIN_CONNS (${minConnections}) is larger than DB_MAX_CONNS (${maxConnections}); lower the first or raise the second`,
+    );
   }
   if (workers + 3 > maxConnections) {
     throw new ConfigError(
@@ -83,27 +98,40 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
   }
   const lock = get('lockTimeout')!;
   const lockTimeoutMs = parseDuration(lock.value);
-  if (lockTimeoutMs === undefined) throw new ConfigError(`${lock.origin}=${JSON.stringify(lock.value)} is not a duration; write e.g. 30s, 5m, 0`);
+  if (lockTimeoutMs === undefined)
+    throw new ConfigError(`${lock.origin}=${JSON.stringify(lock.value)} is not a duration; write e.g. 30s, 5m, 0`);
   const maxDelete = get('maxDelete');
   let maxDeletePercent: number | undefined;
   if (maxDelete) {
     maxDeletePercent = Number(maxDelete.value.trim().replace(/%$/u, ''));
-    if (!Number.isFinite(maxDeletePercent) || maxDeletePercent < 0 || maxDeletePercent > 100 || maxDelete.value.trim() === '') {
-      throw new ConfigError(`${maxDelete.origin}=${JSON.stringify(maxDelete.value)} must be a percentage from 0 to 100`);
+    if (
+      !Number.isFinite(maxDeletePercent) ||
+      maxDeletePercent < 0 ||
+      maxDeletePercent > 100 ||
+      maxDelete.value.trim() === ''
+    ) {
+      throw new ConfigError(
+        `${maxDelete.origin}=${JSON.stringify(maxDelete.value)} must be a percentage from 0 to 100`,
+      );
     }
   }
   const encoding = get('encoding')!;
   if (!isKnownEncoding(encoding.value)) {
-    throw new ConfigError(`${encoding.origin}=${JSON.stringify(encoding.value)} is not an encoding this runtime knows; use utf-8, latin1 or windows-1252`);
+    throw new ConfigError(
+      `${encoding.origin}=${JSON.stringify(encoding.value)} is not an encoding this runtime knows; use utf-8, latin1 or windows-1252`,
+    );
   }
   const delimiter = singleChar(get('delimiter')!);
   const quote = singleChar(get('quote')!);
-  if (delimiter === quote) throw new ConfigError(`--delimiter and --quote are both ${JSON.stringify(quote)}; they must differ`);
+  if (delimiter === quote)
+    throw new ConfigError(`--delimiter and --quote are both ${JSON.stringify(quote)}; they must differ`);
   const file = get('file')!.value;
   const formatSetting = get('format');
   const format = formatSetting?.value.trim().toLowerCase();
   if (format !== undefined && format !== 'csv' && format !== 'ndjson' && format !== 'json') {
-    throw new ConfigError(`${formatSetting!.origin}=${JSON.stringify(formatSetting!.value)} is not a format; use csv, ndjson or json`);
+    throw new ConfigError(
+      `${formatSetting!.origin}=${JSON.stringify(formatSetting!.value)} is not a format; use csv, ndjson or json`,
+    );
   }
   const embeddedDir = get('embeddedDir')!.value;
 

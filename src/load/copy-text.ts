@@ -10,11 +10,20 @@ export function escapeCopyValue(value: string): string {
   let out = '';
   for (const ch of value) {
     switch (ch) {
-      case '\\': out += '\\\\'; break;
-      case '\t': out += '\\t'; break;
-      case '\n': out += '\\n'; break;
-      case '\r': out += '\\r'; break;
-      default: out += ch;
+      case '\\':
+        out += '\\\\';
+        break;
+      case '\t':
+        out += '\\t';
+        break;
+      case '\n':
+        out += '\\n';
+        break;
+      case '\r':
+        out += '\\r';
+        break;
+      default:
+        out += ch;
     }
   }
   return out;

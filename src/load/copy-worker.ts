@@ -62,7 +62,9 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
   if (task.crash) process.exit(70);
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
   const parsed =
-    task.layout.format === 'csv' ? parseChunk(data, task.startLine, task.layout, task.index) : parseJsonChunk(data, task.layout, task.index!);
+    task.layout.format === 'csv'
+      ? parseChunk(data, task.startLine, task.layout, task.index)
+      : parseJsonChunk(data, task.layout, task.index!);
   if (parsed.rows > 0 && !task.skipCopy) {
     const conn = await connection(task.connection);
     try {

@@ -15,7 +15,12 @@ export function splitRecords(text: string, delimiter: string, quote: string): st
  * keep) so that nothing per record outlives it. Returns false when the text needs csv-parse; the
  * records already handed over must then be discarded.
  */
-export function forEachRecord(text: string, delimiter: string, quote: string, onRecord: (fields: string[]) => void): boolean {
+export function forEachRecord(
+  text: string,
+  delimiter: string,
+  quote: string,
+  onRecord: (fields: string[]) => void,
+): boolean {
   const record: string[] = [];
   const d = delimiter.charCodeAt(0);
   const q = quote.charCodeAt(0);
@@ -77,7 +82,8 @@ export function forEachRecord(text: string, delimiter: string, quote: string, on
       }
       const atLineEnd = end >= n || text.charCodeAt(end) === 10;
       // The CR of a CRLF line end is not data; a CR at the very end of the text (no LF) is.
-      const valueEnd = end < n && text.charCodeAt(end) === 10 && end > i && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      const valueEnd =
+        end < n && text.charCodeAt(end) === 10 && end > i && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
       record.push(text.slice(i, valueEnd));
       i = end + 1;
       if (atLineEnd) break;

@@ -53,7 +53,14 @@ export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, i
   return parseNumberingLines(data, startLine, layout);
 }
 
-function stageRecord(stager: RowStager, record: string[], layout: CsvLayout, line: number, i: number, rawOf: (i: number) => string): void {
+function stageRecord(
+  stager: RowStager,
+  record: string[],
+  layout: CsvLayout,
+  line: number,
+  i: number,
+  rawOf: (i: number) => string,
+): void {
   if (isBlank(record)) return;
   if (record.length !== layout.fieldCount) {
     stager.reject(line, rawOf(i), `expected ${layout.fieldCount} fields, found ${record.length}`);
@@ -61,10 +68,21 @@ function stageRecord(stager: RowStager, record: string[], layout: CsvLayout, lin
   }
   const indexes = layout.fieldIndexes;
   const markerIndex = layout.deleteFieldIndex;
-  stager.accept((c) => record[indexes[c]!], markerIndex === undefined ? undefined : record[markerIndex], line, () => rawOf(i));
+  stager.accept(
+    (c) => record[indexes[c]!],
+    markerIndex === undefined ? undefined : record[markerIndex],
+    line,
+    () => rawOf(i),
+  );
 }
 
-function stageRecords(records: string[][], layout: CsvLayout, lineOf: (i: number) => number, rawOf: (i: number) => string, expectedBytes: number): RowStager {
+function stageRecords(
+  records: string[][],
+  layout: CsvLayout,
+  lineOf: (i: number) => number,
+  rawOf: (i: number) => string,
+  expectedBytes: number,
+): RowStager {
   const stager = new RowStager(layout, expectedBytes);
   for (let i = 0; i < records.length; i += 1) stageRecord(stager, records[i]!, layout, lineOf(i), i, rawOf);
   return stager;
@@ -111,7 +129,13 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     escape: layout.quote,
     raw: true,
     on_skip: (error, raw) => {
-      skipped.push({ raw: raw ?? '', reason: error?.code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field is never closed' : (error?.message ?? 'unparseable record') });
+      skipped.push({
+        raw: raw ?? '',
+        reason:
+          error?.code === 'CSV_QUOTE_NOT_CLOSED'
+            ? 'a quoted field is never closed'
+            : (error?.message ?? 'unparseable record'),
+      });
       return undefined;
     },
   }) as unknown as { record: string[]; raw: string }[];
@@ -125,7 +149,13 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     raws.push(withoutLineEnd(blank.text));
     line += countNewlines(raw);
   }
-  const stager = stageRecords(records.map((r) => r.record), layout, (i) => lines[i]!, (i) => raws[i]!, data.length);
+  const stager = stageRecords(
+    records.map((r) => r.record),
+    layout,
+    (i) => lines[i]!,
+    (i) => raws[i]!,
+    data.length,
+  );
   for (const skip of skipped) {
     const blank = leadingBlankLines(skip.raw);
     stager.reject(line + blank.lines, withoutLineEnd(blank.text), skip.reason);

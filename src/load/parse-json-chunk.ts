@@ -33,7 +33,12 @@ export function parseJsonChunk(data: Buffer, layout: JsonLayout, index: RecordIn
       continue;
     }
     const record = value as Record<string, SourceValue>;
-    stager.accept((c) => record[names[c]!], markerName === undefined ? undefined : record[markerName], line, () => text);
+    stager.accept(
+      (c) => record[names[c]!],
+      markerName === undefined ? undefined : record[markerName],
+      line,
+      () => text,
+    );
   }
   return stager.result();
 }

@@ -67,7 +67,9 @@ export class StagingPool {
     this.maxInFlight = options.workers * 2;
     this.broken = new Promise((resolve) => {
       this.pool.on('error', (error: unknown) => {
-        this.firstError ??= new Error(`a staging worker thread failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+        this.firstError ??= new Error(`a staging worker thread failed: ${(error as Error).message ?? String(error)}`, {
+          cause: error,
+        });
         this.isBroken = true;
         resolve();
       });
@@ -101,7 +103,8 @@ export class StagingPool {
     );
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
-    while (this.inFlight.size >= this.maxInFlight && !this.isBroken) await Promise.race([...this.inFlight, this.broken]);
+    while (this.inFlight.size >= this.maxInFlight && !this.isBroken)
+      await Promise.race([...this.inFlight, this.broken]);
     if (this.firstError) throw this.firstError;
   }
 

@@ -36,7 +36,10 @@ export class RowStager {
   readonly rejects: Reject[] = [];
 
   /** `expectedBytes`: about the size of the COPY data (the chunk's size is a good guess). */
-  constructor(private readonly layout: ChunkLayout, expectedBytes: number) {
+  constructor(
+    private readonly layout: ChunkLayout,
+    expectedBytes: number,
+  ) {
     copyBuffer = copyBuffer ? copyBuffer.reset(expectedBytes) : new CopyBuffer(expectedBytes);
     this.copy = copyBuffer;
     this.fns = normalizers(layout.columns, layout.format);

@@ -22,7 +22,10 @@ function staged(col: ColumnSpec, alias = 's'): string {
 /** A partition name that is unique per load and fits PostgreSQL's 63-byte identifier limit. */
 export function partitionName(spec: TargetSpec, loadId: string): string {
   const suffix = `_${loadId.replaceAll('-', '')}`;
-  const base = Buffer.from(spec.stagingTable, 'utf8').subarray(0, 63 - suffix.length).toString('utf8').replace(/\uFFFD+$/u, '');
+  const base = Buffer.from(spec.stagingTable, 'utf8')
+    .subarray(0, 63 - suffix.length)
+    .toString('utf8')
+    .replace(/\uFFFD+$/u, '');
   return base + suffix;
 }
 
@@ -89,7 +92,10 @@ export function deleteMarked(spec: TargetSpec, loadId: string): Statement | unde
 
 export function countMarked(spec: TargetSpec, loadId: string): Statement | undefined {
   if (!spec.deleteWhen) return undefined;
-  return { text: `SELECT count(*)::bigint AS n FROM ${partitionTable(spec, loadId)} AS s WHERE s.${quoteIdent(DELETE_FLAG)}`, values: [] };
+  return {
+    text: `SELECT count(*)::bigint AS n FROM ${partitionTable(spec, loadId)} AS s WHERE s.${quoteIdent(DELETE_FLAG)}`,
+    values: [],
+  };
 }
 
 /** `INSERT INTO target (columns) SELECT staged values FROM the partition`, stamping the modified column. */
@@ -110,7 +116,9 @@ export function appendAll(spec: TargetSpec, loadId: string): Statement {
 }
 
 function keyGroup(spec: TargetSpec): string {
-  return keyColumns(spec).map((c) => quoteIdent(c.name)).join(', ');
+  return keyColumns(spec)
+    .map((c) => quoteIdent(c.name))
+    .join(', ');
 }
 
 /** How many staged rows repeat a key that a later line of the file also has. */
@@ -126,7 +134,9 @@ export function countDuplicates(spec: TargetSpec, loadId: string): Statement {
 /** Keeps only the last occurrence (highest line) of each repeated key. */
 export function dropDuplicates(spec: TargetSpec, loadId: string): Statement {
   const part = partitionTable(spec, loadId);
-  const match = keyColumns(spec).map((c) => `s.${quoteIdent(c.name)} = d.${quoteIdent(c.name)}`).join(' AND ');
+  const match = keyColumns(spec)
+    .map((c) => `s.${quoteIdent(c.name)} = d.${quoteIdent(c.name)}`)
+    .join(' AND ');
   return {
     text: `DELETE FROM ${part} AS s
             USING (SELECT ${keyGroup(spec)}, max(line) AS keep FROM ${part}
@@ -137,7 +147,9 @@ export function dropDuplicates(spec: TargetSpec, loadId: string): Statement {
 }
 
 function keyMatch(spec: TargetSpec): string {
-  return keyColumns(spec).map((c) => `t.${quoteIdent(c.name)} = ${staged(c)}`).join(' AND ');
+  return keyColumns(spec)
+    .map((c) => `t.${quoteIdent(c.name)} = ${staged(c)}`)
+    .join(' AND ');
 }
 
 export function countTarget(spec: TargetSpec): Statement {

@@ -7,8 +7,19 @@ import type pg from 'pg';
 import type { TargetSpec } from '../table/spec.js';
 import { finishLoadQuery, type LoadCounts } from '../store/history.js';
 import {
-  appendAll, countDuplicates, countMarked, countTarget, deleteAbsent, deleteMarked, dropDuplicates, insertNew, partitionTable,
-  hasUniqueKey, touchTableStatus, updateChanged, type Statement,
+  appendAll,
+  countDuplicates,
+  countMarked,
+  countTarget,
+  deleteAbsent,
+  deleteMarked,
+  dropDuplicates,
+  insertNew,
+  partitionTable,
+  hasUniqueKey,
+  touchTableStatus,
+  updateChanged,
+  type Statement,
 } from './sql.js';
 import { PG_CODES, pgCode } from '../errors.js';
 
@@ -49,7 +60,12 @@ async function exec(client: pg.ClientBase, statement: Statement): Promise<pg.Que
   }
 }
 
-export async function mergeLoad(client: pg.ClientBase, spec: TargetSpec, loadId: string, options: MergeOptions): Promise<LoadCounts> {
+export async function mergeLoad(
+  client: pg.ClientBase,
+  spec: TargetSpec,
+  loadId: string,
+  options: MergeOptions,
+): Promise<LoadCounts> {
   const counts = { ...options.counts };
   await client.query('BEGIN');
   try {
@@ -91,10 +107,17 @@ export async function mergeLoad(client: pg.ClientBase, spec: TargetSpec, loadId:
  * unique index). Only then is the merge rolled back to the savepoint and redone after removing the
  * earlier occurrences.
  */
-async function mergeByKey(client: pg.ClientBase, spec: TargetSpec, loadId: string, options: MergeOptions, counts: LoadCounts): Promise<void> {
+async function mergeByKey(
+  client: pg.ClientBase,
+  spec: TargetSpec,
+  loadId: string,
+  options: MergeOptions,
+  counts: LoadCounts,
+): Promise<void> {
   // Only a mirror deletes what the file lacks, so only a mirror can be emptied by an empty file.
   if (spec.mode === 'mirror' && counts.staged === 0 && !options.allowEmpty) {
-    const why = counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
+    const why =
+      counts.read === 0 ? 'has no data rows' : `has no valid rows (all ${counts.rejected} rows were rejected)`;
     throw new EmptyLoadError(
       `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
     );
@@ -122,7 +145,10 @@ async function mergeByKey(client: pg.ClientBase, spec: TargetSpec, loadId: strin
   const distinct = counts.staged - counts.duplicates;
   const markedQuery = countMarked(spec, loadId);
   const marked = markedQuery ? Number((await exec(client, markedQuery)).rows[0]?.n ?? 0) : 0;
-  const before = options.maxDeletePercent !== undefined ? Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0) : undefined;
+  const before =
+    options.maxDeletePercent !== undefined
+      ? Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0)
+      : undefined;
   await applyChanges(client, spec, loadId, options, counts, before);
   counts.unchanged = distinct - marked - counts.inserted - counts.updated;
 }

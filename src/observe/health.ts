@@ -27,7 +27,8 @@ export interface HealthServer {
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const server = createServer((request, response) => {
     handle(request, response, options).catch((error: unknown) => {
-      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
+      if (!response.headersSent)
+        send(response, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
       else response.destroy();
     });
   });
@@ -35,7 +36,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
-          ? new ConfigError(`HEALTH_PORT (--health-port) ${options.port} on ${options.host} cannot be used (${error.code}); pick another port, or 0 for any free one`)
+          ? new ConfigError(
+              `HEALTH_PORT (--health-port) ${options.port} on ${options.host} cannot be used (${error.code}); pick another port, or 0 for any free one`,
+            )
           : error,
       );
     });
@@ -61,7 +64,12 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
   }
   if (path === '/healthz') {
     const report = await options.report();
-    return send(response, report.healthy ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(report.body) + '\n');
+    return send(
+      response,
+      report.healthy ? 200 : 503,
+      'application/json; charset=utf-8',
+      JSON.stringify(report.body) + '\n',
+    );
   }
   if (path === '/metrics') {
     const metrics = await options.metrics();

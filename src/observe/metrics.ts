@@ -10,7 +10,15 @@ export type RunStatus = 'succeeded' | 'failed' | 'aborted' | 'locked';
 export type SkipReason = 'overlap' | 'breaker';
 
 const RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted', 'locked'];
-const ROW_KINDS = ['read', 'inserted', 'updated', 'unchanged', 'deleted', 'rejected', 'duplicates'] as const satisfies readonly (keyof LoadCounts)[];
+const ROW_KINDS = [
+  'read',
+  'inserted',
+  'updated',
+  'unchanged',
+  'deleted',
+  'rejected',
+  'duplicates',
+] as const satisfies readonly (keyof LoadCounts)[];
 const BREAKER_VALUES = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /** Which sync a series belongs to: its table, plus its name when it comes from the config file. */
@@ -33,13 +41,48 @@ export class DaemonMetrics {
 
   constructor() {
     const registers = [this.registry];
-    this.runs = new Counter({ name: 'etl_sync_runs_total', help: 'Scheduled syncs by how they ended', labelNames: ['table', 'sync', 'status'], registers });
-    this.rows = new Counter({ name: 'etl_sync_rows_total', help: 'Rows handled by successful syncs, by kind', labelNames: ['table', 'sync', 'kind'], registers });
-    this.skipped = new Counter({ name: 'etl_daemon_ticks_skipped_total', help: 'Scheduled ticks that started no run (overlap: a run was still going; breaker: the circuit was open)', labelNames: ['table', 'sync', 'reason'], registers });
-    this.retries = new Counter({ name: 'etl_sync_retries_total', help: 'Attempts repeated after a transient failure', labelNames: ['table', 'sync'], registers });
-    this.lastSuccess = new Gauge({ name: 'etl_sync_last_success_timestamp_seconds', help: 'When the last successful sync finished (Unix time)', labelNames: ['table', 'sync'], registers });
-    this.nextRunAt = new Gauge({ name: 'etl_daemon_next_run_timestamp_seconds', help: 'When the next scheduled tick is due (Unix time)', labelNames: ['table', 'sync'], registers });
-    this.breaker = new Gauge({ name: 'etl_daemon_breaker_state', help: 'Circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['table', 'sync'], registers });
+    this.runs = new Counter({
+      name: 'etl_sync_runs_total',
+      help: 'Scheduled syncs by how they ended',
+      labelNames: ['table', 'sync', 'status'],
+      registers,
+    });
+    this.rows = new Counter({
+      name: 'etl_sync_rows_total',
+      help: 'Rows handled by successful syncs, by kind',
+      labelNames: ['table', 'sync', 'kind'],
+      registers,
+    });
+    this.skipped = new Counter({
+      name: 'etl_daemon_ticks_skipped_total',
+      help: 'Scheduled ticks that started no run (overlap: a run was still going; breaker: the circuit was open)',
+      labelNames: ['table', 'sync', 'reason'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'etl_sync_retries_total',
+      help: 'Attempts repeated after a transient failure',
+      labelNames: ['table', 'sync'],
+      registers,
+    });
+    this.lastSuccess = new Gauge({
+      name: 'etl_sync_last_success_timestamp_seconds',
+      help: 'When the last successful sync finished (Unix time)',
+      labelNames: ['table', 'sync'],
+      registers,
+    });
+    this.nextRunAt = new Gauge({
+      name: 'etl_daemon_next_run_timestamp_seconds',
+      help: 'When the next scheduled tick is due (Unix time)',
+      labelNames: ['table', 'sync'],
+      registers,
+    });
+    this.breaker = new Gauge({
+      name: 'etl_daemon_breaker_state',
+      help: 'Circuit breaker: 0 closed, 1 half-open, 2 open',
+      labelNames: ['table', 'sync'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'etl_sync_duration_seconds',
       help: 'How long scheduled syncs took, retries included',

@@ -48,7 +48,11 @@ export function ratePerSecond(count: number, ms: number): number | undefined {
 }
 
 /** Time left at the measured byte rate, or undefined without a size or a rate. */
-export function estimateRemainingMs(bytesRead: number, totalBytes: number | undefined, bytesPerSecond: number | undefined): number | undefined {
+export function estimateRemainingMs(
+  bytesRead: number,
+  totalBytes: number | undefined,
+  bytesPerSecond: number | undefined,
+): number | undefined {
   if (totalBytes === undefined || totalBytes <= 0 || !bytesPerSecond || bytesPerSecond <= 0) return undefined;
   return (Math.max(0, totalBytes - bytesRead) / bytesPerSecond) * 1000;
 }
@@ -80,7 +84,9 @@ export function progressLine(v: ProgressView): string {
   const parts = [`${groupDigits(v.rowsRead)} rows`];
   if (v.rowsPerSecond !== undefined) parts.push(`${groupDigits(Math.round(v.rowsPerSecond))} rows/s`);
   const percent = percentRead(v.bytesRead, v.totalBytes);
-  parts.push(percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`);
+  parts.push(
+    percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`,
+  );
   if (percent !== undefined && v.etaMs !== undefined) parts.push(`ETA ${formatEta(v.etaMs)}`);
   return `staging: ${parts.join(', ')}`;
 }
@@ -188,7 +194,10 @@ export class ProgressReporter {
       totalBytes,
       rowsPerSecond: this.rowsPerSecond,
       // The estimate counts down from when it was measured.
-      etaMs: mapDefined(estimateRemainingMs(bytesRead, totalBytes, this.bytesPerSecond), (eta) => eta - (at - this.measuredAt)),
+      etaMs: mapDefined(
+        estimateRemainingMs(bytesRead, totalBytes, this.bytesPerSecond),
+        (eta) => eta - (at - this.measuredAt),
+      ),
       stagedInMs: this.mergingSince === undefined ? undefined : this.mergingSince - this.createdAt,
       mergingMs: this.mergingSince === undefined ? undefined : at - this.mergingSince,
     });

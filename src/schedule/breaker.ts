@@ -48,7 +48,9 @@ export class CircuitBreaker {
 
   recordFailure(now: Date): BreakerChange | undefined {
     this.failures += 1;
-    const trips = this.current === 'half-open' || (this.current === 'closed' && this.threshold > 0 && this.failures >= this.threshold);
+    const trips =
+      this.current === 'half-open' ||
+      (this.current === 'closed' && this.threshold > 0 && this.failures >= this.threshold);
     if (!trips) return undefined;
     this.openedAt = now.getTime();
     return this.moveTo('open');

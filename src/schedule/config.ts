@@ -41,7 +41,6 @@ export interface DaemonBase {
   timezone: { value: string; origin: string };
 }
 
-
 function pick(key: DaemonSettingKey, flags: DaemonFlags, env: Env): Raw | undefined {
   const def = DAEMON_SETTINGS.find((s) => s.key === key)!;
   const flagName = key === 'runOnStart' ? '--run-on-start' : def.flag.split(' ')[0]!;
@@ -57,7 +56,9 @@ function integer(raw: Raw, min: number, max: number): number {
   const t = raw.value.trim();
   const n = Number(t);
   if (!/^\d+$/u.test(t) || n < min || n > max) {
-    throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not valid; use a whole number from ${min} to ${max}`);
+    throw new ConfigError(
+      `${raw.origin}=${JSON.stringify(raw.value)} is not valid; use a whole number from ${min} to ${max}`,
+    );
   }
   return n;
 }
@@ -65,17 +66,19 @@ function integer(raw: Raw, min: number, max: number): number {
 function duration(raw: Raw, { allowZero }: { allowZero: boolean }): number {
   const ms = parseDuration(raw.value);
   if (ms === undefined || (!allowZero && ms <= 0)) {
-    throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a${allowZero ? '' : ' positive'} duration; write e.g. 500ms, 30s, 5m, 1h30m`);
+    throw new ConfigError(
+      `${raw.origin}=${JSON.stringify(raw.value)} is not a${allowZero ? '' : ' positive'} duration; write e.g. 500ms, 30s, 5m, 1h30m`,
+    );
   }
   return ms;
 }
-
 
 /** Resolved on its own first, so even a configuration error can be logged in the chosen format. */
 export function resolveLogFormat(flags: DaemonFlags, env: Env): LogFormat {
   const raw = pick('logFormat', flags, env)!;
   const format = raw.value.trim().toLowerCase();
-  if (format !== 'text' && format !== 'json') throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a log format; use text or json`);
+  if (format !== 'text' && format !== 'json')
+    throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a log format; use text or json`);
   return format;
 }
 
@@ -85,7 +88,9 @@ function notifyUrl(raw: Raw): string {
   try {
     url = new URL(raw.value.trim());
   } catch {
-    throw new ConfigError(`${raw.origin} is not a URL; use an http:// or https:// URL (the value is not shown in case it holds a token)`);
+    throw new ConfigError(
+      `${raw.origin} is not a URL; use an http:// or https:// URL (the value is not shown in case it holds a token)`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`${raw.origin} must be an http:// or https:// URL (got ${url.protocol}//...)`);
@@ -112,7 +117,9 @@ export function daemonSyncFlags(syncFlags: Flags, env: Env): Flags {
 
 /** A source of "-" (standard input), which a daemon cannot read again at every run; `where` names the setting. */
 export function stdinError(where: string): ConfigError {
-  return new ConfigError(`${where} is "-" (standard input), which the daemon cannot read again at every run; give the path of a file`);
+  return new ConfigError(
+    `${where} is "-" (standard input), which the daemon cannot read again at every run; give the path of a file`,
+  );
 }
 
 /** Everything but the sync: validated once, whether the daemon runs one sync or several. */
@@ -121,13 +128,18 @@ export function resolveDaemonBase(daemonFlags: DaemonFlags, env: Env): DaemonBas
   const logFormat = resolveLogFormat(daemonFlags, env);
   const timezone = get('timezone')!;
   const cron = get('cron')!;
-  const schedule = parseSchedule(cron.value, { timezone: timezone.value.trim(), setting: cron.origin, timezoneSetting: timezone.origin });
+  const schedule = parseSchedule(cron.value, {
+    timezone: timezone.value.trim(),
+    setting: cron.origin,
+    timezoneSetting: timezone.origin,
+  });
 
   const breakerThreshold = integer(get('breakerThreshold')!, 0, 1_000_000);
   const notify = get('notifyUrl');
   const healthPort = get('healthPort');
   const healthHost = get('healthHost')!.value.trim();
-  if (healthPort && healthHost === '') throw new ConfigError('HEALTH_HOST (--health-host) is empty; use an address such as 0.0.0.0 or 127.0.0.1');
+  if (healthPort && healthHost === '')
+    throw new ConfigError('HEALTH_HOST (--health-host) is empty; use an address such as 0.0.0.0 or 127.0.0.1');
 
   const settings: DaemonSettings = Object.freeze({
     runOnStart: boolean(get('runOnStart')!),
@@ -135,10 +147,16 @@ export function resolveDaemonBase(daemonFlags: DaemonFlags, env: Env): DaemonBas
     retryDelayMs: duration(get('retryDelay')!, { allowZero: true }),
     breakerThreshold,
     breakerCooldownMs: duration(get('breakerCooldown')!, { allowZero: false }),
-    notify: notify ? Object.freeze({ url: notifyUrl(notify), timeoutMs: duration(get('notifyTimeout')!, { allowZero: false }) }) : undefined,
+    notify: notify
+      ? Object.freeze({ url: notifyUrl(notify), timeoutMs: duration(get('notifyTimeout')!, { allowZero: false }) })
+      : undefined,
     shutdownTimeoutMs: duration(get('shutdownTimeout')!, { allowZero: true }),
     health: healthPort ? Object.freeze({ host: healthHost, port: integer(healthPort, 0, 65_535) }) : undefined,
     logFormat,
   });
-  return Object.freeze({ settings, schedule, timezone: Object.freeze({ value: timezone.value.trim(), origin: timezone.origin }) });
+  return Object.freeze({
+    settings,
+    schedule,
+    timezone: Object.freeze({ value: timezone.value.trim(), origin: timezone.origin }),
+  });
 }

@@ -35,7 +35,9 @@ export function checkTimezone(zone: string, setting: string): string {
     // The canonical spelling (utc -> UTC), so logs and next-run times show one name.
     return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
-    throw new ConfigError(`${setting}=${JSON.stringify(zone)} is not a time zone; use an IANA name such as UTC, Europe/Berlin or America/New_York`);
+    throw new ConfigError(
+      `${setting}=${JSON.stringify(zone)} is not a time zone; use an IANA name such as UTC, Europe/Berlin or America/New_York`,
+    );
   }
 }
 
@@ -50,7 +52,8 @@ export interface ScheduleOptions {
 /** Parses a schedule as written in CRON_SCHEDULE / --cron. */
 export function parseSchedule(text: string, options: ScheduleOptions = {}): Schedule {
   const setting = options.setting ?? 'CRON_SCHEDULE (--cron)';
-  const invalid = (why: string) => new ConfigError(`${setting}=${JSON.stringify(text)} is not a valid schedule: ${why}; ${VALID_SCHEDULE_FORMS}`);
+  const invalid = (why: string) =>
+    new ConfigError(`${setting}=${JSON.stringify(text)} is not a valid schedule: ${why}; ${VALID_SCHEDULE_FORMS}`);
   let spec = text.trim().replace(/\s+/gu, ' ');
   let zone = checkTimezone(options.timezone ?? 'UTC', options.timezoneSetting ?? 'CRON_TZ (--timezone)');
   // robfig/cron lets the expression carry its own zone: "CRON_TZ=Asia/Tokyo 0 6 * * *" (or TZ=).
@@ -66,7 +69,11 @@ export function parseSchedule(text: string, options: ScheduleOptions = {}): Sche
     if (every) {
       const ms = every[1] === undefined ? undefined : parseDuration(every[1]);
       if (ms === undefined || ms <= 0) {
-        throw invalid(every[1] === undefined ? '@every needs a duration' : `"${every[1]}" is not a positive duration (write e.g. 90s, 15m, 6h, 1h30m)`);
+        throw invalid(
+          every[1] === undefined
+            ? '@every needs a duration'
+            : `"${every[1]}" is not a positive duration (write e.g. 90s, 15m, 6h, 1h30m)`,
+        );
       }
       return { kind: 'interval', text, everyMs: robfigInterval(ms), timezone: zone };
     }
@@ -76,7 +83,8 @@ export function parseSchedule(text: string, options: ScheduleOptions = {}): Sche
   }
 
   const fields = spec.split(' ');
-  if (fields.length !== 5 && fields.length !== 6) throw invalid(`it has ${fields.length} field(s), cron needs 5 (or 6 with seconds)`);
+  if (fields.length !== 5 && fields.length !== 6)
+    throw invalid(`it has ${fields.length} field(s), cron needs 5 (or 6 with seconds)`);
   const checked = cron.validateDetailed(spec);
   if (!checked.valid) {
     throw invalid(checked.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'node-cron rejected it');
@@ -139,7 +147,12 @@ export function describeSchedule(schedule: Schedule): string {
 function formatInterval(ms: number): string {
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;
@@ -152,7 +165,14 @@ function formatInterval(ms: number): string {
 export function formatInZone(date: Date, timeZone: string): string {
   if (timeZone === 'UTC') return date.toISOString();
   const local = new Intl.DateTimeFormat('sv-SE', {
-    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
   }).format(date);
   return `${local} ${timeZone} (${date.toISOString()})`;
 }

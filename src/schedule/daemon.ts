@@ -60,19 +60,32 @@ interface Unit {
 }
 
 /** The syncs to schedule: the one of the flags and environment, or those of the config file. */
-function jobsOf(config: DaemonConfig | NamedDaemonConfig): readonly { name?: string; sync: SyncConfig; schedule: Schedule }[] {
+function jobsOf(
+  config: DaemonConfig | NamedDaemonConfig,
+): readonly { name?: string; sync: SyncConfig; schedule: Schedule }[] {
   if (!('syncs' in config)) return [{ sync: config.sync, schedule: config.schedule }];
   if (config.syncs.length === 0) throw new ConfigError('the daemon has no sync to schedule');
   return config.syncs;
 }
 
-export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
+export async function runDaemonWith(
+  syncOnce: SyncOnce,
+  config: DaemonConfig | NamedDaemonConfig,
+  options: DaemonOptions = {},
+): Promise<void> {
   const log = options.log ?? ignoringFields(silentLogger);
   const jobs = jobsOf(config);
   // All syncs share one database (one embedded server), and one notifier, registry and health server.
   const db = options.db ?? (await openDatabase(jobs[0]!.sync.database, (m) => log.info(m)));
   // The daemon's own small pool: the health probe and reading a failed load's counts.
-  const pool = new pg.Pool({ ...db.connection, application_name: 'etl daemon', max: 2, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
+  const pool = new pg.Pool({
+    ...db.connection,
+    application_name: 'etl daemon',
+    max: 2,
+    idleTimeoutMillis: 10_000,
+    connectionTimeoutMillis: 3_000,
+    query_timeout: 3_000,
+  });
   pool.on('error', () => undefined); // an idle connection lost while the server restarts; the next query reconnects
   const metrics = new DaemonMetrics();
   const notifier = config.notify ? httpNotifier(config.notify.url, config.notify.timeoutMs, log) : silentNotifier;
@@ -89,13 +102,28 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig | N
       log: unitLog,
       notifier: job.name === undefined ? notifier : taggedNotifier(notifier, job.name),
       observer: {
-        runFinished: (run) => unitMetrics.runFinished(run.status, run.finishedAt.getTime() - run.startedAt.getTime(), run.counts, run.finishedAt),
+        runFinished: (run) =>
+          unitMetrics.runFinished(
+            run.status,
+            run.finishedAt.getTime() - run.startedAt.getTime(),
+            run.counts,
+            run.finishedAt,
+          ),
         tickSkipped: (reason) => unitMetrics.tickSkipped(reason),
         retried: () => unitMetrics.retried(),
         breakerChanged: (state) => unitMetrics.breakerState(state),
       },
     });
-    return { name: job.name, table, sync: job.sync, schedule: job.schedule, log: unitLog, ticker: createTicker(job.schedule, unitLog), scheduler, metrics: unitMetrics };
+    return {
+      name: job.name,
+      table,
+      sync: job.sync,
+      schedule: job.schedule,
+      log: unitLog,
+      ticker: createTicker(job.schedule, unitLog),
+      scheduler,
+      metrics: unitMetrics,
+    };
   });
   const stopTickers = () => {
     for (const unit of units) unit.ticker.stop();
@@ -113,11 +141,20 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig | N
           return healthReport(
             scheduling,
             database,
-            units.map((u) => ({ name: u.name, table: u.table, schedule: u.schedule, nextRun: scheduling ? u.ticker.upcoming(1)[0] : undefined, status: u.scheduler.status() })),
+            units.map((u) => ({
+              name: u.name,
+              table: u.table,
+              schedule: u.schedule,
+              nextRun: scheduling ? u.ticker.upcoming(1)[0] : undefined,
+              status: u.scheduler.status(),
+            })),
           );
         },
       });
-      log.info(`health: GET http://${config.health.host}:${health.port}/healthz and /metrics`, { event: 'health_listening', port: health.port });
+      log.info(`health: GET http://${config.health.host}:${health.port}/healthz and /metrics`, {
+        event: 'health_listening',
+        port: health.port,
+      });
     }
     logStart(log, units, db.description, config.runOnStart);
     if (!options.signal?.aborted) {
@@ -129,18 +166,26 @@ export async function runDaemonWith(syncOnce: SyncOnce, config: DaemonConfig | N
         });
         const upcoming = unit.ticker.upcoming(NEXT_RUNS_SHOWN);
         unit.metrics.nextRun(upcoming[0]);
-        unit.log.info(`next runs: ${upcoming.map((t) => formatInZone(t, unit.schedule.timezone)).join(', ')}`, { event: 'next_runs', next_runs: upcoming });
+        unit.log.info(`next runs: ${upcoming.map((t) => formatInZone(t, unit.schedule.timezone)).join(', ')}`, {
+          event: 'next_runs',
+          next_runs: upcoming,
+        });
         nextRuns.push(...upcoming);
       }
       scheduling = true;
       if (config.runOnStart) for (const unit of units) unit.scheduler.tick(new Date(), 'start');
-      options.onReady?.({ healthPort: health?.port, nextRuns: nextRuns.sort((a, b) => a.getTime() - b.getTime()).slice(0, NEXT_RUNS_SHOWN) });
+      options.onReady?.({
+        healthPort: health?.port,
+        nextRuns: nextRuns.sort((a, b) => a.getTime() - b.getTime()).slice(0, NEXT_RUNS_SHOWN),
+      });
       if (options.signal && !options.signal.aborted) await once(options.signal, 'abort');
       else if (!options.signal) await new Promise<never>(() => undefined);
     }
     scheduling = false;
     stopTickers();
-    log.info(`stopping (${String(options.signal?.reason ?? 'stop requested')}): no further runs are scheduled`, { event: 'daemon_stopping' });
+    log.info(`stopping (${String(options.signal?.reason ?? 'stop requested')}): no further runs are scheduled`, {
+      event: 'daemon_stopping',
+    });
     await Promise.all(units.map((u) => u.scheduler.shutdown(config.shutdownTimeoutMs, options.abortRunSignal)));
     await notifier.flush(config.notify?.timeoutMs ?? 0);
     log.info('daemon stopped', { event: 'daemon_stopped' });
@@ -159,16 +204,28 @@ function logStart(log: FieldLogger, units: readonly Unit[], database: string, ru
   const only = units[0]!;
   if (only.name === undefined) {
     log.info(`daemon started: syncing ${only.table} from ${only.sync.file} into ${database}, ${when(only)}`, {
-      event: 'daemon_started', table: only.table, file: only.sync.file, schedule: only.schedule.text, timezone: only.schedule.timezone,
+      event: 'daemon_started',
+      table: only.table,
+      file: only.sync.file,
+      schedule: only.schedule.text,
+      timezone: only.schedule.timezone,
     });
     return;
   }
-  log.info(`daemon started: ${units.length} ${units.length === 1 ? 'sync' : 'syncs'} into ${database}: ${units.map((u) => u.name).join(', ')}`, {
-    event: 'daemon_started', syncs: units.map((u) => u.name),
-  });
+  log.info(
+    `daemon started: ${units.length} ${units.length === 1 ? 'sync' : 'syncs'} into ${database}: ${units.map((u) => u.name).join(', ')}`,
+    {
+      event: 'daemon_started',
+      syncs: units.map((u) => u.name),
+    },
+  );
   for (const u of units) {
     u.log.info(`scheduled: syncing ${u.table} from ${u.sync.file}, ${when(u)}`, {
-      event: 'sync_scheduled', table: u.table, file: u.sync.file, schedule: u.schedule.text, timezone: u.schedule.timezone,
+      event: 'sync_scheduled',
+      table: u.table,
+      file: u.sync.file,
+      schedule: u.schedule.text,
+      timezone: u.schedule.timezone,
     });
   }
 }
@@ -193,7 +250,13 @@ async function recordedCounts(pool: pg.Pool, loadId: string): Promise<LoadCounts
   const row = r.rows[0];
   if (!row) return undefined;
   return {
-    read: Number(row.rows_read), staged: Number(row.rows_staged), inserted: Number(row.rows_inserted), updated: Number(row.rows_updated),
-    unchanged: Number(row.rows_unchanged), deleted: Number(row.rows_deleted), rejected: Number(row.rows_rejected), duplicates: Number(row.rows_duplicate),
+    read: Number(row.rows_read),
+    staged: Number(row.rows_staged),
+    inserted: Number(row.rows_inserted),
+    updated: Number(row.rows_updated),
+    unchanged: Number(row.rows_unchanged),
+    deleted: Number(row.rows_deleted),
+    rejected: Number(row.rows_rejected),
+    duplicates: Number(row.rows_duplicate),
   };
 }

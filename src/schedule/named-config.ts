@@ -44,11 +44,16 @@ export function resolveNamedDaemonConfig(
   const syncs = selected(loaded, selection).map((def): ScheduledSync => {
     const index = loaded.syncs.indexOf(def);
     const sync = configForDefinition(def, flags, env);
-    if (sync.file === '-') throw stdinError(syncFlags.file === '-' ? 'CSV_FILE (--file)' : `${loaded.file}: syncs[${index}].source`);
+    if (sync.file === '-')
+      throw stdinError(syncFlags.file === '-' ? 'CSV_FILE (--file)' : `${loaded.file}: syncs[${index}].source`);
     const schedule =
       def.cron === undefined
         ? base.schedule
-        : parseSchedule(def.cron, { timezone: base.timezone.value, setting: `${loaded.file}: syncs[${index}].cron`, timezoneSetting: base.timezone.origin });
+        : parseSchedule(def.cron, {
+            timezone: base.timezone.value,
+            setting: `${loaded.file}: syncs[${index}].cron`,
+            timezoneSetting: base.timezone.origin,
+          });
     return Object.freeze({ name: def.name, sync, schedule });
   });
   return Object.freeze({ ...base.settings, syncs: Object.freeze(syncs) });

@@ -40,7 +40,8 @@ export interface RetryHooks {
 export function retryReason(error: unknown, attempt: number): string | undefined {
   const transient = transientReason(error);
   if (transient !== undefined) return transient;
-  if (attempt > 1 && error instanceof LockBusyError) return "table lock still held, likely by the previous attempt's lost session";
+  if (attempt > 1 && error instanceof LockBusyError)
+    return "table lock still held, likely by the previous attempt's lost session";
   return undefined;
 }
 
@@ -48,7 +49,11 @@ export function retryReason(error: unknown, attempt: number): string | undefined
  * Runs `attempt` until it succeeds, fails permanently, or the retries are used up; the last error
  * is rethrown. `attempt` receives the attempt number (1-based).
  */
-export async function withRetries<T>(attempt: (n: number) => Promise<T>, policy: RetryPolicy, hooks: RetryHooks): Promise<T> {
+export async function withRetries<T>(
+  attempt: (n: number) => Promise<T>,
+  policy: RetryPolicy,
+  hooks: RetryHooks,
+): Promise<T> {
   for (let n = 1; ; n += 1) {
     try {
       return await attempt(n);

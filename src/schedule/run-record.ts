@@ -20,7 +20,9 @@ export interface RunRecord {
 /** The log line of a successful run: its load id and what it changed. */
 export function summaryLine(table: string, result: SyncResult, record: RunRecord): string {
   const c = result.counts;
-  const what = result.dryRun ? `dry run of ${table} from ${result.source} changed nothing` : `synced ${table} from ${result.source}`;
+  const what = result.dryRun
+    ? `dry run of ${table} from ${result.source} changed nothing`
+    : `synced ${table} from ${result.source}`;
   const retried = record.attempts > 1 ? ` after ${record.attempts} attempts` : '';
   return (
     `${what} (load ${result.loadId})${retried}: read ${c.read}, inserted ${c.inserted}, updated ${c.updated}, unchanged ${c.unchanged}, ` +
@@ -44,4 +46,3 @@ export function serializeRun(run: RunRecord) {
 }
 
 export const runDurationMs = (run: RunRecord) => run.finishedAt.getTime() - run.startedAt.getTime();
-

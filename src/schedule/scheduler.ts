@@ -54,7 +54,11 @@ interface CurrentRun {
 }
 
 /** The log event and notification for each breaker state change. */
-const BREAKER_EVENTS = { open: 'breaker_opened', 'half-open': 'breaker_half_open', closed: 'breaker_closed' } as const satisfies Record<BreakerState, NotifyEventName>;
+const BREAKER_EVENTS = {
+  open: 'breaker_opened',
+  'half-open': 'breaker_half_open',
+  closed: 'breaker_closed',
+} as const satisfies Record<BreakerState, NotifyEventName>;
 
 /** After an abort, how long the rollback may take before shutdown gives up waiting. */
 export const ABORT_GRACE_MS = 30_000;
@@ -101,7 +105,14 @@ export class Scheduler {
       return;
     }
     const controller = new AbortController();
-    const run: CurrentRun = { trigger, scheduledAt, startedAt: this.now(), attempt: 1, controller, done: Promise.resolve() };
+    const run: CurrentRun = {
+      trigger,
+      scheduledAt,
+      startedAt: this.now(),
+      attempt: 1,
+      controller,
+      done: Promise.resolve(),
+    };
     this.current = run;
     run.done = this.run(run)
       .catch((error: unknown) => log.error(`scheduler: unexpected error while finishing a run: ${messageOf(error)}`))
@@ -119,12 +130,18 @@ export class Scheduler {
     const run = this.current;
     if (!run) return;
     const { log } = this.deps;
-    log.info(`waiting up to ${formatDuration(graceMs)} for the running sync to finish (--shutdown-timeout)`, { event: 'shutdown_wait' });
+    log.info(`waiting up to ${formatDuration(graceMs)} for the running sync to finish (--shutdown-timeout)`, {
+      event: 'shutdown_wait',
+    });
     if (!(await settlesWithin(run.done, graceMs, hurry))) {
-      log.warn('the running sync is being aborted: its compensations put the target back as it was', { event: 'run_abort' });
+      log.warn('the running sync is being aborted: its compensations put the target back as it was', {
+        event: 'run_abort',
+      });
       run.controller.abort('shutdown');
       if (!(await settlesWithin(run.done, ABORT_GRACE_MS))) {
-        log.error(`the aborted sync did not finish rolling back within ${formatDuration(ABORT_GRACE_MS)}; stopping anyway (the next run removes what it left)`);
+        log.error(
+          `the aborted sync did not finish rolling back within ${formatDuration(ABORT_GRACE_MS)}; stopping anyway (the next run removes what it left)`,
+        );
       }
     }
   }
@@ -137,14 +154,23 @@ export class Scheduler {
       running: run ? { trigger: run.trigger, started_at: run.startedAt.toISOString(), attempt: run.attempt } : null,
       last_run: this.lastRun ? serializeRun(this.lastRun) : null,
       last_success_at: this.lastSuccessAt?.toISOString() ?? null,
-      breaker: { state: breaker.state, consecutive_failures: breaker.consecutiveFailures, retry_at: breaker.retryAt?.toISOString() ?? null },
+      breaker: {
+        state: breaker.state,
+        consecutive_failures: breaker.consecutiveFailures,
+        retry_at: breaker.retryAt?.toISOString() ?? null,
+      },
     };
   }
 
   private async run(run: CurrentRun): Promise<void> {
     const { log, table, observer, retry } = this.deps;
     const signal = run.controller.signal;
-    log.info(`sync of ${table} started (${run.trigger === 'start' ? 'run on start' : 'scheduled'})`, { event: 'run_started', table, trigger: run.trigger, tick: run.scheduledAt });
+    log.info(`sync of ${table} started (${run.trigger === 'start' ? 'run on start' : 'scheduled'})`, {
+      event: 'run_started',
+      table,
+      trigger: run.trigger,
+      tick: run.scheduledAt,
+    });
     let record: RunRecord;
     try {
       const result = await withRetries(
@@ -158,15 +184,31 @@ export class Scheduler {
           mayRetry: () => !signal.aborted && !this.stopping.signal.aborted,
           onRetry: (error, reason, n, delayMs) => {
             observer?.retried?.();
-            log.warn(`attempt ${n} of ${retry.retries + 1} failed with a transient error (${reason}): ${messageOf(error)}; retrying in ${formatDuration(delayMs)}`, {
-              event: 'run_retry', table, attempt: n, reason, delay_ms: delayMs, load_id: loadIdOf(error),
-            });
+            log.warn(
+              `attempt ${n} of ${retry.retries + 1} failed with a transient error (${reason}): ${messageOf(error)}; retrying in ${formatDuration(delayMs)}`,
+              {
+                event: 'run_retry',
+                table,
+                attempt: n,
+                reason,
+                delay_ms: delayMs,
+                load_id: loadIdOf(error),
+              },
+            );
           },
           random: this.deps.random,
         },
       );
       record = this.record(run, 'succeeded', { loadId: result.loadId, counts: result.counts });
-      log.info(summaryLine(table, result, record), { event: 'run_succeeded', table, load_id: result.loadId, attempts: record.attempts, duration_ms: runDurationMs(record), counts: result.counts, dry_run: result.dryRun });
+      log.info(summaryLine(table, result, record), {
+        event: 'run_succeeded',
+        table,
+        load_id: result.loadId,
+        attempts: record.attempts,
+        duration_ms: runDurationMs(record),
+        counts: result.counts,
+        dry_run: result.dryRun,
+      });
     } catch (error) {
       const message = redactSecrets(messageOf(error));
       const loadId = loadIdOf(error);
@@ -179,14 +221,27 @@ export class Scheduler {
       } else {
         const counts = loadId ? await this.deps.failedCounts?.(loadId).catch(() => undefined) : undefined;
         record = this.record(run, 'failed', { loadId, counts, error: message });
-        log.error(`sync of ${table} failed after ${record.attempts} attempt(s): ${message}`, { event: 'run_failed', table, load_id: loadId, attempts: record.attempts, counts });
+        log.error(`sync of ${table} failed after ${record.attempts} attempt(s): ${message}`, {
+          event: 'run_failed',
+          table,
+          load_id: loadId,
+          attempts: record.attempts,
+          counts,
+        });
       }
     }
     this.finish(record);
   }
 
   private record(run: CurrentRun, status: RunStatus, details: Partial<RunRecord>): RunRecord {
-    return { status, trigger: run.trigger, startedAt: run.startedAt, finishedAt: this.now(), attempts: run.attempt, ...details };
+    return {
+      status,
+      trigger: run.trigger,
+      startedAt: run.startedAt,
+      finishedAt: this.now(),
+      attempts: run.attempt,
+      ...details,
+    };
   }
 
   private finish(record: RunRecord): void {
@@ -209,9 +264,19 @@ export class Scheduler {
     const { log, table, observer } = this.deps;
     observer?.breakerChanged?.(change.to);
     const event = BREAKER_EVENTS[change.to];
-    const fields = { event, table, from: change.from, to: change.to, consecutive_failures: change.consecutiveFailures, retry_at: change.retryAt };
+    const fields = {
+      event,
+      table,
+      from: change.from,
+      to: change.to,
+      consecutive_failures: change.consecutiveFailures,
+      retry_at: change.retryAt,
+    };
     if (change.to === 'open') {
-      log.warn(`circuit breaker opened after ${change.consecutiveFailures} consecutive failed run(s): ticks are skipped until ${change.retryAt?.toISOString()}`, fields);
+      log.warn(
+        `circuit breaker opened after ${change.consecutiveFailures} consecutive failed run(s): ticks are skipped until ${change.retryAt?.toISOString()}`,
+        fields,
+      );
     } else if (change.to === 'half-open') {
       log.info('circuit breaker half-open: the cooldown is over, this tick runs once to test the sync', fields);
     } else {
@@ -231,7 +296,11 @@ export class Scheduler {
       counts: last?.counts ? { ...last.counts } : null,
       time: this.now().toISOString(),
       host: hostname(),
-      breaker: { state: breaker.state, consecutive_failures: breaker.consecutiveFailures, retry_at: breaker.retryAt?.toISOString() ?? null },
+      breaker: {
+        state: breaker.state,
+        consecutive_failures: breaker.consecutiveFailures,
+        retry_at: breaker.retryAt?.toISOString() ?? null,
+      },
       ...extra,
     };
     this.deps.notifier.send(payload);
@@ -258,7 +327,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number, cutShort?: A
     cutShort?.addEventListener('abort', onCut, { once: true });
   });
   try {
-    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
+    return await Promise.race([
+      promise.then(
+        () => true as const,
+        () => true as const,
+      ),
+      expired,
+    ]);
   } finally {
     clearTimeout(timer);
     if (onCut) cutShort?.removeEventListener('abort', onCut);

@@ -81,7 +81,9 @@ function cronTicker(schedule: Extract<Schedule, { kind: 'cron' }>, log: Logger):
           { timezone: schedule.timezone, logger: cronLog },
         );
         task.on('execution:missed', (context) => {
-          log.warn(`scheduler: the tick of ${context.date.toISOString()} was missed (the process was busy or suspended); waiting for the next one`);
+          log.warn(
+            `scheduler: the tick of ${context.date.toISOString()} was missed (the process was busy or suspended); waiting for the next one`,
+          );
         });
         void task.start();
         return task;

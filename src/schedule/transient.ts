@@ -16,13 +16,20 @@ export const TRANSIENT_SQLSTATES: Readonly<Record<string, string>> = {
 };
 
 /** Node socket errors of a server that is restarting or a network that hiccuped. */
-export const TRANSIENT_NODE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+export const TRANSIENT_NODE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 
 /**
  * node-postgres reports a connection lost mid-query (the server was restarted or killed the
  * backend) and a pool connect timeout with these messages and no code at all.
  */
-const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/u;
+const PG_CONNECTION_LOST =
+  /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/u;
 
 /** Every error reachable through `cause` and AggregateError's `errors`, outermost first. */
 export function causeChain(error: unknown): unknown[] {

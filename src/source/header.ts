@@ -13,7 +13,15 @@ const normal = (name: string) => name.trim().toLowerCase();
 
 /** Parses the header record with the same rules the workers use for data records. */
 export function parseHeaderRecord(data: Buffer, delimiter: string, quote: string): string[] | undefined {
-  const records = parse(data, { delimiter, quote, escape: quote, bom: true, relax_column_count: true, relax_quotes: true, skip_empty_lines: true }) as string[][];
+  const records = parse(data, {
+    delimiter,
+    quote,
+    escape: quote,
+    bom: true,
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: true,
+  }) as string[][];
   return records[0];
 }
 
@@ -34,8 +42,16 @@ export function matchHeader(
     const hints: string[] = [];
     const joined = fields.join(where.delimiter);
     const otherDelimiter = [';', '\t', '|', ','].find((d) => d !== where.delimiter && joined.includes(d));
-    if (otherDelimiter) hints.push(`the header looks ${JSON.stringify(otherDelimiter)}-separated: try --delimiter ${JSON.stringify(otherDelimiter)}`);
-    if (fields.some((f) => f.includes('@'))) hints.push('the first line looks like data, not a header: try --no-header (fields by position: ' + columns.map((c) => c.source).join(',') + ')');
+    if (otherDelimiter)
+      hints.push(
+        `the header looks ${JSON.stringify(otherDelimiter)}-separated: try --delimiter ${JSON.stringify(otherDelimiter)}`,
+      );
+    if (fields.some((f) => f.includes('@')))
+      hints.push(
+        'the first line looks like data, not a header: try --no-header (fields by position: ' +
+          columns.map((c) => c.source).join(',') +
+          ')',
+      );
     throw new ConfigError(
       `${where.file}, line ${where.line}: the header has no ${missing.map((c) => JSON.stringify(c.source)).join(', ')} column` +
         ` (found ${found || 'nothing'}; need ${columns.map((c) => c.source).join(', ')})` +
@@ -44,7 +60,9 @@ export function matchHeader(
   }
   const marker = spec.deleteWhen?.field;
   if (marker !== undefined && !positions.has(normal(marker))) {
-    throw new ConfigError(`${where.file}, line ${where.line}: the header has no ${JSON.stringify(marker)} column, which delete_when reads (found ${fields.map((f) => JSON.stringify(f)).join(', ')})`);
+    throw new ConfigError(
+      `${where.file}, line ${where.line}: the header has no ${JSON.stringify(marker)} column, which delete_when reads (found ${fields.map((f) => JSON.stringify(f)).join(', ')})`,
+    );
   }
   const used = new Set(columns.map((c) => positions.get(normal(c.source))!));
   if (marker !== undefined) used.add(positions.get(normal(marker))!);

@@ -97,10 +97,15 @@ export function parseHttpUrl(location: string, setting: string): URL {
   try {
     url = new URL(location);
   } catch (error) {
-    throw new ConfigError(`${setting}: ${redactUrl(location)} is not a valid URL (the value is not shown in case it holds a token)`, { cause: error });
+    throw new ConfigError(
+      `${setting}: ${redactUrl(location)} is not a valid URL (the value is not shown in case it holds a token)`,
+      { cause: error },
+    );
   }
   if (!URL_PROTOCOLS.has(url.protocol)) {
-    throw new ConfigError(`${setting}: ${redactUrl(url)} cannot be read; only http:// and https:// URLs are supported (or give a file path, or - for standard input)`);
+    throw new ConfigError(
+      `${setting}: ${redactUrl(url)} cannot be read; only http:// and https:// URLs are supported (or give a file path, or - for standard input)`,
+    );
   }
   return url;
 }
@@ -141,7 +146,9 @@ function get(url: URL, authorization: string | undefined, options: UrlOptions): 
     const timer =
       options.timeoutMs > 0
         ? setTimeout(() => {
-            request.destroy(new HttpError(`GET ${label}: no answer within ${options.timeoutMs} ms (idle timeout)`, 'ETIMEDOUT'));
+            request.destroy(
+              new HttpError(`GET ${label}: no answer within ${options.timeoutMs} ms (idle timeout)`, 'ETIMEDOUT'),
+            );
           }, options.timeoutMs)
         : undefined;
     request.once('response', (response) => {
@@ -176,9 +183,17 @@ export async function openUrl(location: string, options: UrlOptions): Promise<Ur
       const encoding = response.headers['content-encoding']?.trim().toLowerCase();
       if (encoding && !DECODABLE.has(encoding)) {
         request.destroy();
-        throw new HttpError(`GET ${redactUrl(url)} answered with Content-Encoding ${encoding}, which cannot be decoded (only gzip)`, 'ETL_HTTP_ENCODING', { status });
+        throw new HttpError(
+          `GET ${redactUrl(url)} answered with Content-Encoding ${encoding}, which cannot be decoded (only gzip)`,
+          'ETL_HTTP_ENCODING',
+          { status },
+        );
       }
-      return { stream: new Body(request, response, redactUrl(url), options.timeoutMs), size: contentLength(response), url };
+      return {
+        stream: new Body(request, response, redactUrl(url), options.timeoutMs),
+        size: contentLength(response),
+        url,
+      };
     }
     request.destroy();
     const label = redactUrl(url);
@@ -186,18 +201,35 @@ export async function openUrl(location: string, options: UrlOptions): Promise<Ur
       throw new HttpError(`GET ${label} answered ${statusText(response)}`, 'ETL_HTTP_STATUS', { status });
     }
     const next = response.headers.location;
-    if (next === undefined) throw new HttpError(`GET ${label} answered ${statusText(response)} without a Location header`, 'ETL_HTTP_STATUS', { status });
+    if (next === undefined)
+      throw new HttpError(
+        `GET ${label} answered ${statusText(response)} without a Location header`,
+        'ETL_HTTP_STATUS',
+        { status },
+      );
     if (redirects >= options.maxRedirects) {
-      throw new HttpError(`GET ${redactUrl(first)} was redirected more than ${options.maxRedirects} times (maxRedirects ${options.maxRedirects})`, 'ETL_HTTP_REDIRECTS', { status });
+      throw new HttpError(
+        `GET ${redactUrl(first)} was redirected more than ${options.maxRedirects} times (maxRedirects ${options.maxRedirects})`,
+        'ETL_HTTP_REDIRECTS',
+        { status },
+      );
     }
     let target: URL;
     try {
       target = new URL(next, url);
     } catch (error) {
-      throw new HttpError(`GET ${label} answered ${statusText(response)} with an invalid Location header`, 'ETL_HTTP_STATUS', { status, cause: error });
+      throw new HttpError(
+        `GET ${label} answered ${statusText(response)} with an invalid Location header`,
+        'ETL_HTTP_STATUS',
+        { status, cause: error },
+      );
     }
     if (!URL_PROTOCOLS.has(target.protocol)) {
-      throw new HttpError(`GET ${label} redirected to ${redactUrl(target)}, which is not an http:// or https:// URL`, 'ETL_HTTP_STATUS', { status });
+      throw new HttpError(
+        `GET ${label} redirected to ${redactUrl(target)}, which is not an http:// or https:// URL`,
+        'ETL_HTTP_STATUS',
+        { status },
+      );
     }
     url = target;
   }
@@ -232,7 +264,8 @@ class Body extends Readable {
     });
     response.on('end', () => {
       if (this.settled) return;
-      if (!response.complete || (this.expected !== undefined && this.received !== this.expected)) this.fail(this.cutShort());
+      if (!response.complete || (this.expected !== undefined && this.received !== this.expected))
+        this.fail(this.cutShort());
       else {
         this.settled = true;
         this.disarm();
@@ -241,7 +274,9 @@ class Body extends Readable {
     });
     response.on('error', (error) => this.fail(this.cutShort(error)));
     response.on('close', () => this.fail(this.cutShort()));
-    request.on('error', (error) => this.fail(isAbort(error) || error instanceof HttpError ? error : this.cutShort(error)));
+    request.on('error', (error) =>
+      this.fail(isAbort(error) || error instanceof HttpError ? error : this.cutShort(error)),
+    );
   }
 
   override _read(): void {
@@ -275,7 +310,12 @@ class Body extends Readable {
     if (this.timeoutMs <= 0 || this.settled) return;
     this.disarm();
     this.timer = setTimeout(() => {
-      this.fail(new HttpError(`GET ${this.label}: no data for ${this.timeoutMs} ms after ${this.received} bytes (idle timeout)`, 'ETIMEDOUT'));
+      this.fail(
+        new HttpError(
+          `GET ${this.label}: no data for ${this.timeoutMs} ms after ${this.received} bytes (idle timeout)`,
+          'ETIMEDOUT',
+        ),
+      );
     }, this.timeoutMs);
   }
 

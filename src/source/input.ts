@@ -80,7 +80,12 @@ export async function checkReadable(location: string, setting: string): Promise<
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code ?? String(error)})`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable (permission denied)'
+          : `cannot be read (${code ?? String(error)})`;
     throw new ConfigError(`${setting}: the file ${location} ${why}; set --file or CSV_FILE to a readable file`);
   }
 }
@@ -119,7 +124,11 @@ async function openRaw(location: string, options: InputOptions): Promise<RawInpu
     throw namingSource(location, error);
   });
   // A FIFO or a device has no meaningful size.
-  return { stream: createReadStream(location, { highWaterMark: 1 << 20 }), size: info.isFile() ? info.size : undefined, name: location };
+  return {
+    stream: createReadStream(location, { highWaterMark: 1 << 20 }),
+    size: info.isFile() ? info.size : undefined,
+    name: location,
+  };
 }
 
 function urlPath(url: URL): string {
@@ -137,7 +146,9 @@ function namingSource(label: string, error: unknown): Error {
   if (error.name === 'AbortError') return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (typeof code === 'string' && code.startsWith('Z_')) {
-    return new SourceError(`${label}: the gzip data is corrupt or truncated (${error.message})`, code, { cause: error });
+    return new SourceError(`${label}: the gzip data is corrupt or truncated (${error.message})`, code, {
+      cause: error,
+    });
   }
   return new SourceError(`${label}: ${error.message}`, code, { cause: error });
 }
@@ -169,7 +180,10 @@ export async function openInput(location: string, options: InputOptions = {}): P
   // keep unhandled rejections away.
   pipeline(raw.stream, sniffer, ignore);
   const { signal } = options;
-  const onAbort = () => sniffer.destroy(signal?.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError'));
+  const onAbort = () =>
+    sniffer.destroy(
+      signal?.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError'),
+    );
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
   let compressed: boolean;

@@ -44,7 +44,10 @@ export class JsonArraySplitter {
       switch (this.state) {
         case State.BeforeArray:
           if (b === 0x5b) this.state = State.BeforeElement;
-          else if (!isSpace(b)) throw this.error(`expected a JSON array ("[") at line ${this.line}, found ${JSON.stringify(String.fromCharCode(b))}; use --format ndjson for one object per line`);
+          else if (!isSpace(b))
+            throw this.error(
+              `expected a JSON array ("[") at line ${this.line}, found ${JSON.stringify(String.fromCharCode(b))}; use --format ndjson for one object per line`,
+            );
           break;
         case State.BeforeElement:
           if (b === 0x5d) this.state = State.Done;
@@ -92,7 +95,9 @@ export class JsonArraySplitter {
     this.scanned = this.pending.length;
     this.lastCut = 0;
     if (this.pending.length > this.options.maxChunkBytes) {
-      throw this.error(`an element starting at line ${this.lines[0] ?? this.nextStartLine} is over ${Math.round(this.options.maxChunkBytes / 1048576)} MiB (unbalanced brackets or an unclosed string?)`);
+      throw this.error(
+        `an element starting at line ${this.lines[0] ?? this.nextStartLine} is over ${Math.round(this.options.maxChunkBytes / 1048576)} MiB (unbalanced brackets or an unclosed string?)`,
+      );
     }
     return chunks;
   }
@@ -104,7 +109,9 @@ export class JsonArraySplitter {
       throw this.error('the file holds no JSON array');
     }
     if (this.state !== State.Done) {
-      throw this.error(`the JSON array is not closed at the end of the input (line ${this.line}): the file looks truncated`);
+      throw this.error(
+        `the JSON array is not closed at the end of the input (line ${this.line}): the file looks truncated`,
+      );
     }
     if (this.starts.length === 0) return undefined;
     return this.cut(this.pending, this.ends.at(-1)!);

@@ -43,7 +43,8 @@ const NEVER = 0x1ff;
 
 function splitterFor(options: RecordSourceOptions): Splitter {
   const maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
-  if (options.format === 'json') return new JsonArraySplitter({ recordsPerChunk: options.recordsPerChunk, maxChunkBytes, label: options.label });
+  if (options.format === 'json')
+    return new JsonArraySplitter({ recordsPerChunk: options.recordsPerChunk, maxChunkBytes, label: options.label });
   const csv = options.format === 'csv';
   return new RecordSplitter({
     delimiter: csv ? options.delimiter.charCodeAt(0) : NEVER,
@@ -62,7 +63,10 @@ export class RecordSource {
   private ended = false;
   private first = true;
 
-  constructor(input: Readable, private readonly options: RecordSourceOptions) {
+  constructor(
+    input: Readable,
+    private readonly options: RecordSourceOptions,
+  ) {
     const text = UTF8.has(options.encoding.toLowerCase()) ? new PassThrough() : decoder(options.encoding);
     // pipeline propagates a read error into `text`, so iterating it throws instead of ending early.
     this.flowing = pipeline(input, text);

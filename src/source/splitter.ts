@@ -116,9 +116,10 @@ export class RecordSplitter {
     this.scanned = rest.length;
     this.lastCut = 0;
     if (this.pendingBytes > this.options.maxChunkBytes) {
-      const where = state === State.Quoted || state === State.QuoteInQuoted
-        ? `a quoted field opened at line ${this.quotedSinceLine} is never closed`
-        : `a record starting at line ${this.nextStartLine} has no line end`;
+      const where =
+        state === State.Quoted || state === State.QuoteInQuoted
+          ? `a quoted field opened at line ${this.quotedSinceLine} is never closed`
+          : `a record starting at line ${this.nextStartLine} has no line end`;
       throw new Error(
         `${where}: over ${Math.round(this.options.maxChunkBytes / 1048576)} MiB without a record boundary (check --quote and --delimiter)`,
       );

@@ -6,7 +6,13 @@
 import type pg from 'pg';
 import { quoteIdent, quoteTable } from '../db/quote.js';
 import { ConfigError } from '../errors.js';
-import { columnNullable, createStagingTable, createTargetTable, STAGING_COMMENT, stagingColumns } from '../table/ddl.js';
+import {
+  columnNullable,
+  createStagingTable,
+  createTargetTable,
+  STAGING_COMMENT,
+  stagingColumns,
+} from '../table/ddl.js';
 import type { TargetSpec } from '../table/spec.js';
 
 interface ColumnInfo {
@@ -17,7 +23,13 @@ interface ColumnInfo {
 }
 
 async function tableColumns(client: pg.ClientBase, schema: string, table: string): Promise<ColumnInfo[] | undefined> {
-  const r = await client.query<{ name: string; type: string; not_null: boolean; has_default: boolean; relkind: string }>(
+  const r = await client.query<{
+    name: string;
+    type: string;
+    not_null: boolean;
+    has_default: boolean;
+    relkind: string;
+  }>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
             a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' AS has_default, c.relkind
        FROM pg_class c
@@ -28,14 +40,19 @@ async function tableColumns(client: pg.ClientBase, schema: string, table: string
     [schema, table],
   );
   if (r.rowCount === 0) return undefined;
-  return r.rows.filter((row) => row.name !== null).map((row) => ({ name: row.name, type: row.type, notNull: row.not_null, hasDefault: row.has_default }));
+  return r.rows
+    .filter((row) => row.name !== null)
+    .map((row) => ({ name: row.name, type: row.type, notNull: row.not_null, hasDefault: row.has_default }));
 }
 
 /** PostgreSQL's own spelling of the configured types (int → integer, varchar(5) → character varying(5)). */
 async function canonicalTypes(client: pg.ClientBase, spec: TargetSpec): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const c of spec.columns) {
-    const r = await client.query<{ t: string }>(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'pg_temp.etl_shape'::regclass AND attname = $1`, [c.name]);
+    const r = await client.query<{ t: string }>(
+      `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'pg_temp.etl_shape'::regclass AND attname = $1`,
+      [c.name],
+    );
     out.set(c.name, r.rows[0]!.t);
   }
   return out;
@@ -78,17 +95,25 @@ function compare(spec: TargetSpec, existing: ColumnInfo[], wanted: Map<string, s
   for (const c of spec.columns) {
     const have = byName.get(c.name);
     if (!have) out.push(`column ${JSON.stringify(c.name)} is missing (configured as ${wanted.get(c.name)})`);
-    else if (have.type !== wanted.get(c.name)) out.push(`column ${JSON.stringify(c.name)} is ${have.type}, configured as ${wanted.get(c.name)}`);
-    else if (have.notNull && columnNullable(spec, c)) out.push(`column ${JSON.stringify(c.name)} is NOT NULL but configured as nullable`);
+    else if (have.type !== wanted.get(c.name))
+      out.push(`column ${JSON.stringify(c.name)} is ${have.type}, configured as ${wanted.get(c.name)}`);
+    else if (have.notNull && columnNullable(spec, c))
+      out.push(`column ${JSON.stringify(c.name)} is NOT NULL but configured as nullable`);
   }
   if (spec.modifiedColumn) {
     const have = byName.get(spec.modifiedColumn);
     if (!have) out.push(`column ${JSON.stringify(spec.modifiedColumn)} (modified_column) is missing`);
-    else if (have.type !== 'timestamp with time zone') out.push(`column ${JSON.stringify(spec.modifiedColumn)} (modified_column) is ${have.type}, expected timestamp with time zone`);
+    else if (have.type !== 'timestamp with time zone')
+      out.push(
+        `column ${JSON.stringify(spec.modifiedColumn)} (modified_column) is ${have.type}, expected timestamp with time zone`,
+      );
   }
   const fed = new Set([...spec.columns.map((c) => c.name), ...(spec.modifiedColumn ? [spec.modifiedColumn] : [])]);
   for (const c of existing) {
-    if (!fed.has(c.name) && c.notNull && !c.hasDefault) out.push(`column ${JSON.stringify(c.name)} is NOT NULL without a default and not in the configuration, so no row could be inserted`);
+    if (!fed.has(c.name) && c.notNull && !c.hasDefault)
+      out.push(
+        `column ${JSON.stringify(c.name)} is NOT NULL without a default and not in the configuration, so no row could be inserted`,
+      );
   }
   return out;
 }
@@ -97,7 +122,8 @@ async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<v
   const have = await tableColumns(client, spec.stagingSchema, spec.stagingTable);
   const want = stagingColumns(spec);
   if (have) {
-    const same = have.length === want.length && want.every((w, i) => have[i]!.name === w.name && have[i]!.type === w.type);
+    const same =
+      have.length === want.length && want.every((w, i) => have[i]!.name === w.name && have[i]!.type === w.type);
     if (same) return;
     const r = await client.query<{ comment: string | null; relkind: string }>(
       `SELECT obj_description(c.oid, 'pg_class') AS comment, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,

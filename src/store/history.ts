@@ -13,7 +13,14 @@ export interface LoadCounts {
 }
 
 export const zeroCounts = (): LoadCounts => ({
-  read: 0, staged: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0, duplicates: 0,
+  read: 0,
+  staged: 0,
+  inserted: 0,
+  updated: 0,
+  unchanged: 0,
+  deleted: 0,
+  rejected: 0,
+  duplicates: 0,
 });
 
 export type LoadStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
@@ -36,7 +43,12 @@ export async function createLoad(db: pg.ClientBase | pg.Pool, load: NewLoad): Pr
 }
 
 /** The statement that closes a load; run inside the merge transaction on success. */
-export function finishLoadQuery(loadId: string, status: Exclude<LoadStatus, 'running'>, counts: LoadCounts, error?: string) {
+export function finishLoadQuery(
+  loadId: string,
+  status: Exclude<LoadStatus, 'running'>,
+  counts: LoadCounts,
+  error?: string,
+) {
   return {
     text: `UPDATE etl_info_schema.loads
               SET status = $2, finished_at = clock_timestamp(), rows_read = $3, rows_staged = $4,
@@ -44,8 +56,17 @@ export function finishLoadQuery(loadId: string, status: Exclude<LoadStatus, 'run
                   rows_rejected = $9, rows_duplicate = $10, error = $11
             WHERE load_id = $1`,
     values: [
-      loadId, status, counts.read, counts.staged, counts.inserted, counts.updated, counts.unchanged,
-      counts.deleted, counts.rejected, counts.duplicates, error ?? null,
+      loadId,
+      status,
+      counts.read,
+      counts.staged,
+      counts.inserted,
+      counts.updated,
+      counts.unchanged,
+      counts.deleted,
+      counts.rejected,
+      counts.duplicates,
+      error ?? null,
     ],
   };
 }

@@ -9,7 +9,10 @@ import { LOCK_NAMESPACE } from './advisory.js';
  */
 export async function acquireTableLock(client: pg.ClientBase, target: string, timeoutMs: number): Promise<void> {
   if (timeoutMs <= 0) {
-    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, target]);
+    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
+      LOCK_NAMESPACE,
+      target,
+    ]);
     if (!r.rows[0]?.ok) throw await busy(client, target, timeoutMs);
     return;
   }
@@ -39,7 +42,8 @@ async function busy(client: pg.ClientBase, target: string, timeoutMs: number): P
       [target],
     );
     const row = r.rows[0];
-    if (row) holder = ` (load ${row.load_id}, pid ${row.pid ?? '?'} on ${row.host ?? '?'}, running since ${row.started_at.toISOString()})`;
+    if (row)
+      holder = ` (load ${row.load_id}, pid ${row.pid ?? '?'} on ${row.host ?? '?'}, running since ${row.started_at.toISOString()})`;
   } catch {
     // The history is only used to enrich the message.
   }

@@ -18,7 +18,10 @@ export class RejectSink {
   private file: WriteStream | undefined;
   total = 0;
 
-  constructor(private readonly loadId: string, filePath?: string) {
+  constructor(
+    private readonly loadId: string,
+    filePath?: string,
+  ) {
     if (filePath) {
       this.file = createWriteStream(filePath, { encoding: 'utf8' });
       this.file.write('line,reason,raw\n');
@@ -50,7 +53,12 @@ export class RejectSink {
       `INSERT INTO etl_info_schema.rejects (load_id, line, raw, reason)
        SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])
        ON CONFLICT (load_id, line) DO NOTHING`,
-      [this.loadId, batch.map((r) => r.line), batch.map((r) => r.raw.replaceAll('\0', '\\0')), batch.map((r) => r.reason)],
+      [
+        this.loadId,
+        batch.map((r) => r.line),
+        batch.map((r) => r.raw.replaceAll('\0', '\\0')),
+        batch.map((r) => r.reason),
+      ],
     );
     if (this.file) {
       for (const r of batch) {
@@ -63,7 +71,9 @@ export class RejectSink {
     if (!this.file) return;
     const file = this.file;
     this.file = undefined;
-    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      file.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
   }
 }
 

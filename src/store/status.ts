@@ -68,7 +68,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu;
 /** A load id as the user typed it, checked before it reaches the database (which would reject it with 22P02). */
 export function checkLoadId(id: string, setting = '--load'): string {
   const t = id.trim();
-  if (!UUID.test(t)) throw new ConfigError(`${setting} ${JSON.stringify(id)} is not a load id; load ids are UUIDs such as 3f0c5a4e-8d1b-4c57-9a53-0f7d2b9c6e11 (see etl status)`);
+  if (!UUID.test(t))
+    throw new ConfigError(
+      `${setting} ${JSON.stringify(id)} is not a load id; load ids are UUIDs such as 3f0c5a4e-8d1b-4c57-9a53-0f7d2b9c6e11 (see etl status)`,
+    );
   return t.toLowerCase();
 }
 
@@ -88,13 +91,27 @@ export function historyExistsQuery(): Statement {
 }
 
 const columns = [
-  'load_id', 'table_name', 'source', 'status', 'dry_run', 'started_at', 'finished_at',
-  'rows_read', 'rows_staged', 'rows_inserted', 'rows_updated', 'rows_unchanged', 'rows_deleted',
-  'rows_rejected', 'rows_duplicate', 'error', 'host', 'pid',
+  'load_id',
+  'table_name',
+  'source',
+  'status',
+  'dry_run',
+  'started_at',
+  'finished_at',
+  'rows_read',
+  'rows_staged',
+  'rows_inserted',
+  'rows_updated',
+  'rows_unchanged',
+  'rows_deleted',
+  'rows_rejected',
+  'rows_duplicate',
+  'error',
+  'host',
+  'pid',
 ].map(quoteIdent);
 
-const SELECT_LOAD =
-  `SELECT ${columns.join(', ')},
+const SELECT_LOAD = `SELECT ${columns.join(', ')},
           (extract(epoch FROM coalesce(${quoteIdent('finished_at')}, clock_timestamp()) - ${quoteIdent('started_at')}) * 1000)::float8 AS duration_ms
      FROM ${LOADS}`;
 
@@ -191,7 +208,11 @@ export async function findLoad(db: Queryable, loadId: string): Promise<LoadRecor
   return r.rows[0] ? toLoadRecord(r.rows[0]) : undefined;
 }
 
-export async function findRejects(db: Queryable, loadId: string, limit: number): Promise<{ rejects: RejectRecord[]; total: number }> {
+export async function findRejects(
+  db: Queryable,
+  loadId: string,
+  limit: number,
+): Promise<{ rejects: RejectRecord[]; total: number }> {
   const r = await db.query<{ line: string; reason: string; raw: string; total: string }>(rejectsQuery(loadId, limit));
   return {
     rejects: r.rows.map((row) => ({ line: Number(row.line), reason: row.reason, raw: row.raw })),
@@ -214,7 +235,11 @@ export interface HistoryAccess {
  * Runs `read` on a connection to the configured database, or with `undefined` when no history was
  * ever written there. A fresh embedded directory is not initialised just to find that out.
  */
-async function withHistory<T>(setting: DatabaseSetting, access: HistoryAccess, read: (client: pg.ClientBase | undefined) => Promise<T>): Promise<T> {
+async function withHistory<T>(
+  setting: DatabaseSetting,
+  access: HistoryAccess,
+  read: (client: pg.ClientBase | undefined) => Promise<T>,
+): Promise<T> {
   if (!access.db && embeddedClusterMissing(setting)) return read(undefined);
   const log = access.log ?? silentLogger;
   const db = access.db ?? (await openDatabase(setting, (m) => log.info(m)));
@@ -257,7 +282,11 @@ export async function status(setting: DatabaseSetting, options: StatusOptions = 
     }
     if (loadId) {
       const load = await findLoad(client, loadId);
-      if (!load) throw new LoadNotFoundError(`load ${loadId} not found in etl_info_schema.loads (see etl status for recent loads)`, loadId);
+      if (!load)
+        throw new LoadNotFoundError(
+          `load ${loadId} not found in etl_info_schema.loads (see etl status for recent loads)`,
+          loadId,
+        );
       return { recorded: true, loads: [load] };
     }
     return { recorded: true, loads: await recentLoads(client, { table: options.table, limit }) };
@@ -273,13 +302,21 @@ export interface LoadRejects {
 }
 
 /** A load's bad rows (line, reason, raw text) from etl_info_schema.rejects, in line order. */
-export async function loadRejects(setting: DatabaseSetting, loadId: string, options: HistoryAccess & { limit?: number } = {}): Promise<LoadRejects> {
+export async function loadRejects(
+  setting: DatabaseSetting,
+  loadId: string,
+  options: HistoryAccess & { limit?: number } = {},
+): Promise<LoadRejects> {
   const id = checkLoadId(loadId);
   const limit = checkLimit(options.limit ?? DEFAULT_REJECT_LIMIT);
   return withHistory(setting, options, async (client) => {
     if (!client) throw new LoadNotFoundError(`load ${id} not found: ${NOTHING_RECORDED}`, id);
     const load = await findLoad(client, id);
-    if (!load) throw new LoadNotFoundError(`load ${id} not found in etl_info_schema.loads (see etl status for recent loads)`, id);
+    if (!load)
+      throw new LoadNotFoundError(
+        `load ${id} not found in etl_info_schema.loads (see etl status for recent loads)`,
+        id,
+      );
     return { load, ...(await findRejects(client, id, limit)) };
   });
 }

@@ -15,7 +15,10 @@ export function configForDefinition(def: SyncDefinition, cliFlags: Flags, env: E
 
 export function findDefinition(defs: readonly SyncDefinition[], name: string, file: string): SyncDefinition {
   const def = defs.find((d) => d.name === name);
-  if (!def) throw new ConfigError(`${file} has no sync named ${JSON.stringify(name)} (it has: ${defs.map((d) => d.name).join(', ')})`);
+  if (!def)
+    throw new ConfigError(
+      `${file} has no sync named ${JSON.stringify(name)} (it has: ${defs.map((d) => d.name).join(', ')})`,
+    );
   return def;
 }
 

@@ -11,10 +11,17 @@ import { markAborted, runningLoads } from '../store/history.js';
  */
 export async function recoverAbandoned(client: pg.ClientBase, spec: TargetSpec): Promise<string[]> {
   const dead = await runningLoads(client, spec.name);
-  const parts = await client.query<{ schema: string; name: string }>(listPartitions(spec).text, listPartitions(spec).values);
+  const parts = await client.query<{ schema: string; name: string }>(
+    listPartitions(spec).text,
+    listPartitions(spec).values,
+  );
   for (const p of parts.rows) await client.query(`DROP TABLE IF EXISTS ${quoteTable(p.schema, p.name)}`);
   for (const loadId of dead) {
-    await markAborted(client, loadId, 'the process running this load stopped without finishing it (killed or lost its host); its staging rows were removed by a later run');
+    await markAborted(
+      client,
+      loadId,
+      'the process running this load stopped without finishing it (killed or lost its host); its staging rows were removed by a later run',
+    );
   }
   return dead;
 }

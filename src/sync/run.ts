@@ -85,13 +85,24 @@ export async function prepareSource(config: SyncConfig, log: Logger): Promise<Pr
   });
   let layout: ChunkLayout | undefined;
   if (format !== 'csv') {
-    layout = { format: 'json', fieldNames: spec.columns.map((c) => c.source), columns: spec.columns, keys: spec.key, deleteWhen: spec.deleteWhen };
+    layout = {
+      format: 'json',
+      fieldNames: spec.columns.map((c) => c.source),
+      columns: spec.columns,
+      keys: spec.key,
+      deleteWhen: spec.deleteWhen,
+    };
   }
   try {
     if (format === 'csv' && config.csv.header) {
       const header = await source.readHeader();
       if (header) {
-        const match = matchHeader(header.fields, spec, { file: input.label, line: header.line, delimiter: config.csv.delimiter, quote: config.csv.quote });
+        const match = matchHeader(header.fields, spec, {
+          file: input.label,
+          line: header.line,
+          delimiter: config.csv.delimiter,
+          quote: config.csv.quote,
+        });
         layout = match.layout;
         if (match.extra.length > 0) {
           const message = `${input.label}: ignoring column(s) ${match.extra.map((f) => JSON.stringify(f)).join(', ')} (not used by ${spec.name})`;
@@ -145,7 +156,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   };
   signal?.addEventListener('abort', onAbort);
   const checkAbort = () => {
-    if (signal?.aborted) throw new SyncAbortedError(`sync of ${spec.name} interrupted (${String(signal.reason ?? 'aborted')})`, loadId);
+    if (signal?.aborted)
+      throw new SyncAbortedError(`sync of ${spec.name} interrupted (${String(signal.reason ?? 'aborted')})`, loadId);
   };
 
   try {
@@ -156,16 +168,32 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     await acquireTableLock(control, spec.name, config.lockTimeoutMs);
     locked = true;
     const recovered = await recoverAbandoned(control, spec);
-    for (const id of recovered) log.warn(`load ${id} of ${spec.name} was left running by a killed process: its staging rows were removed and it is marked aborted`);
+    for (const id of recovered)
+      log.warn(
+        `load ${id} of ${spec.name} was left running by a killed process: its staging rows were removed and it is marked aborted`,
+      );
     const { created } = await ensureTarget(control, spec);
     if (created) log.info(`created ${spec.schema}.${spec.table} from the configuration of ${spec.name}`);
     checkAbort();
 
     loadId = randomUUID();
     const id = loadId;
-    await createLoad(control, { loadId: id, table: spec.name, source: input.label, host: hostname(), pid: process.pid, dryRun: config.dryRun });
+    await createLoad(control, {
+      loadId: id,
+      table: spec.name,
+      source: input.label,
+      host: hostname(),
+      pid: process.pid,
+      dryRun: config.dryRun,
+    });
     compensations.register('mark load failed', async () => {
-      await finishLoad(side, id, signal?.aborted ? 'aborted' : 'failed', counts, failure ? redactSecrets(messageOf(failure)) : 'failed');
+      await finishLoad(
+        side,
+        id,
+        signal?.aborted ? 'aborted' : 'failed',
+        counts,
+        failure ? redactSecrets(messageOf(failure)) : 'failed',
+      );
     });
     rejects = new RejectSink(id, config.rejectsFile);
     const sink = rejects;
@@ -279,7 +307,9 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       counts.staged = pool.staged;
     }
     if (rejects) counts.rejected = rejects.total;
-    await compensations.runAll((name, undoError) => log.error(`compensation "${name}" failed: ${messageOf(undoError)}`));
+    await compensations.runAll((name, undoError) =>
+      log.error(`compensation "${name}" failed: ${messageOf(undoError)}`),
+    );
     throw classify(error, spec.name, loadId, signal);
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -295,7 +325,11 @@ function messageOf(error: unknown): string {
 
 function classify(error: unknown, target: string, loadId: string | undefined, signal: AbortSignal | undefined): Error {
   if (error instanceof ConfigError || error instanceof SyncAbortedError) return error;
-  if (signal?.aborted) return new SyncAbortedError(`sync of ${target} interrupted (${String(signal.reason ?? 'aborted')}); rolled back`, loadId);
+  if (signal?.aborted)
+    return new SyncAbortedError(
+      `sync of ${target} interrupted (${String(signal.reason ?? 'aborted')}); rolled back`,
+      loadId,
+    );
   if (loadId === undefined) return error instanceof Error ? error : new Error(String(error));
   return new SyncFailedError(
     `sync of ${target} failed and was rolled back (load ${loadId}): ${redactSecrets(messageOf(error))}`,

@@ -4,8 +4,22 @@
  */
 
 export type BaseType =
-  | 'smallint' | 'integer' | 'bigint' | 'numeric' | 'real' | 'double precision' | 'boolean' | 'date'
-  | 'timestamptz' | 'timestamp' | 'text' | 'varchar' | 'char' | 'uuid' | 'json' | 'jsonb';
+  | 'smallint'
+  | 'integer'
+  | 'bigint'
+  | 'numeric'
+  | 'real'
+  | 'double precision'
+  | 'boolean'
+  | 'date'
+  | 'timestamptz'
+  | 'timestamp'
+  | 'text'
+  | 'varchar'
+  | 'char'
+  | 'uuid'
+  | 'json'
+  | 'jsonb';
 
 export interface ColumnType {
   base: BaseType;
@@ -25,20 +39,34 @@ const SUPPORTED =
   'uuid, json, jsonb';
 
 const NAMES = new Map<string, BaseType>([
-  ['smallint', 'smallint'], ['int2', 'smallint'],
-  ['integer', 'integer'], ['int', 'integer'], ['int4', 'integer'],
-  ['bigint', 'bigint'], ['int8', 'bigint'],
-  ['numeric', 'numeric'], ['decimal', 'numeric'],
-  ['real', 'real'], ['float4', 'real'],
-  ['double precision', 'double precision'], ['float8', 'double precision'],
-  ['boolean', 'boolean'], ['bool', 'boolean'],
+  ['smallint', 'smallint'],
+  ['int2', 'smallint'],
+  ['integer', 'integer'],
+  ['int', 'integer'],
+  ['int4', 'integer'],
+  ['bigint', 'bigint'],
+  ['int8', 'bigint'],
+  ['numeric', 'numeric'],
+  ['decimal', 'numeric'],
+  ['real', 'real'],
+  ['float4', 'real'],
+  ['double precision', 'double precision'],
+  ['float8', 'double precision'],
+  ['boolean', 'boolean'],
+  ['bool', 'boolean'],
   ['date', 'date'],
-  ['timestamptz', 'timestamptz'], ['timestamp with time zone', 'timestamptz'],
-  ['timestamp', 'timestamp'], ['timestamp without time zone', 'timestamp'],
+  ['timestamptz', 'timestamptz'],
+  ['timestamp with time zone', 'timestamptz'],
+  ['timestamp', 'timestamp'],
+  ['timestamp without time zone', 'timestamp'],
   ['text', 'text'],
-  ['varchar', 'varchar'], ['character varying', 'varchar'],
-  ['char', 'char'], ['character', 'char'],
-  ['uuid', 'uuid'], ['json', 'json'], ['jsonb', 'jsonb'],
+  ['varchar', 'varchar'],
+  ['character varying', 'varchar'],
+  ['char', 'char'],
+  ['character', 'char'],
+  ['uuid', 'uuid'],
+  ['json', 'json'],
+  ['jsonb', 'jsonb'],
 ]);
 
 const TYPE_SYNTAX = /^([a-z][a-z0-9 ]*?)(?:\((\d+)(?:,(\d+))?\))?$/;
@@ -52,7 +80,11 @@ function typeError(text: string, problem: string): Error {
 /** Parses a type as written in config (case-insensitive, extra spaces allowed); throws on anything else. */
 export function parseColumnType(text: string): ColumnType {
   if (typeof text !== 'string') throw typeError(String(text), 'is not a type name');
-  const written = text.trim().toLowerCase().replace(/\s+/g, ' ').replace(/ ?([(),]) ?/g, '$1');
+  const written = text
+    .trim()
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .replace(/ ?([(),]) ?/g, '$1');
   const match = TYPE_SYNTAX.exec(written);
   const base = match ? NAMES.get(match[1]!) : undefined;
   if (!match || base === undefined) throw typeError(text, 'is not supported');
@@ -61,7 +93,8 @@ export function parseColumnType(text: string): ColumnType {
     case 'numeric': {
       if (params.length === 0) return { base, sql: 'numeric' };
       const [precision = 0, scale = 0] = params;
-      if (precision < 1 || precision > MAX_NUMERIC_PRECISION) throw typeError(text, `needs a precision between 1 and ${MAX_NUMERIC_PRECISION}`);
+      if (precision < 1 || precision > MAX_NUMERIC_PRECISION)
+        throw typeError(text, `needs a precision between 1 and ${MAX_NUMERIC_PRECISION}`);
       if (scale > precision) throw typeError(text, `needs a scale between 0 and its precision (${precision})`);
       return { base, precision, scale, sql: `numeric(${precision},${scale})` };
     }
@@ -69,9 +102,11 @@ export function parseColumnType(text: string): ColumnType {
     case 'char': {
       if (params.length > 1) throw typeError(text, 'takes a single length');
       // As in PostgreSQL: varchar without a length is unbounded, char without a length is char(1).
-      if (params.length === 0) return base === 'varchar' ? { base, sql: 'varchar' } : { base, length: 1, sql: 'char(1)' };
+      if (params.length === 0)
+        return base === 'varchar' ? { base, sql: 'varchar' } : { base, length: 1, sql: 'char(1)' };
       const length = params[0]!;
-      if (length < 1 || length > MAX_CHAR_LENGTH) throw typeError(text, `needs a length between 1 and ${MAX_CHAR_LENGTH}`);
+      if (length < 1 || length > MAX_CHAR_LENGTH)
+        throw typeError(text, `needs a length between 1 and ${MAX_CHAR_LENGTH}`);
       return { base, length, sql: `${base}(${length})` };
     }
     default:

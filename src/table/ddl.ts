@@ -16,7 +16,9 @@ export function columnNullable(spec: TargetSpec, column: ColumnSpec): boolean {
 }
 
 export function createTargetTable(spec: TargetSpec): string {
-  const defs = spec.columns.map((c) => `${quoteIdent(c.name)} ${c.sqlType}${columnNullable(spec, c) ? '' : ' NOT NULL'}`);
+  const defs = spec.columns.map(
+    (c) => `${quoteIdent(c.name)} ${c.sqlType}${columnNullable(spec, c) ? '' : ' NOT NULL'}`,
+  );
   if (spec.modifiedColumn) defs.push(`${quoteIdent(spec.modifiedColumn)} timestamptz NOT NULL DEFAULT now()`);
   // An append target keeps every row, so its key (if any) cannot be unique.
   if (spec.mode !== 'append' && spec.key.length > 0) defs.push(`PRIMARY KEY (${spec.key.map(quoteIdent).join(', ')})`);

@@ -10,7 +10,12 @@ export const followersTarget: TargetSpec = Object.freeze<TargetSpec>({
   key: ['email'],
   columns: [
     { name: 'email', sqlType: 'varchar(255)', source: 'email', rule: { kind: 'email' } },
-    { name: 'full_name', sqlType: 'varchar(255)', source: 'full_name', rule: { kind: 'text', maxLength: 255, trim: true, allowEmpty: false } },
+    {
+      name: 'full_name',
+      sqlType: 'varchar(255)',
+      source: 'full_name',
+      rule: { kind: 'text', maxLength: 255, trim: true, allowEmpty: false },
+    },
   ],
   modifiedColumn: 'modified_at',
   mode: 'mirror',

@@ -19,10 +19,12 @@ function asText(value: SourceValue, column: string): string | FieldResult {
 /** Lengths count characters (code points), as varchar(n) does. */
 function checkText(value: string, maxLength: number | undefined, column: string): FieldResult {
   if (value.includes('\0')) return { ok: false, reason: `${column} contains a NUL byte` };
-  if (value.includes('\uFFFD')) return { ok: false, reason: `${column} is not valid text in the file's encoding (invalid byte sequence)` };
+  if (value.includes('\uFFFD'))
+    return { ok: false, reason: `${column} is not valid text in the file's encoding (invalid byte sequence)` };
   if (maxLength !== undefined && value.length > maxLength) {
     const length = [...value].length;
-    if (length > maxLength) return { ok: false, reason: `${column} is ${length} characters long; at most ${maxLength} are allowed` };
+    if (length > maxLength)
+      return { ok: false, reason: `${column} is ${length} characters long; at most ${maxLength} are allowed` };
   }
   return { ok: true, value };
 }

@@ -59,7 +59,11 @@ class Refusals {
   readonly surrogate: Refusal;
   private readonly wrongKinds: Record<'number' | 'boolean' | 'array' | 'object', Refusal>;
 
-  constructor(readonly column: string, readonly sql: string, nullable: boolean) {
+  constructor(
+    readonly column: string,
+    readonly sql: string,
+    nullable: boolean,
+  ) {
     this.missing = nullable ? NULL : refuse(`${column} is missing`);
     this.empty = nullable ? NULL : refuse(`${column} is empty`);
     // Same wording as target/rules.ts.
@@ -86,7 +90,10 @@ class Refusals {
   }
 
   outOfRange(value: string | number, note = ''): Refusal {
-    return { ok: false, reason: `${this.column}: ${typeof value === 'number' ? value : truncate(value)} is out of range for ${this.sql}${note}` };
+    return {
+      ok: false,
+      reason: `${this.column}: ${typeof value === 'number' ? value : truncate(value)} is out of range for ${this.sql}${note}`,
+    };
   }
 }
 
@@ -150,7 +157,8 @@ function integerConverter(r: Refusals, base: 'smallint' | 'integer' | 'bigint'):
       if (!Number.isInteger(value)) return r.invalid(value, notInteger);
       if (value > maxNumber || value < -maxNumber - 1) return r.outOfRange(value);
       // Beyond 2^53 the JSON reader has already rounded the number: the digits in the file are lost.
-      if (!Number.isSafeInteger(value)) return r.invalid(value, 'is too large to be exact as a JSON number; write it as a string');
+      if (!Number.isSafeInteger(value))
+        return r.invalid(value, 'is too large to be exact as a JSON number; write it as a string');
       return ok(String(value === 0 ? 0 : value));
     },
   );
@@ -237,16 +245,26 @@ function numericConverter(r: Refusals, precision: number | undefined, scale: num
   const infinite = `is not a finite number (${r.sql})`;
   const constrained = precision !== undefined;
   const integerDigits = (precision ?? 0) - scale;
-  const note = integerDigits === 0 ? ' (no digits allowed before the decimal point)' : ` (at most ${integerDigits} digit${integerDigits === 1 ? '' : 's'} before the decimal point)`;
+  const note =
+    integerDigits === 0
+      ? ' (no digits allowed before the decimal point)'
+      : ` (at most ${integerDigits} digit${integerDigits === 1 ? '' : 's'} before the decimal point)`;
   const fromString = (text: string): TypedResult => {
     const d = parseDecimal(text);
     if (d === 'range') return r.outOfRange(text);
     if (d === 'syntax') {
-      if (NAN.test(text)) return constrained ? r.invalid(text, `is not allowed in ${r.sql} (NaN fits only an unconstrained numeric)`) : ok('NaN');
+      if (NAN.test(text))
+        return constrained
+          ? r.invalid(text, `is not allowed in ${r.sql} (NaN fits only an unconstrained numeric)`)
+          : ok('NaN');
       return r.invalid(text, INFINITY.test(text) ? infinite : notNumber);
     }
     if (!constrained) {
-      return ok(d.exponent >= 0 && d.coefficient !== '' ? renderDecimal(d.negative, d.coefficient + '0'.repeat(d.exponent), 0) : renderDecimal(d.negative, d.coefficient, d.scale));
+      return ok(
+        d.exponent >= 0 && d.coefficient !== ''
+          ? renderDecimal(d.negative, d.coefficient + '0'.repeat(d.exponent), 0)
+          : renderDecimal(d.negative, d.coefficient, d.scale),
+      );
     }
     if (d.coefficient === '') return ok(renderDecimal(false, '', scale));
     // Refuse early what cannot fit even before rounding (which adds at most one digit): no padding then.
@@ -255,7 +273,9 @@ function numericConverter(r: Refusals, precision: number | undefined, scale: num
     if (coefficient.length - scale > integerDigits) return r.outOfRange(text, note);
     return ok(renderDecimal(d.negative, coefficient, scale));
   };
-  return trimmed(r, fromString, (value) => (Number.isFinite(value) ? fromString(String(value)) : r.invalid(value, infinite)));
+  return trimmed(r, fromString, (value) =>
+    Number.isFinite(value) ? fromString(String(value)) : r.invalid(value, infinite),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,8 +283,12 @@ function numericConverter(r: Refusals, precision: number | undefined, scale: num
 
 const FLOAT_SPECIALS = new Map([
   ['nan', 'NaN'],
-  ['infinity', 'Infinity'], ['+infinity', 'Infinity'], ['-infinity', '-Infinity'],
-  ['inf', 'Infinity'], ['+inf', 'Infinity'], ['-inf', '-Infinity'],
+  ['infinity', 'Infinity'],
+  ['+infinity', 'Infinity'],
+  ['-infinity', '-Infinity'],
+  ['inf', 'Infinity'],
+  ['+inf', 'Infinity'],
+  ['-inf', '-Infinity'],
 ]);
 const NONZERO_DIGIT = /[1-9]/;
 
@@ -299,8 +323,18 @@ function floatConverter(r: Refusals, single: boolean): Convert {
 // boolean
 
 const BOOLEANS = new Map([
-  ['true', 't'], ['t', 't'], ['yes', 't'], ['y', 't'], ['on', 't'], ['1', 't'],
-  ['false', 'f'], ['f', 'f'], ['no', 'f'], ['n', 'f'], ['off', 'f'], ['0', 'f'],
+  ['true', 't'],
+  ['t', 't'],
+  ['yes', 't'],
+  ['y', 't'],
+  ['on', 't'],
+  ['1', 't'],
+  ['false', 'f'],
+  ['f', 'f'],
+  ['no', 'f'],
+  ['n', 'f'],
+  ['off', 'f'],
+  ['0', 'f'],
 ]);
 
 function booleanConverter(r: Refusals): Convert {
@@ -322,7 +356,8 @@ function booleanConverter(r: Refusals): Convert {
 // date, timestamptz, timestamp
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Years 0001-9999 of the proleptic Gregorian calendar, as PostgreSQL counts them. */
@@ -352,17 +387,33 @@ function dateConverter(r: Refusals): Convert {
  */
 function timestampConverter(r: Refusals, withZone: boolean): Convert {
   const notTimestamp = `is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]]${withZone ? '[Z|±HH[:MM]]' : ''})`;
-  const hasOffset = 'has a time zone offset, which timestamp (without time zone) would drop; remove it or use timestamptz';
+  const hasOffset =
+    'has a time zone offset, which timestamp (without time zone) would drop; remove it or use timestamptz';
   return trimmed(r, (text) => {
     const m = TIMESTAMP.exec(text);
     if (!m) return r.invalid(text, notTimestamp);
-    const [, year, month, day, hour = '00', minute = '00', second = '00', fraction, zulu, sign, offsetHour, offsetMinute] = m;
+    const [
+      ,
+      year,
+      month,
+      day,
+      hour = '00',
+      minute = '00',
+      second = '00',
+      fraction,
+      zulu,
+      sign,
+      offsetHour,
+      offsetMinute,
+    ] = m;
     if (!isCalendarDate(year!, month!, day!)) return r.invalid(text, 'is not a real calendar date');
-    if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return r.invalid(text, 'is not a valid time of day (hours 00-23, minutes and seconds 00-59)');
+    if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59)
+      return r.invalid(text, 'is not a valid time of day (hours 00-23, minutes and seconds 00-59)');
     const local = `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction === undefined ? '' : `.${fraction}`}`;
     if (!withZone) return zulu === undefined && sign === undefined ? ok(local) : r.invalid(text, hasOffset);
     if (sign === undefined) return ok(`${local}+00`);
-    if (Number(offsetHour) > 15 || Number(offsetMinute ?? 0) > 59) return r.invalid(text, 'has an offset beyond ±15:59');
+    if (Number(offsetHour) > 15 || Number(offsetMinute ?? 0) > 59)
+      return r.invalid(text, 'has an offset beyond ±15:59');
     return ok(`${local}${sign}${offsetHour}${offsetMinute === undefined ? '' : `:${offsetMinute}`}`);
   });
 }
@@ -398,7 +449,8 @@ function textConverter(r: Refusals, maxLength: number | undefined): Convert {
     if (problem) return problem;
     if (maxLength !== undefined && text.length > maxLength) {
       const length = codePoints(text);
-      if (length > maxLength) return { ok: false, reason: `${r.column} is ${length} characters long; at most ${maxLength} are allowed` };
+      if (length > maxLength)
+        return { ok: false, reason: `${r.column} is ${length} characters long; at most ${maxLength} are allowed` };
     }
     return ok(text);
   };
@@ -416,7 +468,11 @@ function textConverter(r: Refusals, maxLength: number | undefined): Convert {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function uuidConverter(r: Refusals): Convert {
-  return trimmed(r, (text) => (UUID.test(text) ? ok(text.toLowerCase()) : r.invalid(text, 'is not a UUID (expected 8-4-4-4-12 hexadecimal digits)')));
+  return trimmed(r, (text) =>
+    UUID.test(text)
+      ? ok(text.toLowerCase())
+      : r.invalid(text, 'is not a UUID (expected 8-4-4-4-12 hexadecimal digits)'),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,7 +494,8 @@ function jsonbEscapeProblem(text: string): 'nul' | 'surrogate' | undefined {
     if (code === 0) return 'nul';
     if (code >= 0xdc00 && code <= 0xdfff) return 'surrogate';
     if (code >= 0xd800 && code <= 0xdbff) {
-      const low = text.charCodeAt(i) === 92 && text.charCodeAt(i + 1) === 117 ? parseInt(text.slice(i + 2, i + 6), 16) : -1;
+      const low =
+        text.charCodeAt(i) === 92 && text.charCodeAt(i + 1) === 117 ? parseInt(text.slice(i + 2, i + 6), 16) : -1;
       if (low < 0xdc00 || low > 0xdfff) return 'surrogate';
       i += 6;
     }
@@ -491,7 +548,9 @@ function jsonConverter(r: Refusals, binary: boolean, jsonStrings: boolean): Conv
     surrogate: refuse(`${r.column} contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses`),
   };
   const tooLarge = refuse(`${r.column} contains a number too large for a double (the JSON reader read it as Infinity)`);
-  const beyondNumeric = refuse(`${r.column} contains a number beyond the range of numeric, which jsonb stores numbers as`);
+  const beyondNumeric = refuse(
+    `${r.column} contains a number beyond the range of numeric, which jsonb stores numbers as`,
+  );
   const finish = (text: string): TypedResult => {
     if (text.includes('\uFFFD')) return r.badEncoding;
     if (binary) {
@@ -522,7 +581,11 @@ function jsonConverter(r: Refusals, binary: boolean, jsonStrings: boolean): Conv
 // ---------------------------------------------------------------------------------------------
 
 /** Validates and converts one value to the text PostgreSQL's COPY accepts for the type (null = SQL NULL). */
-export function typedNormalizer(column: string, type: ColumnType, options: TypedOptions): (value: SourceValue) => TypedResult {
+export function typedNormalizer(
+  column: string,
+  type: ColumnType,
+  options: TypedOptions,
+): (value: SourceValue) => TypedResult {
   const r = new Refusals(column, type.sql, options.nullable);
   switch (type.base) {
     case 'smallint':

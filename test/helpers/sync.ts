@@ -23,17 +23,27 @@ export function configFor(db: TestDatabase, flags: Flags, extra: Partial<SyncCon
 }
 
 /** Syncs CSV text into the test database through the library API. */
-export async function syncCsv(db: TestDatabase, csv: string | Buffer, flags: Flags = {}, extra: Partial<SyncConfig> = {}, options: SyncOptions = {}) {
+export async function syncCsv(
+  db: TestDatabase,
+  csv: string | Buffer,
+  flags: Flags = {},
+  extra: Partial<SyncConfig> = {},
+  options: SyncOptions = {},
+) {
   return sync(configFor(db, { file: tempFile(csv), ...flags }, extra), options);
 }
 
 export async function followers(db: TestDatabase): Promise<Record<string, string>> {
-  const r = await db.query<{ email: string; full_name: string }>('SELECT email, full_name FROM followers ORDER BY email');
+  const r = await db.query<{ email: string; full_name: string }>(
+    'SELECT email, full_name FROM followers ORDER BY email',
+  );
   return Object.fromEntries(r.rows.map((row) => [row.email, row.full_name]));
 }
 
 export async function followersWithTimes(db: TestDatabase) {
-  const r = await db.query<{ email: string; full_name: string; modified_at: Date }>('SELECT email, full_name, modified_at FROM followers ORDER BY email');
+  const r = await db.query<{ email: string; full_name: string; modified_at: Date }>(
+    'SELECT email, full_name, modified_at FROM followers ORDER BY email',
+  );
   return r.rows;
 }
 
@@ -55,7 +65,9 @@ export async function stagingRows(db: TestDatabase): Promise<number> {
 }
 
 export async function lastActivity(db: TestDatabase): Promise<Date | undefined> {
-  const r = await db.query<{ last_activity: Date }>(`SELECT last_activity FROM etl_info_schema.table_status WHERE table_name = 'followers'`);
+  const r = await db.query<{ last_activity: Date }>(
+    `SELECT last_activity FROM etl_info_schema.table_status WHERE table_name = 'followers'`,
+  );
   return r.rows[0]?.last_activity;
 }
 
@@ -67,13 +79,21 @@ export interface CliResult {
 }
 
 /** Starts the built CLI as a subprocess. */
-export function startCli(args: string[], env: Record<string, string | undefined> = {}, cwd = projectRoot): ChildProcess {
+export function startCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd = projectRoot,
+): ChildProcess {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('PG') && k !== 'DATABASE_URL' && k !== 'TEST_DATABASE_URL') clean[k] = v;
   }
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-  return spawn(process.execPath, [join(projectRoot, 'bin', 'etl'), ...args], { cwd, env: clean, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [join(projectRoot, 'bin', 'etl'), ...args], {
+    cwd,
+    env: clean,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 export function finished(child: ChildProcess): Promise<CliResult> {
@@ -86,14 +106,22 @@ export function finished(child: ChildProcess): Promise<CliResult> {
   });
 }
 
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd = projectRoot): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd = projectRoot,
+): Promise<CliResult> {
   const child = startCli(args, env, cwd);
   child.stdin?.end();
   return finished(child);
 }
 
 /** Polls until the check passes (for waiting on another process), failing after the timeout. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

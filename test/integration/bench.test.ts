@@ -21,20 +21,35 @@ let result: BenchResult;
 
 function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PG') && k !== 'DATABASE_URL') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('PG') && k !== 'DATABASE_URL') env[k] = v;
   const child = spawn(process.execPath, [benchMain, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolvePromise) => child.on('close', (code) => resolvePromise({ code, stdout: out, stderr: err })));
+  return new Promise((resolvePromise) =>
+    child.on('close', (code) => resolvePromise({ code, stdout: out, stderr: err })),
+  );
 }
 
 beforeAll(async () => {
   if (!existsSync(benchMain)) throw new Error(`${benchMain} is missing: run npm run build first`);
   db = await createTestDatabase('etl_bench');
   dataDir = mkdtempSync(join(tmpdir(), 'etl-bench-test-'));
-  const run = await runBench(['--rows', String(ROWS), '--repeat', '1', '--seed', String(SEED), '--json', '--database-url', db.url, '--data-dir', dataDir]);
+  const run = await runBench([
+    '--rows',
+    String(ROWS),
+    '--repeat',
+    '1',
+    '--seed',
+    String(SEED),
+    '--json',
+    '--database-url',
+    db.url,
+    '--data-dir',
+    dataDir,
+  ]);
   exitCode = run.code;
   stderr = run.stderr;
   if (run.code !== 0) throw new Error(`the bench exited with ${run.code}:\n${run.stderr}\n${run.stdout}`);
@@ -102,7 +117,13 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
 
   it('times the initial load into an empty table and the next-day sync into the day-1 table', () => {
     const plan = nextDayPlan(ROWS);
-    expect(caseOf('initial').etl.runs[0]!.etl!.counts).toMatchObject({ rows_read: ROWS, inserted: ROWS, updated: 0, deleted: 0, rejected: 0 });
+    expect(caseOf('initial').etl.runs[0]!.etl!.counts).toMatchObject({
+      rows_read: ROWS,
+      inserted: ROWS,
+      updated: 0,
+      deleted: 0,
+      rejected: 0,
+    });
     expect(caseOf('next-day').etl.runs[0]!.etl!.counts).toMatchObject({
       rows_read: plan.day2Rows,
       inserted: plan.added,
@@ -114,7 +135,9 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
   });
 
   it('drops its scratch databases and, without --keep-data, its generated files', async () => {
-    const left = await db.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [result.postgres.scratch_prefix]);
+    const left = await db.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [
+      result.postgres.scratch_prefix,
+    ]);
     expect(left.rows).toEqual([]);
     expect(readdirSync(dataDir).filter((f) => f.endsWith('.csv'))).toEqual([]);
   });

@@ -21,19 +21,28 @@ const codes = (name: string, source: string, extra: object = {}) => ({
   source,
   target: { table: name },
   key: 'code',
-  columns: [{ name: 'code', type: 'text' }, { name: 'n', type: 'integer' }],
+  columns: [
+    { name: 'code', type: 'text' },
+    { name: 'n', type: 'integer' },
+  ],
   ...extra,
 });
 
 describe('etl sync NAME / --all (CLI)', () => {
   it('runs one named sync from etl.config.yaml in the working directory', async () => {
     writeFileSync(join(dir, 'data.ndjson.gz'), gzipSync('{"code":"a","n":1}\n{"code":"b","n":2}\n'));
-    writeFileSync(join(dir, 'etl.config.yaml'), 'syncs:\n  - name: alpha\n    source: data.ndjson.gz\n    target: { table: alpha }\n    key: code\n    columns:\n      - { name: code, type: text }\n      - { name: n, type: int }\n');
+    writeFileSync(
+      join(dir, 'etl.config.yaml'),
+      'syncs:\n  - name: alpha\n    source: data.ndjson.gz\n    target: { table: alpha }\n    key: code\n    columns:\n      - { name: code, type: text }\n      - { name: n, type: int }\n',
+    );
     const r = await runCli(['sync', 'alpha', '--json'], { DATABASE_URL: db.url }, dir);
     expect(r.stderr).toBe('etl: created public.alpha from the configuration of alpha\n');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ target: 'alpha', inserted: 2 });
-    expect((await db.query('SELECT code, n FROM alpha ORDER BY code')).rows).toEqual([{ code: 'a', n: 1 }, { code: 'b', n: 2 }]);
+    expect((await db.query('SELECT code, n FROM alpha ORDER BY code')).rows).toEqual([
+      { code: 'a', n: 1 },
+      { code: 'b', n: 2 },
+    ]);
   });
 
   it('exits 2 for an unknown sync name, listing the known ones', async () => {
@@ -44,7 +53,10 @@ describe('etl sync NAME / --all (CLI)', () => {
   });
 
   it('exits 2 naming the entry and field of an invalid config', async () => {
-    writeFileSync(join(dir, 'etl.config.json'), JSON.stringify({ syncs: [codes('alpha', 'a.csv', { columns: [{ name: 'code', type: 'intt' }] })] }));
+    writeFileSync(
+      join(dir, 'etl.config.json'),
+      JSON.stringify({ syncs: [codes('alpha', 'a.csv', { columns: [{ name: 'code', type: 'intt' }] })] }),
+    );
     const r = await runCli(['sync', 'alpha'], { DATABASE_URL: db.url }, dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/etl\.config\.json: syncs\[0\]\.columns\[0\]\.type .*intt/);
@@ -54,21 +66,37 @@ describe('etl sync NAME / --all (CLI)', () => {
     writeFileSync(join(dir, 'good1.csv'), 'code,n\na,1\n');
     writeFileSync(join(dir, 'bad.csv'), 'code,n\na,notanumber\n');
     writeFileSync(join(dir, 'good2.csv'), 'code,n\nz,26\n');
-    writeFileSync(join(dir, 'etl.config.json'), JSON.stringify({ syncs: [codes('one', 'good1.csv'), codes('two', 'bad.csv'), codes('three', 'good2.csv')] }));
+    writeFileSync(
+      join(dir, 'etl.config.json'),
+      JSON.stringify({ syncs: [codes('one', 'good1.csv'), codes('two', 'bad.csv'), codes('three', 'good2.csv')] }),
+    );
     const r = await runCli(['sync', '--all', '--json'], { DATABASE_URL: db.url }, dir);
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout);
     expect(out.status).toBe('failed');
-    expect(out.syncs.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([['one', 'succeeded'], ['two', 'failed'], ['three', 'succeeded']]);
+    expect(out.syncs.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+      ['one', 'succeeded'],
+      ['two', 'failed'],
+      ['three', 'succeeded'],
+    ]);
     expect(out.syncs[1].error).toMatch(/n: "notanumber" is not/);
     expect((await db.query('SELECT code FROM three')).rows).toEqual([{ code: 'z' }]);
-    const history = await db.query<{ table_name: string; status: string }>('SELECT table_name, status FROM etl_info_schema.loads ORDER BY started_at');
-    expect(history.rows).toEqual([{ table_name: 'one', status: 'succeeded' }, { table_name: 'two', status: 'failed' }, { table_name: 'three', status: 'succeeded' }]);
+    const history = await db.query<{ table_name: string; status: string }>(
+      'SELECT table_name, status FROM etl_info_schema.loads ORDER BY started_at',
+    );
+    expect(history.rows).toEqual([
+      { table_name: 'one', status: 'succeeded' },
+      { table_name: 'two', status: 'failed' },
+      { table_name: 'three', status: 'succeeded' },
+    ]);
   });
 
   it('exits 0 with --all when every sync succeeds', async () => {
     writeFileSync(join(dir, 'a.csv'), 'code,n\na,1\n');
-    writeFileSync(join(dir, 'etl.config.json'), JSON.stringify({ syncs: [codes('one', 'a.csv'), codes('two', 'a.csv')] }));
+    writeFileSync(
+      join(dir, 'etl.config.json'),
+      JSON.stringify({ syncs: [codes('one', 'a.csv'), codes('two', 'a.csv')] }),
+    );
     const r = await runCli(['sync', '--all'], { DATABASE_URL: db.url }, dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/2 of 2 syncs succeeded/);
@@ -96,7 +124,10 @@ describe('etl sync --file - (stdin)', () => {
   });
 
   it('reads a gzip-compressed followers file', async () => {
-    const r = await runCli(['sync', '--file', tempFile(gzipSync('email,full_name\ncat@example.com,Cat\n'), 'f.csv.gz')], { DATABASE_URL: db.url });
+    const r = await runCli(
+      ['sync', '--file', tempFile(gzipSync('email,full_name\ncat@example.com,Cat\n'), 'f.csv.gz')],
+      { DATABASE_URL: db.url },
+    );
     expect(r.code).toBe(0);
     expect(await followers(db)).toEqual({ 'cat@example.com': 'Cat' });
   });

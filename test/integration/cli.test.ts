@@ -1,7 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { finished, followers, generatedCsv, loads, lockFollowers, runCli, stagingPartitions, startCli, tempFile, waitFor } from '../helpers/sync.js';
+import {
+  finished,
+  followers,
+  generatedCsv,
+  loads,
+  lockFollowers,
+  runCli,
+  stagingPartitions,
+  startCli,
+  tempFile,
+  waitFor,
+} from '../helpers/sync.js';
 
 let db: TestDatabase;
 beforeEach(async () => {
@@ -25,7 +36,9 @@ describe('etl sync (CLI)', () => {
   it('exits 0 and prints a summary', async () => {
     const r = await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/synced followers from .* \(load [0-9a-f-]{36}\)\n {2}read 2 {2}inserted 2 {2}updated 0 {2}unchanged 0 {2}deleted 0 {2}rejected 0 {2}duplicates 0\n {2}took .* rows\/s\)/);
+    expect(r.stdout).toMatch(
+      /synced followers from .* \(load [0-9a-f-]{36}\)\n {2}read 2 {2}inserted 2 {2}updated 0 {2}unchanged 0 {2}deleted 0 {2}rejected 0 {2}duplicates 0\n {2}took .* rows\/s\)/,
+    );
   });
 
   it('prints one JSON object with --json, settings coming from the environment', async () => {
@@ -63,20 +76,27 @@ describe('etl sync (CLI)', () => {
   });
 
   it('exits 1 naming the first bad lines when there are too many bad rows', async () => {
-    const r = await runCli(['sync', '--file', tempFile('email,full_name\nok@x.org,A\nbad,B\n@x,C\n'), '--max-errors', '1'], { DATABASE_URL: db.url });
+    const r = await runCli(
+      ['sync', '--file', tempFile('email,full_name\nok@x.org,A\nbad,B\n@x,C\n'), '--max-errors', '1'],
+      { DATABASE_URL: db.url },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/more than 1 bad row\(s\).*line 3: email "bad" must contain exactly one @; line 4/);
   });
 
   it('says so in the summary when a load skipped bad rows', async () => {
-    const r = await runCli(['sync', '--file', tempFile('email,full_name\nok@x.org,A\nbad,B\n'), '--max-errors', '1'], { DATABASE_URL: db.url });
+    const r = await runCli(['sync', '--file', tempFile('email,full_name\nok@x.org,A\nbad,B\n'), '--max-errors', '1'], {
+      DATABASE_URL: db.url,
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/rejected 1/);
     expect(r.stdout).toMatch(/1 bad row\(s\) were skipped/);
   });
 
   it('never prints the database password', async () => {
-    const r = await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: 'postgres://someone:hunter2secret@127.0.0.1:1/nowhere' });
+    const r = await runCli(['sync', '--file', tempFile(day1)], {
+      DATABASE_URL: 'postgres://someone:hunter2secret@127.0.0.1:1/nowhere',
+    });
     expect(r.code).toBe(1);
     expect(r.stderr.length).toBeGreaterThan(0);
     expect(r.stderr + r.stdout).not.toContain('hunter2secret');
@@ -102,7 +122,9 @@ describe('etl sync (CLI)', () => {
     const first = startCli(['sync', '--file', tempFile(day2), '--json'], { DATABASE_URL: db.url });
     const firstDone = finished(first);
     await waitFor(mergeIsWaiting, 30_000, 'the first merge to wait');
-    const second = finished(startCli(['sync', '--file', tempFile(day2), '--json', '--lock-timeout', '60s'], { DATABASE_URL: db.url }));
+    const second = finished(
+      startCli(['sync', '--file', tempFile(day2), '--json', '--lock-timeout', '60s'], { DATABASE_URL: db.url }),
+    );
     await new Promise((r) => setTimeout(r, 300));
     await release();
     const [a, b] = await Promise.all([firstDone, second]);
@@ -145,7 +167,11 @@ describe('etl sync (CLI)', () => {
     expect(r.stderr).toMatch(new RegExp(`load ${dead.load_id} of followers was left running by a killed process`));
     expect((await loads(db)).find((l) => l.load_id === dead.load_id)).toMatchObject({ status: 'aborted' });
     expect(await stagingPartitions(db)).toEqual([]);
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Robert', 'cat@example.com': 'Cat' });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Ann',
+      'bob@example.com': 'Robert',
+      'cat@example.com': 'Cat',
+    });
   });
 });
 

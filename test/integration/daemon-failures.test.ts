@@ -3,7 +3,14 @@ import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { followers, loads, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
-import { flakyProxy, getJson, killDaemons, startDaemon, startReceiver, type Receiver } from '../fixtures/daemon-helpers.js';
+import {
+  flakyProxy,
+  getJson,
+  killDaemons,
+  startDaemon,
+  startReceiver,
+  type Receiver,
+} from '../fixtures/daemon-helpers.js';
 
 let db: TestDatabase;
 const receivers: Receiver[] = [];
@@ -31,11 +38,17 @@ describe('etl daemon failures', () => {
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
     try {
-      const daemon = startDaemon(['--cron', '@every 1h', '--retries', '5', '--retry-delay', '500ms', '--workers', '1', '--log-format', 'json'], {
-        DATABASE_URL: db.url, CSV_FILE: tempFile(day2),
-      });
+      const daemon = startDaemon(
+        ['--cron', '@every 1h', '--retries', '5', '--retry-delay', '500ms', '--workers', '1', '--log-format', 'json'],
+        {
+          DATABASE_URL: db.url,
+          CSV_FILE: tempFile(day2),
+        },
+      );
       const retry = await daemon.waitForEvent('run_retry');
-      expect(retry.msg).toMatch(/^attempt 1 of 6 failed with a transient error \(SQLSTATE 55P03 lock_not_available\): .*lock timeout/);
+      expect(retry.msg).toMatch(
+        /^attempt 1 of 6 failed with a transient error \(SQLSTATE 55P03 lock_not_available\): .*lock timeout/,
+      );
       await blocker.query('ROLLBACK');
       const ok = await daemon.waitForEvent('run_succeeded');
       expect(Number(ok.attempts)).toBeGreaterThanOrEqual(2);
@@ -53,7 +66,22 @@ describe('etl daemon failures', () => {
   it('rides out the database going away (connection refused), and /healthz reports it', async () => {
     const proxy = await flakyProxy(db.url);
     const daemon = startDaemon(
-      ['--cron', '@every 1h', '--retries', '10', '--retry-delay', '300ms', '--health-port', '0', '--health-host', '127.0.0.1', '--workers', '1', '--log-format', 'json'],
+      [
+        '--cron',
+        '@every 1h',
+        '--retries',
+        '10',
+        '--retry-delay',
+        '300ms',
+        '--health-port',
+        '0',
+        '--health-host',
+        '127.0.0.1',
+        '--workers',
+        '1',
+        '--log-format',
+        'json',
+      ],
       { DATABASE_URL: proxy.url, CSV_FILE: tempFile(day1) },
     );
     try {
@@ -61,12 +89,18 @@ describe('etl daemon failures', () => {
       const retry = await daemon.waitForEvent('run_retry');
       expect(retry).toMatchObject({ reason: 'ECONNREFUSED', attempt: 1 });
       const down = await getJson(port, '/healthz');
-      expect(down).toMatchObject({ status: 503, body: { database: 'unreachable: ECONNREFUSED', running: { trigger: 'start' } } });
+      expect(down).toMatchObject({
+        status: 503,
+        body: { database: 'unreachable: ECONNREFUSED', running: { trigger: 'start' } },
+      });
       await proxy.up();
       const ok = await daemon.waitForEvent('run_succeeded');
       expect(Number(ok.attempts)).toBeGreaterThanOrEqual(2);
       const up = await getJson(port, '/healthz');
-      expect(up).toMatchObject({ status: 200, body: { database: 'ok', last_run: { status: 'succeeded', load_id: ok.load_id } } });
+      expect(up).toMatchObject({
+        status: 200,
+        body: { database: 'ok', last_run: { status: 'succeeded', load_id: ok.load_id } },
+      });
       expect((await daemon.stop()).code).toBe(0);
       expect(Object.keys(await followers(db))).toHaveLength(3);
     } finally {
@@ -82,13 +116,23 @@ describe('etl daemon failures', () => {
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
     try {
-      const daemon = startDaemon(['--cron', '@every 1h', '--retries', '10', '--retry-delay', '300ms', '--workers', '1', '--log-format', 'json'], {
-        DATABASE_URL: proxy.url, CSV_FILE: tempFile(day2),
-      });
-      await waitFor(async () => {
-        const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'followers' AND NOT l.granted`);
-        return Number(r.rows[0]!.n) > 0;
-      }, 30_000, 'the merge to wait for the followers lock');
+      const daemon = startDaemon(
+        ['--cron', '@every 1h', '--retries', '10', '--retry-delay', '300ms', '--workers', '1', '--log-format', 'json'],
+        {
+          DATABASE_URL: proxy.url,
+          CSV_FILE: tempFile(day2),
+        },
+      );
+      await waitFor(
+        async () => {
+          const r = await db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'followers' AND NOT l.granted`,
+          );
+          return Number(r.rows[0]!.n) > 0;
+        },
+        30_000,
+        'the merge to wait for the followers lock',
+      );
       await proxy.down();
       const cut = await daemon.waitForEvent('run_retry');
       expect(cut.reason).toMatch(/connection lost|ECONNRESET|SQLSTATE 08/);
@@ -114,9 +158,26 @@ describe('etl daemon failures', () => {
     await syncCsv(db, day1);
     const receiver = await startReceiver();
     receivers.push(receiver);
-    const daemon = startDaemon(['--cron', '@every 1h', '--retries', '5', '--retry-delay', '100ms', '--notify-url', receiver.url, '--workers', '1', '--log-format', 'json'], {
-      DATABASE_URL: db.url, CSV_FILE: tempFile(headerOnly),
-    });
+    const daemon = startDaemon(
+      [
+        '--cron',
+        '@every 1h',
+        '--retries',
+        '5',
+        '--retry-delay',
+        '100ms',
+        '--notify-url',
+        receiver.url,
+        '--workers',
+        '1',
+        '--log-format',
+        'json',
+      ],
+      {
+        DATABASE_URL: db.url,
+        CSV_FILE: tempFile(headerOnly),
+      },
+    );
     const failed = await daemon.waitForEvent('run_failed');
     await waitFor(async () => receiver.events.length > 0, 10_000, 'the notification');
     expect((await daemon.stop()).code).toBe(0);
@@ -127,13 +188,20 @@ describe('etl daemon failures', () => {
     expect(runs[0]).toMatchObject({ status: 'failed', load_id: failed.load_id });
     expect(receiver.events).toHaveLength(1);
     expect(receiver.events[0]).toMatchObject({
-      event: 'run_failed', table: 'followers', load_id: failed.load_id, attempts: 1,
+      event: 'run_failed',
+      table: 'followers',
+      load_id: failed.load_id,
+      attempts: 1,
       error: expect.stringMatching(/has no data rows; refusing to empty public\.followers/),
       counts: { read: 0, staged: 0, inserted: 0, deleted: 0, rejected: 0 },
       breaker: { state: 'closed', consecutive_failures: 1 },
     });
     expect(Date.parse(String(receiver.events[0]!.time))).toBeGreaterThan(Date.now() - 60_000);
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob', 'cat@example.com': 'Cat' });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Ann',
+      'bob@example.com': 'Bob',
+      'cat@example.com': 'Cat',
+    });
   });
 
   it('opens the circuit breaker after repeated failures, skips ticks, tries once half-open and closes once the file is fixed', async () => {
@@ -142,7 +210,22 @@ describe('etl daemon failures', () => {
     receivers.push(receiver);
     const file = tempFile(headerOnly);
     const daemon = startDaemon(
-      ['--cron', '@every 1s', '--breaker-threshold', '2', '--breaker-cooldown', '3s', '--notify-url', receiver.url, '--health-port', '0', '--workers', '1', '--log-format', 'json'],
+      [
+        '--cron',
+        '@every 1s',
+        '--breaker-threshold',
+        '2',
+        '--breaker-cooldown',
+        '3s',
+        '--notify-url',
+        receiver.url,
+        '--health-port',
+        '0',
+        '--workers',
+        '1',
+        '--log-format',
+        'json',
+      ],
       { DATABASE_URL: db.url, CSV_FILE: file },
     );
     const port = Number((await daemon.waitForEvent('health_listening')).port);
@@ -154,9 +237,21 @@ describe('etl daemon failures', () => {
     await waitFor(async () => receiver.events.some((e) => e.event === 'breaker_closed'), 30_000, 'breaker_closed');
     expect((await daemon.stop()).code).toBe(0);
 
-    expect(receiver.events.map((e) => e.event)).toEqual(['run_failed', 'run_failed', 'breaker_opened', 'breaker_half_open', 'breaker_closed']);
-    expect(receiver.events[2]).toMatchObject({ table: 'followers', breaker: { state: 'open', consecutive_failures: 2, retry_at: expect.any(String) }, error: expect.stringContaining('refusing to empty') });
-    expect(daemon.events('breaker_opened')[0]!.msg).toMatch(/^circuit breaker opened after 2 consecutive failed run\(s\): ticks are skipped until /);
+    expect(receiver.events.map((e) => e.event)).toEqual([
+      'run_failed',
+      'run_failed',
+      'breaker_opened',
+      'breaker_half_open',
+      'breaker_closed',
+    ]);
+    expect(receiver.events[2]).toMatchObject({
+      table: 'followers',
+      breaker: { state: 'open', consecutive_failures: 2, retry_at: expect.any(String) },
+      error: expect.stringContaining('refusing to empty'),
+    });
+    expect(daemon.events('breaker_opened')[0]!.msg).toMatch(
+      /^circuit breaker opened after 2 consecutive failed run\(s\): ticks are skipped until /,
+    );
     expect(daemon.events('breaker_half_open')).toHaveLength(1);
     expect(daemon.events('breaker_closed')).toHaveLength(1);
     const runs = (await history()).slice(1);
@@ -168,11 +263,30 @@ describe('etl daemon failures', () => {
     const receiver = await startReceiver({ answer: false });
     receivers.push(receiver);
     const daemon = startDaemon(
-      ['--cron', '@every 1s', '--breaker-threshold', '0', '--notify-url', receiver.url, '--notify-timeout', '500ms', '--workers', '1', '--log-format', 'json'],
+      [
+        '--cron',
+        '@every 1s',
+        '--breaker-threshold',
+        '0',
+        '--notify-url',
+        receiver.url,
+        '--notify-timeout',
+        '500ms',
+        '--workers',
+        '1',
+        '--log-format',
+        'json',
+      ],
       { DATABASE_URL: db.url, CSV_FILE: tempFile(headerOnly) },
     );
-    await waitFor(async () => (await history()).filter((l) => l.status === 'failed').length >= 3, 30_000, 'three failed runs');
-    await daemon.waitForText(/could not deliver the run_failed event to http:\/\/127\.0\.0\.1:\d+ \(no answer within 500ms\)/);
+    await waitFor(
+      async () => (await history()).filter((l) => l.status === 'failed').length >= 3,
+      30_000,
+      'three failed runs',
+    );
+    await daemon.waitForText(
+      /could not deliver the run_failed event to http:\/\/127\.0\.0\.1:\d+ \(no answer within 500ms\)/,
+    );
     const result = await daemon.stop();
     expect(result.code).toBe(0);
     expect(receiver.events.length).toBeGreaterThanOrEqual(3);

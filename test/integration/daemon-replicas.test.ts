@@ -17,11 +17,12 @@ const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@exa
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ndan@example.com,Dan\n';
 const day2Rows = { 'ann@example.com': 'Ann', 'bob@example.com': 'Robert', 'dan@example.com': 'Dan' };
 
-
 /** No two loads of the history ran at the same time. */
 async function expectNoOverlap() {
   const runs = (await loads(db)).filter((l) => l.finished_at !== null);
-  const sorted = runs.map((l) => [new Date(l.started_at).getTime(), new Date(l.finished_at).getTime()] as const).sort((a, b) => a[0] - b[0]);
+  const sorted = runs
+    .map((l) => [new Date(l.started_at).getTime(), new Date(l.finished_at).getTime()] as const)
+    .sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < sorted.length; i += 1) expect(sorted[i]![0]).toBeGreaterThanOrEqual(sorted[i - 1]![1]);
   return runs;
 }
@@ -31,14 +32,21 @@ describe('etl daemon overlap', () => {
     await syncCsv(db, day1);
     const release = await lockFollowers(db);
     try {
-      const daemon = startDaemon(['--cron', '@every 1s', '--health-port', '0', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) });
+      const daemon = startDaemon(
+        ['--cron', '@every 1s', '--health-port', '0', '--workers', '1', '--log-format', 'json'],
+        { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) },
+      );
       const port = Number((await daemon.waitForEvent('health_listening')).port);
       await waitFor(async () => daemon.events('tick_skipped').length >= 3, 30_000, 'three skipped ticks');
       const skipped = daemon.events('tick_skipped');
       expect(skipped.every((e) => e.reason === 'overlap')).toBe(true);
-      expect(skipped[0]!.msg).toMatch(/^skipped the tick of \S+: the run started at \S+ is still going \(ticks are skipped, never queued\)$/);
+      expect(skipped[0]!.msg).toMatch(
+        /^skipped the tick of \S+: the run started at \S+ is still going \(ticks are skipped, never queued\)$/,
+      );
       expect(daemon.events('run_started')).toHaveLength(1);
-      expect(sample(await getText(port, '/metrics'), 'etl_daemon_ticks_skipped_total{table="followers",reason="overlap"}')).toBeGreaterThanOrEqual(3);
+      expect(
+        sample(await getText(port, '/metrics'), 'etl_daemon_ticks_skipped_total{table="followers",reason="overlap"}'),
+      ).toBeGreaterThanOrEqual(3);
       await release();
       await daemon.waitForEvent('run_succeeded');
       await waitFor(async () => daemon.events('run_succeeded').length >= 2, 30_000, 'the next scheduled run');
@@ -62,13 +70,23 @@ describe('etl daemon overlap', () => {
       const args = ['--cron', '@every 1s', '--workers', '1', '--log-format', 'json'];
       const first = startDaemon(args, env);
       await first.waitForEvent('run_started');
-      await waitFor(async () => (await loads(db)).some((l) => l.status === 'running'), 30_000, "the first replica's load to start");
+      await waitFor(
+        async () => (await loads(db)).some((l) => l.status === 'running'),
+        30_000,
+        "the first replica's load to start",
+      );
       const second = startDaemon(args, env);
       const skippedRun = await second.waitForEvent('run_skipped');
       expect(skippedRun).toMatchObject({ reason: 'locked' });
-      expect(skippedRun.msg).toMatch(/^skipped this run: another etl run is syncing followers \(load [0-9a-f-]{36}, pid \d+ on .*, running since .*\)/);
+      expect(skippedRun.msg).toMatch(
+        /^skipped this run: another etl run is syncing followers \(load [0-9a-f-]{36}, pid \d+ on .*, running since .*\)/,
+      );
       await release();
-      await waitFor(async () => (await loads(db)).filter((l) => l.status === 'succeeded').length >= 5, 30_000, 'five successful loads');
+      await waitFor(
+        async () => (await loads(db)).filter((l) => l.status === 'succeeded').length >= 5,
+        30_000,
+        'five successful loads',
+      );
       const [a, b] = await Promise.all([first.stop(), second.stop()]);
       expect([a.code, b.code]).toEqual([0, 0]);
       const runs = await expectNoOverlap();

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { followers, loads, lockFollowers, runCli, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
+import {
+  followers,
+  loads,
+  lockFollowers,
+  runCli,
+  stagingPartitions,
+  syncCsv,
+  tempFile,
+  waitFor,
+} from '../helpers/sync.js';
 import { getJson, getText, killDaemons, sample, startDaemon } from '../fixtures/daemon-helpers.js';
 
 let db: TestDatabase;
@@ -38,7 +47,10 @@ async function mergeIsBlocked(): Promise<boolean> {
 describe('etl daemon', () => {
   it('syncs at start and then on every tick, logging each load id and summary as JSON lines', async () => {
     const file = tempFile(day2);
-    const daemon = startDaemon(['--cron', '@every 1s', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: file });
+    const daemon = startDaemon(['--cron', '@every 1s', '--workers', '1', '--log-format', 'json'], {
+      DATABASE_URL: db.url,
+      CSV_FILE: file,
+    });
     await waitFor(async () => (await succeededLoads()) >= 3, 30_000, 'three successful runs');
     const result = await daemon.stop('SIGTERM');
     expect(result.code).toBe(0);
@@ -67,7 +79,10 @@ describe('etl daemon', () => {
   });
 
   it('with --no-run-on-start waits for the first scheduled time, printing the next runs in text logs', async () => {
-    const daemon = startDaemon(['--cron', '@every 2s', '--no-run-on-start', '--workers', '1'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day1) });
+    const daemon = startDaemon(['--cron', '@every 2s', '--no-run-on-start', '--workers', '1'], {
+      DATABASE_URL: db.url,
+      CSV_FILE: tempFile(day1),
+    });
     await daemon.waitForText(/synced followers from .* \(load [0-9a-f-]{36}\): read 3, inserted 3/);
     const result = await daemon.stop('SIGINT');
     expect(result.code).toBe(0);
@@ -77,16 +92,37 @@ describe('etl daemon', () => {
   });
 
   it('serves /healthz and /metrics while it runs', async () => {
-    const daemon = startDaemon(['--cron', '@every 1h', '--health-port', '0', '--health-host', '127.0.0.1', '--workers', '1', '--log-format', 'json'], {
-      DATABASE_URL: db.url, CSV_FILE: tempFile(day1),
-    });
+    const daemon = startDaemon(
+      [
+        '--cron',
+        '@every 1h',
+        '--health-port',
+        '0',
+        '--health-host',
+        '127.0.0.1',
+        '--workers',
+        '1',
+        '--log-format',
+        'json',
+      ],
+      {
+        DATABASE_URL: db.url,
+        CSV_FILE: tempFile(day1),
+      },
+    );
     const port = Number((await daemon.waitForEvent('health_listening')).port);
     const ran = await daemon.waitForEvent('run_succeeded');
 
     const health = await getJson(port, '/healthz');
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({
-      status: 'ok', scheduler: 'running', database: 'ok', table: 'followers', schedule: '@every 1h', timezone: 'UTC', running: null,
+      status: 'ok',
+      scheduler: 'running',
+      database: 'ok',
+      table: 'followers',
+      schedule: '@every 1h',
+      timezone: 'UTC',
+      running: null,
       last_run: { status: 'succeeded', trigger: 'start', load_id: ran.load_id, attempts: 1, counts: { inserted: 3 } },
       breaker: { state: 'closed', consecutive_failures: 0, retry_at: null },
     });
@@ -99,8 +135,12 @@ describe('etl daemon', () => {
     expect(sample(metrics, 'etl_sync_rows_total{table="followers",kind="inserted"}')).toBe(3);
     expect(sample(metrics, 'etl_sync_rows_total{table="followers",kind="read"}')).toBe(3);
     expect(sample(metrics, 'etl_sync_duration_seconds_count{table="followers",status="succeeded"}')).toBe(1);
-    expect(sample(metrics, 'etl_sync_last_success_timestamp_seconds{table="followers"}')).toBeGreaterThan(Date.now() / 1000 - 60);
-    expect(sample(metrics, 'etl_daemon_next_run_timestamp_seconds{table="followers"}')).toBeGreaterThan(Date.now() / 1000);
+    expect(sample(metrics, 'etl_sync_last_success_timestamp_seconds{table="followers"}')).toBeGreaterThan(
+      Date.now() / 1000 - 60,
+    );
+    expect(sample(metrics, 'etl_daemon_next_run_timestamp_seconds{table="followers"}')).toBeGreaterThan(
+      Date.now() / 1000,
+    );
     expect(sample(metrics, 'etl_daemon_breaker_state{table="followers"}')).toBe(0);
 
     expect((await daemon.stop()).code).toBe(0);
@@ -109,14 +149,22 @@ describe('etl daemon', () => {
   it('answers /healthz with 503 while the database does not answer', async () => {
     const unreachable = new URL(db.url);
     unreachable.port = '1';
-    const daemon = startDaemon(['--cron', '@every 1h', '--no-run-on-start', '--health-port', '0', '--log-format', 'json'], {
-      DATABASE_URL: unreachable.toString(), CSV_FILE: tempFile(day1),
-    });
+    const daemon = startDaemon(
+      ['--cron', '@every 1h', '--no-run-on-start', '--health-port', '0', '--log-format', 'json'],
+      {
+        DATABASE_URL: unreachable.toString(),
+        CSV_FILE: tempFile(day1),
+      },
+    );
     const port = Number((await daemon.waitForEvent('health_listening')).port);
     await daemon.waitForEvent('next_runs');
     const health = await getJson(port, '/healthz');
     expect(health.status).toBe(503);
-    expect(health.body).toMatchObject({ status: 'unavailable', scheduler: 'running', database: 'unreachable: ECONNREFUSED' });
+    expect(health.body).toMatchObject({
+      status: 'unavailable',
+      scheduler: 'running',
+      database: 'unreachable: ECONNREFUSED',
+    });
     expect((await daemon.stop()).code).toBe(0);
   });
 
@@ -124,7 +172,10 @@ describe('etl daemon', () => {
     await syncCsv(db, day1);
     const release = await lockFollowers(db);
     try {
-      const daemon = startDaemon(['--cron', '@every 1h', '--shutdown-timeout', '60s', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) });
+      const daemon = startDaemon(
+        ['--cron', '@every 1h', '--shutdown-timeout', '60s', '--workers', '1', '--log-format', 'json'],
+        { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) },
+      );
       await waitFor(mergeIsBlocked, 30_000, 'the merge to wait for the followers lock');
       daemon.child.kill('SIGTERM');
       await daemon.waitForEvent('shutdown_wait');
@@ -144,7 +195,10 @@ describe('etl daemon', () => {
     const before = await followers(db);
     const release = await lockFollowers(db);
     try {
-      const daemon = startDaemon(['--cron', '@every 1h', '--shutdown-timeout', '1s', '--workers', '1', '--log-format', 'json'], { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) });
+      const daemon = startDaemon(
+        ['--cron', '@every 1h', '--shutdown-timeout', '1s', '--workers', '1', '--log-format', 'json'],
+        { DATABASE_URL: db.url, CSV_FILE: tempFile(day2) },
+      );
       await waitFor(mergeIsBlocked, 30_000, 'the merge to wait for the followers lock');
       const result = await daemon.stop('SIGTERM');
       expect(result.code).toBe(0);
@@ -156,7 +210,10 @@ describe('etl daemon', () => {
       const last = (await loads(db)).at(-1)!;
       expect(last).toMatchObject({ status: 'aborted', load_id: aborted.load_id });
       expect(await stagingPartitions(db)).toEqual([]);
-      const sessions = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'etl%'`, [db.name]);
+      const sessions = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'etl%'`,
+        [db.name],
+      );
       expect(Number(sessions.rows[0]!.n)).toBe(0);
     } finally {
       await release();
@@ -167,14 +224,30 @@ describe('etl daemon', () => {
     const dir = mkdtempSync(join(tmpdir(), 'etl-daemon-embedded-'));
     chmodSync(dir, 0o755); // the server runs as the postgres user when the tests run as root
     try {
-      const daemon = startDaemon(['--cron', '@every 1s', '--embedded-dir', dir, '--workers', '1', '--log-format', 'json'], { CSV_FILE: tempFile(day1) });
-      await waitFor(async () => daemon.events('run_succeeded').length >= 3, 90_000, 'three runs on the embedded server');
+      const daemon = startDaemon(
+        ['--cron', '@every 1s', '--embedded-dir', dir, '--workers', '1', '--log-format', 'json'],
+        { CSV_FILE: tempFile(day1) },
+      );
+      await waitFor(
+        async () => daemon.events('run_succeeded').length >= 3,
+        90_000,
+        'three runs on the embedded server',
+      );
       const { port } = JSON.parse(readFileSync(join(dir, 'embedded.json'), 'utf8')) as { port: number };
       const result = await daemon.stop();
       expect(result.code).toBe(0);
       expect(daemon.events().filter((e) => e.msg.startsWith('starting the embedded PostgreSQL'))).toHaveLength(1);
-      const probe = new pg.Client({ host: '127.0.0.1', port, user: 'etl', database: 'postgres', connectionTimeoutMillis: 2000 });
-      const refused = await probe.connect().then(() => probe.end().then(() => 'connected'), (e: NodeJS.ErrnoException) => e.code);
+      const probe = new pg.Client({
+        host: '127.0.0.1',
+        port,
+        user: 'etl',
+        database: 'postgres',
+        connectionTimeoutMillis: 2000,
+      });
+      const refused = await probe.connect().then(
+        () => probe.end().then(() => 'connected'),
+        (e: NodeJS.ErrnoException) => e.code,
+      );
       expect(refused).toBe('ECONNREFUSED');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -185,17 +258,28 @@ describe('etl daemon', () => {
     const env = { DATABASE_URL: db.url };
     const badCron = await runCli(['daemon', '--cron', 'every day'], env);
     expect(badCron.code).toBe(2);
-    expect(badCron.stderr).toContain('--cron="every day" is not a valid schedule: it has 2 field(s), cron needs 5 (or 6 with seconds); valid forms: "@every 90s"');
+    expect(badCron.stderr).toContain(
+      '--cron="every day" is not a valid schedule: it has 2 field(s), cron needs 5 (or 6 with seconds); valid forms: "@every 90s"',
+    );
     const badEnv = await runCli(['daemon'], { ...env, CRON_SCHEDULE: '@every never' });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain('CRON_SCHEDULE="@every never" is not a valid schedule');
     const badZone = await runCli(['daemon'], { ...env, CRON_TZ: 'Moon/Tranquility' });
-    expect([badZone.code, badZone.stderr]).toEqual([2, expect.stringContaining('CRON_TZ="Moon/Tranquility" is not a time zone')]);
+    expect([badZone.code, badZone.stderr]).toEqual([
+      2,
+      expect.stringContaining('CRON_TZ="Moon/Tranquility" is not a time zone'),
+    ]);
     const badFormat = await runCli(['daemon', '--log-format', 'xml'], env);
-    expect([badFormat.code, badFormat.stderr]).toEqual([2, expect.stringContaining("argument 'xml' is invalid. Allowed choices are text, json")]);
+    expect([badFormat.code, badFormat.stderr]).toEqual([
+      2,
+      expect.stringContaining("argument 'xml' is invalid. Allowed choices are text, json"),
+    ]);
     const badPort = await runCli(['daemon', '--log-format', 'json'], { ...env, HEALTH_PORT: 'eighty' });
     expect(badPort.code).toBe(2);
-    expect(JSON.parse(badPort.stderr.trim())).toMatchObject({ level: 'error', msg: 'HEALTH_PORT="eighty" is not valid; use a whole number from 0 to 65535' });
+    expect(JSON.parse(badPort.stderr.trim())).toMatchObject({
+      level: 'error',
+      msg: 'HEALTH_PORT="eighty" is not valid; use a whole number from 0 to 65535',
+    });
     expect(await loads(db).catch(() => 'no schema')).toBe('no schema');
   });
 });

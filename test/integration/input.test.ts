@@ -18,7 +18,8 @@ import { checkReadable, openInput, type Input } from '../../src/source/input.js'
 
 /** ~3 MB of CSV, so files and bodies arrive in several chunks. */
 const CSV = Buffer.from(
-  'email,full_name\n' + Array.from({ length: 60_000 }, (_, i) => `user${i}@example.com,Name ${i} ${'x'.repeat(i % 23)}\n`).join(''),
+  'email,full_name\n' +
+    Array.from({ length: 60_000 }, (_, i) => `user${i}@example.com,Name ${i} ${'x'.repeat(i % 23)}\n`).join(''),
 );
 const CSV_GZ = gzipSync(CSV);
 /** More than every buffer between the socket and the consumer holds, so back-pressure reaches the socket. */
@@ -266,7 +267,9 @@ describe('files', () => {
 
 describe('stdin', () => {
   it('reads - from the given stream', async () => {
-    const input = await openInput('-', { stdin: Readable.from([CSV.subarray(0, 1), CSV.subarray(1, 70_000), CSV.subarray(70_000)]) });
+    const input = await openInput('-', {
+      stdin: Readable.from([CSV.subarray(0, 1), CSV.subarray(1, 70_000), CSV.subarray(70_000)]),
+    });
     expect(input).toMatchObject({ label: 'stdin', compressed: false, formatHint: '' });
     expect(input.size).toBeUndefined();
     expectBytes(await drain(input), CSV);
@@ -274,7 +277,9 @@ describe('stdin', () => {
   });
 
   it('gunzips gzip on stdin, even when the magic bytes arrive one at a time', async () => {
-    const input = await openInput('-', { stdin: Readable.from([CSV_GZ.subarray(0, 1), CSV_GZ.subarray(1, 2), CSV_GZ.subarray(2)]) });
+    const input = await openInput('-', {
+      stdin: Readable.from([CSV_GZ.subarray(0, 1), CSV_GZ.subarray(1, 2), CSV_GZ.subarray(2)]),
+    });
     expect(input.compressed).toBe(true);
     expectBytes(await drain(input), CSV);
   });
@@ -300,7 +305,12 @@ describe('stdin', () => {
 describe('URLs', () => {
   it('streams a 200 answer with Content-Length as its size', async () => {
     const input = await openInput(`${main.base}/data.csv`);
-    expect(input).toMatchObject({ size: CSV.length, label: `${main.base}/data.csv`, compressed: false, formatHint: '/data.csv' });
+    expect(input).toMatchObject({
+      size: CSV.length,
+      label: `${main.base}/data.csv`,
+      compressed: false,
+      formatHint: '/data.csv',
+    });
     expectBytes(await drain(input), CSV);
     expect(input.bytesRead()).toBe(CSV.length);
   });
@@ -332,12 +342,16 @@ describe('URLs', () => {
     expect(encoded.compressed).toBe(true);
     expectBytes(await drain(encoded), CSV);
     const error = await failure(openInput(`${main.base}/brotli`));
-    expect(error.message).toBe(`GET ${main.base}/brotli answered with Content-Encoding br, which cannot be decoded (only gzip)`);
+    expect(error.message).toBe(
+      `GET ${main.base}/brotli answered with Content-Encoding br, which cannot be decoded (only gzip)`,
+    );
   });
 
   it('fails corrupt or truncated gzip bodies', async () => {
     const corrupt = await failure(drain(await openInput(`${main.base}/corrupt.csv.gz`)));
-    expect(corrupt.message).toMatch(new RegExp(`^${main.base}/corrupt.csv.gz: the gzip data is corrupt or truncated`, 'u'));
+    expect(corrupt.message).toMatch(
+      new RegExp(`^${main.base}/corrupt.csv.gz: the gzip data is corrupt or truncated`, 'u'),
+    );
     const truncated = await failure(drain(await openInput(`${main.base}/truncated.csv.gz`)));
     expect(truncated.message).toContain('unexpected end of file');
   });
@@ -359,7 +373,9 @@ describe('URLs', () => {
 
   it('rejects a redirect to a scheme other than http(s)', async () => {
     const error = await failure(openInput(`${main.base}/ftp`));
-    expect(error.message).toBe(`GET ${main.base}/ftp redirected to ftp://127.0.0.1/data.csv, which is not an http:// or https:// URL`);
+    expect(error.message).toBe(
+      `GET ${main.base}/ftp redirected to ftp://127.0.0.1/data.csv, which is not an http:// or https:// URL`,
+    );
   });
 
   it('rejects a non-2xx answer naming the status and the URL', async () => {
@@ -415,20 +431,26 @@ describe('URLs', () => {
 
   it('fails the stream when the connection is destroyed mid-body', async () => {
     const error = await failure(drain(await openInput(`${main.base}/reset`)));
-    expect(error.message).toMatch(new RegExp(`^GET ${main.base}/reset: the body was cut short after \\d+ of ${CSV.length} bytes`, 'u'));
+    expect(error.message).toMatch(
+      new RegExp(`^GET ${main.base}/reset: the body was cut short after \\d+ of ${CSV.length} bytes`, 'u'),
+    );
     expect((error as { code?: string }).code).toBe('ECONNRESET');
   });
 
   it('fails the stream when the server closes before Content-Length bytes', async () => {
     const error = await failure(drain(await openInput(`${main.base}/short`)));
-    expect(error.message).toBe(`GET ${main.base}/short: the body was cut short after 10 of 100 bytes (the connection closed before the end of the data)`);
+    expect(error.message).toBe(
+      `GET ${main.base}/short: the body was cut short after 10 of 100 bytes (the connection closed before the end of the data)`,
+    );
   });
 
   it('fails the stream when a chunked body stops before its last chunk', async () => {
     for (const path of ['/chunked-fin', '/chunked-reset']) {
       const input = await openInput(`${main.base}${path}`);
       const error = await failure(readAll(input.stream));
-      expect(error.message).toMatch(new RegExp(`^GET ${main.base}${path}: the body was cut short after \\d+ bytes`, 'u'));
+      expect(error.message).toMatch(
+        new RegExp(`^GET ${main.base}${path}: the body was cut short after \\d+ bytes`, 'u'),
+      );
     }
   });
 
@@ -508,7 +530,9 @@ describe('checkReadable', () => {
 
   it('keeps naming missing files and directories', async () => {
     const missing = await failure(checkReadable(join(dir, 'missing.csv'), 'CSV_FILE (--file)'));
-    expect(missing.message).toBe(`CSV_FILE (--file): the file ${join(dir, 'missing.csv')} does not exist; set --file or CSV_FILE to a readable file`);
+    expect(missing.message).toBe(
+      `CSV_FILE (--file): the file ${join(dir, 'missing.csv')} does not exist; set --file or CSV_FILE to a readable file`,
+    );
     const directory = await failure(checkReadable(dir, 'CSV_FILE (--file)'));
     expect(directory.message).toBe(`CSV_FILE (--file): ${dir} is a directory, not a file`);
   });

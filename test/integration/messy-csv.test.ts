@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, SyncFailedError, sync, type Flags } from '../../src/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { configFor, followers, lastActivity, loads, projectRoot, stagingPartitions, syncCsv, tempFile } from '../helpers/sync.js';
+import {
+  configFor,
+  followers,
+  lastActivity,
+  loads,
+  projectRoot,
+  stagingPartitions,
+  syncCsv,
+  tempFile,
+} from '../helpers/sync.js';
 
 const fixture = (name: string) => join(projectRoot, 'test', 'fixtures', 'csv', name);
 
@@ -35,7 +44,11 @@ describe('reading real-world CSV files', () => {
 
   it('reads CRLF line ends, keeping a CRLF inside a quoted field', async () => {
     await syncFixture('crlf.csv');
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob\r\nSecond line', 'cat@example.com': 'Cat' });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Ann',
+      'bob@example.com': 'Bob\r\nSecond line',
+      'cat@example.com': 'Cat',
+    });
   });
 
   it('reads quoted commas, escaped quotes and newlines, skipping blank lines', async () => {
@@ -55,7 +68,9 @@ describe('reading real-world CSV files', () => {
   it('refuses a ;-separated file read with the default delimiter, suggesting --delimiter, before touching the database', async () => {
     const error = await syncFixture('semicolon.csv').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toMatch(/semicolon\.csv, line 1: the header has no "email", "full_name" column.*--delimiter ";"/);
+    expect((error as Error).message).toMatch(
+      /semicolon\.csv, line 1: the header has no "email", "full_name" column.*--delimiter ";"/,
+    );
     const schema = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'etl_info_schema'`);
     expect(schema.rowCount).toBe(0);
   });
@@ -75,19 +90,30 @@ describe('reading real-world CSV files', () => {
 
   it('decodes windows-1252 with --encoding', async () => {
     await syncFixture('windows-1252.csv', { encoding: 'windows-1252' });
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Zoë Müller', 'bob@example.com': 'Renée “Bo” Dupont – €' });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Zoë Müller',
+      'bob@example.com': 'Renée “Bo” Dupont – €',
+    });
   });
 
   it('rejects a row with invalid UTF-8 at its line instead of crashing', async () => {
     const result = await syncFixture('invalid-utf8.csv', { maxErrors: '1' });
     expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'cat@example.com': 'Cat' });
-    expect(await rejects(result.loadId)).toEqual([{ line: 3, raw: 'bob@example.com,B\uFFFDb', reason: expect.stringMatching(/full_name is not valid text.*invalid byte/) }]);
+    expect(await rejects(result.loadId)).toEqual([
+      {
+        line: 3,
+        raw: 'bob@example.com,B\uFFFDb',
+        reason: expect.stringMatching(/full_name is not valid text.*invalid byte/),
+      },
+    ]);
   });
 
   it('rejects a row with a NUL byte', async () => {
     const result = await syncFixture('nul-byte.csv', { maxErrors: '1' });
     expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'cat@example.com': 'Cat' });
-    expect(await rejects(result.loadId)).toEqual([{ line: 3, raw: 'bob@example.com,B\\0b', reason: 'full_name contains a NUL byte' }]);
+    expect(await rejects(result.loadId)).toEqual([
+      { line: 3, raw: 'bob@example.com,B\\0b', reason: 'full_name contains a NUL byte' },
+    ]);
   });
 
   it('rejects overlong emails and names, counting characters not bytes', async () => {
@@ -112,7 +138,9 @@ describe('reading real-world CSV files', () => {
   it('rejects an unterminated quote at the end of the file at its line', async () => {
     const result = await syncFixture('unterminated-quote.csv', { maxErrors: '1' });
     expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann' });
-    expect(await rejects(result.loadId)).toEqual([{ line: 3, raw: 'bob@example.com,"Bob', reason: 'a quoted field is never closed' }]);
+    expect(await rejects(result.loadId)).toEqual([
+      { line: 3, raw: 'bob@example.com,"Bob', reason: 'a quoted field is never closed' },
+    ]);
   });
 
   it('keeps the last occurrence of a repeated email and counts the duplicates', async () => {
@@ -142,7 +170,9 @@ describe('tolerance and guards', () => {
     const activity = await lastActivity(db);
     const error = await syncFixture('bad-emails.csv', { maxErrors: '3' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SyncFailedError);
-    expect((error as Error).message).toMatch(/more than 3 bad row\(s\).*line 3: email "no-at-sign" must contain exactly one @; line 4/);
+    expect((error as Error).message).toMatch(
+      /more than 3 bad row\(s\).*line 3: email "no-at-sign" must contain exactly one @; line 4/,
+    );
     expect(await followers(db)).toEqual(before);
     expect(await lastActivity(db)).toEqual(activity);
     expect(await stagingPartitions(db)).toEqual([]);
@@ -154,7 +184,9 @@ describe('tolerance and guards', () => {
   it('writes bad rows to --rejects FILE as CSV', async () => {
     const out = tempFile('', 'rejects.csv');
     await syncFixture('short-long-rows.csv', { maxErrors: '5', rejects: out });
-    expect(readFileSync(out, 'utf8')).toBe('line,reason,raw\n3,"expected 2 fields, found 1",bob@example.com\n4,"expected 2 fields, found 3","cat@example.com,Cat,extra"\n');
+    expect(readFileSync(out, 'utf8')).toBe(
+      'line,reason,raw\n3,"expected 2 fields, found 1",bob@example.com\n4,"expected 2 fields, found 3","cat@example.com,Cat,extra"\n',
+    );
   });
 
   for (const name of ['empty.csv', 'header-only.csv']) {
@@ -179,20 +211,35 @@ describe('tolerance and guards', () => {
 
   it('refuses a sync that would delete more than --max-delete percent', async () => {
     await syncCsv(db, day1);
-    const error = await syncCsv(db, 'email,full_name\nann@example.com,Ann\n', { maxDelete: '50' }).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/would delete 3 of 4 rows of public\.followers \(75\.0%\), more than --max-delete 50%/);
+    const error = await syncCsv(db, 'email,full_name\nann@example.com,Ann\n', { maxDelete: '50' }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(
+      /would delete 3 of 4 rows of public\.followers \(75\.0%\), more than --max-delete 50%/,
+    );
     expect(Object.keys(await followers(db))).toHaveLength(4);
-    const ok = await syncCsv(db, 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n', { maxDelete: '50' });
+    const ok = await syncCsv(db, 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n', {
+      maxDelete: '50',
+    });
     expect(ok.counts.deleted).toBe(1);
   });
 
   it('reports what a --dry-run would do and changes nothing', async () => {
     await syncCsv(db, day1);
     const activity = await lastActivity(db);
-    const result = await syncCsv(db, 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\neve@example.com,Eve\nbad,Row\n', { dryRun: true, maxErrors: '1' });
+    const result = await syncCsv(
+      db,
+      'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\neve@example.com,Eve\nbad,Row\n',
+      { dryRun: true, maxErrors: '1' },
+    );
     expect(result.dryRun).toBe(true);
     expect(result.counts).toMatchObject({ inserted: 1, updated: 1, unchanged: 1, deleted: 2, rejected: 1 });
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob', 'cat@example.com': 'Cat', 'dan@example.com': 'Dan' });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Ann',
+      'bob@example.com': 'Bob',
+      'cat@example.com': 'Cat',
+      'dan@example.com': 'Dan',
+    });
     expect(await lastActivity(db)).toEqual(activity);
     expect((await loads(db)).at(-1)).toMatchObject({ status: 'succeeded', dry_run: true });
   });

@@ -12,11 +12,21 @@ afterEach(async () => {
 });
 
 // "etl progress: staging: 12,000 rows, 45,123 rows/s, 37% of 1.2 MiB, ETA 8s" (rate and ETA once measured).
-const STAGING_LINE = /^etl progress: staging: \d{1,3}(,\d{3})* rows(, \d{1,3}(,\d{3})* rows\/s)?, \d{1,3}% of \d+(\.\d)? (B|KiB|MiB)(, ETA (\d+s|\d+m\d\ds))?$/mu;
+const STAGING_LINE =
+  /^etl progress: staging: \d{1,3}(,\d{3})* rows(, \d{1,3}(,\d{3})* rows\/s)?, \d{1,3}% of \d+(\.\d)? (B|KiB|MiB)(, ETA (\d+s|\d+m\d\ds))?$/mu;
 
 // Many small chunks, and a line due at every one of them: the first chunk is staged long after the
 // reporter starts (the connection, migration and lock come first), so at least one line is printed.
-const args = (file: string, ...extra: string[]) => ['sync', '--file', file, '--batch-size', '500', '--progress-interval', '1ms', ...extra];
+const args = (file: string, ...extra: string[]) => [
+  'sync',
+  '--file',
+  file,
+  '--batch-size',
+  '500',
+  '--progress-interval',
+  '1ms',
+  ...extra,
+];
 
 describe('etl sync progress', () => {
   it('prints plain progress lines on stderr when stderr is not a terminal, then the usual summary', async () => {
@@ -25,7 +35,8 @@ describe('etl sync progress', () => {
     expect(r.stderr).toMatch(STAGING_LINE);
     expect(r.stderr).not.toContain('\r');
     expect(r.stderr).not.toContain('\x1b[');
-    for (const line of r.stderr.split('\n').filter((l) => l.startsWith('etl progress: staging'))) expect(line).toMatch(STAGING_LINE);
+    for (const line of r.stderr.split('\n').filter((l) => l.startsWith('etl progress: staging')))
+      expect(line).toMatch(STAGING_LINE);
     expect(r.stdout).toMatch(/^synced followers from .* \(load [0-9a-f-]{36}\)\n {2}read 20000 {2}inserted 20000 /u);
     expect(r.stdout).not.toContain('etl progress');
   });
@@ -53,8 +64,12 @@ describe('etl sync progress', () => {
   });
 
   it.each([['soon'], ['0']])('exits 2 for --progress-interval %s', async (value) => {
-    const r = await runCli(['sync', '--file', tempFile(generatedCsv(3)), '--progress-interval', value], { DATABASE_URL: db.url });
+    const r = await runCli(['sync', '--file', tempFile(generatedCsv(3)), '--progress-interval', value], {
+      DATABASE_URL: db.url,
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--progress-interval <duration>' argument .* is invalid\. write a positive duration such as 5s/u);
+    expect(r.stderr).toMatch(
+      /--progress-interval <duration>' argument .* is invalid\. write a positive duration such as 5s/u,
+    );
   });
 });

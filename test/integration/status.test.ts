@@ -17,7 +17,8 @@ afterEach(async () => {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/u;
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n';
 // Lines 3, 5 and 6 are bad; line 4 repeats ann.
-const messy = 'email,full_name\nann@example.com,Ann\nnot-an-email,X\nANN@example.com,Ann B\n,Nobody\nbob@example.com,Bob,extra\ndan@example.com,Dan\n';
+const messy =
+  'email,full_name\nann@example.com,Ann\nnot-an-email,X\nANN@example.com,Ann B\n,Nobody\nbob@example.com,Bob,extra\ndan@example.com,Dan\n';
 
 const cli = (...args: string[]) => runCli(['status', ...args], { DATABASE_URL: db.url });
 
@@ -83,16 +84,44 @@ describe('etl status', () => {
     const { loads } = JSON.parse(r.stdout) as { loads: Record<string, unknown>[] };
     expect(loads.map((l) => l.load_id)).toEqual([dry.loadId, failedId, second.loadId, first.loadId]);
     expect(loads[3]).toMatchObject({
-      table: 'followers', status: 'succeeded', dry_run: false, rows_read: 3, inserted: 3, updated: 0, unchanged: 0,
-      deleted: 0, rejected: 0, duplicates: 0, error: null, pid: expect.any(Number),
+      table: 'followers',
+      status: 'succeeded',
+      dry_run: false,
+      rows_read: 3,
+      inserted: 3,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+      rejected: 0,
+      duplicates: 0,
+      error: null,
+      pid: expect.any(Number),
     });
-    expect(loads[2]).toMatchObject({ status: 'succeeded', rows_read: 6, rejected: 3, duplicates: 1, inserted: 1, updated: 1, deleted: 2 });
+    expect(loads[2]).toMatchObject({
+      status: 'succeeded',
+      rows_read: 6,
+      rejected: 3,
+      duplicates: 1,
+      inserted: 1,
+      updated: 1,
+      deleted: 2,
+    });
     expect(loads[1]).toMatchObject({ status: 'failed', rejected: 2, inserted: 0 });
     expect(loads[1]!.error).toMatch(/more than 0 bad row\(s\).*line 2/u);
-    expect(loads[0]).toMatchObject({ status: 'succeeded', dry_run: true, rows_read: 3, inserted: 2, updated: 1, unchanged: 0, deleted: 1 });
+    expect(loads[0]).toMatchObject({
+      status: 'succeeded',
+      dry_run: true,
+      rows_read: 3,
+      inserted: 2,
+      updated: 1,
+      unchanged: 0,
+      deleted: 1,
+    });
     for (const l of loads) {
       expect(l.load_id).toMatch(UUID);
-      expect(new Date(l.finished_at as string).getTime()).toBeGreaterThanOrEqual(new Date(l.started_at as string).getTime());
+      expect(new Date(l.finished_at as string).getTime()).toBeGreaterThanOrEqual(
+        new Date(l.started_at as string).getTime(),
+      );
       expect(l.duration_ms).toBeGreaterThanOrEqual(0);
       expect(l.source).toMatch(/input\.csv$/u);
     }
@@ -103,15 +132,23 @@ describe('etl status', () => {
     const r = await cli();
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^LOAD ID {31}TABLE {6}STATUS +STARTED \(UTC\) +DURATION +READ +INSERTED +UPDATED +UNCHANGED +DELETED +REJECTED +DUPLICATES +SOURCE$/u);
-    expect(lines[1]).toMatch(new RegExp(`^${dry.loadId}  followers  succeeded \\(dry run\\) +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  \\S+ +3 +2 +1 +0 +1 +0 +0  \\S+input\\.csv$`, 'u'));
+    expect(lines[0]).toMatch(
+      /^LOAD ID {31}TABLE {6}STATUS +STARTED \(UTC\) +DURATION +READ +INSERTED +UPDATED +UNCHANGED +DELETED +REJECTED +DUPLICATES +SOURCE$/u,
+    );
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^${dry.loadId}  followers  succeeded \\(dry run\\) +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  \\S+ +3 +2 +1 +0 +1 +0 +0  \\S+input\\.csv$`,
+        'u',
+      ),
+    );
     expect(lines[2]).toMatch(new RegExp(`^${failedId}  followers  failed `, 'u'));
     expect(lines[3]).toMatch(/^ {2}error: .*more than 0 bad row\(s\)/u);
     expect(lines.at(-1)).toMatch(new RegExp(`^${first.loadId}  followers  succeeded `, 'u'));
     expect(lines).toHaveLength(6);
     // Every load's source starts where the header's SOURCE does.
     const sourceColumn = lines[0]!.indexOf('SOURCE');
-    for (const row of [lines[1]!, lines[2]!, lines[4]!, lines[5]!]) expect(row.slice(sourceColumn)).toMatch(/^\/\S+input\.csv$/u);
+    for (const row of [lines[1]!, lines[2]!, lines[4]!, lines[5]!])
+      expect(row.slice(sourceColumn)).toMatch(/^\/\S+input\.csv$/u);
     expect(lines.filter((l) => l.startsWith('  error:'))).toHaveLength(1);
   });
 
@@ -131,7 +168,9 @@ describe('etl status', () => {
     expect(r.stdout).toContain(`load      ${second.loadId}\n`);
     expect(r.stdout).toMatch(/^status {4}succeeded$/mu);
     expect(r.stdout).toMatch(/^dry run {3}no$/mu);
-    expect(r.stdout).toMatch(/^rows {6}read 6 {2}staged 3 {2}inserted 1 {2}updated 1 {2}unchanged 0 {2}deleted 2 {2}rejected 3 {2}duplicates 1$/mu);
+    expect(r.stdout).toMatch(
+      /^rows {6}read 6 {2}staged 3 {2}inserted 1 {2}updated 1 {2}unchanged 0 {2}deleted 2 {2}rejected 3 {2}duplicates 1$/mu,
+    );
     expect(r.stdout).toContain(`bad rows  3; list them with: etl status --load ${second.loadId} --rejects`);
     const json = JSON.parse((await cli('--load', second.loadId.toUpperCase(), '--json')).stdout);
     expect(json.load).toMatchObject({ load_id: second.loadId, rows_read: 6, rejected: 3, duplicates: 1 });
@@ -142,7 +181,12 @@ describe('etl status', () => {
     const r = await cli('--load', second.loadId, '--rejects');
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^load ${second.loadId} of followers \\(succeeded, started .* UTC, .*input\\.csv\\): 3 bad row\\(s\\)$`, 'u'));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^load ${second.loadId} of followers \\(succeeded, started .* UTC, .*input\\.csv\\): 3 bad row\\(s\\)$`,
+        'u',
+      ),
+    );
     expect(lines.slice(1)).toEqual([
       'LINE  REASON                                           RAW',
       '   3  email "not-an-email" must contain exactly one @  "not-an-email,X"',
@@ -158,7 +202,9 @@ describe('etl status', () => {
       ],
       total: 3,
     });
-    expect((await cli('--load', second.loadId, '--rejects', '--limit', '1')).stdout).toContain('(the first 1 of 3, by line; use --limit to see more)');
+    expect((await cli('--load', second.loadId, '--rejects', '--limit', '1')).stdout).toContain(
+      '(the first 1 of 3, by line; use --limit to see more)',
+    );
   });
 
   it('keeps the bad rows of a failed load for inspection', async () => {
@@ -182,7 +228,12 @@ describe('etl status', () => {
     const r = await cli();
     expect(r.stdout).toMatch(new RegExp(`^${id}  followers  running +\\S+ \\S+  1m3\\ds so far `, 'mu'));
     const detail = await cli('--load', id, '--json');
-    expect(JSON.parse(detail.stdout).load).toMatchObject({ status: 'running', finished_at: null, host: 'worker-7', pid: 99 });
+    expect(JSON.parse(detail.stdout).load).toMatchObject({
+      status: 'running',
+      finished_at: null,
+      host: 'worker-7',
+      pid: 99,
+    });
     expect(JSON.parse(detail.stdout).load.duration_ms).toBeGreaterThanOrEqual(90_000);
   });
 
@@ -190,8 +241,11 @@ describe('etl status', () => {
     await syncCsv(db, day1);
     const u = new URL(db.url);
     const r = await runCli(['status', '--json'], {
-      PGHOST: u.hostname, PGPORT: u.port || '5432', PGUSER: decodeURIComponent(u.username),
-      PGPASSWORD: decodeURIComponent(u.password) || undefined, PGDATABASE: u.pathname.slice(1),
+      PGHOST: u.hostname,
+      PGPORT: u.port || '5432',
+      PGUSER: decodeURIComponent(u.username),
+      PGPASSWORD: decodeURIComponent(u.password) || undefined,
+      PGDATABASE: u.pathname.slice(1),
     });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).loads).toHaveLength(1);
@@ -205,7 +259,9 @@ describe('etl status errors', () => {
     const r = await cli('--load', id);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`etl error: load ${id} not found in etl_info_schema.loads (see etl status for recent loads)`);
+    expect(r.stderr).toContain(
+      `etl error: load ${id} not found in etl_info_schema.loads (see etl status for recent loads)`,
+    );
     const rejects = await cli('--load', id, '--rejects', '--json');
     expect(rejects.code).toBe(1);
     expect(JSON.parse(rejects.stdout)).toMatchObject({ code: 'ETL_LOAD_NOT_FOUND', load_id: id });
@@ -240,7 +296,9 @@ describe('status() and loadRejects() (library)', () => {
     expect(bad.total).toBe(3);
     expect(bad.rejects.map((x) => x.line)).toEqual([3, 5, 6]);
     expect(bad.load.counts).toMatchObject({ read: 6, rejected: 3, duplicates: 1 });
-    await expect(loadRejects(setting, '3f0c5a4e-8d1b-4c57-9a53-0f7d2b9c6e11')).rejects.toBeInstanceOf(LoadNotFoundError);
+    await expect(loadRejects(setting, '3f0c5a4e-8d1b-4c57-9a53-0f7d2b9c6e11')).rejects.toBeInstanceOf(
+      LoadNotFoundError,
+    );
     await expect(status(setting, { loadId: 'nope' })).rejects.toBeInstanceOf(ConfigError);
   });
 });

@@ -3,7 +3,14 @@ import { LockBusyError, SyncAbortedError, SyncFailedError } from '../../src/inde
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import {
-  followers, followersWithTimes, generatedCsv, lastActivity, loads, stagingPartitions, stagingRows, syncCsv,
+  followers,
+  followersWithTimes,
+  generatedCsv,
+  lastActivity,
+  loads,
+  stagingPartitions,
+  stagingRows,
+  syncCsv,
 } from '../helpers/sync.js';
 
 let db: TestDatabase;
@@ -20,10 +27,29 @@ const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ndan@
 describe('etl sync', () => {
   it('loads a file into an empty followers table and records the load', async () => {
     const result = await syncCsv(db, day1);
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob, Jr.', 'cat@example.com': 'Cat' });
-    expect(result.counts).toMatchObject({ read: 3, staged: 3, inserted: 3, updated: 0, unchanged: 0, deleted: 0, rejected: 0 });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Ann',
+      'bob@example.com': 'Bob, Jr.',
+      'cat@example.com': 'Cat',
+    });
+    expect(result.counts).toMatchObject({
+      read: 3,
+      staged: 3,
+      inserted: 3,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+      rejected: 0,
+    });
     const [load] = await loads(db);
-    expect(load).toMatchObject({ load_id: result.loadId, status: 'succeeded', table_name: 'followers', rows_read: '3', rows_inserted: '3', error: null });
+    expect(load).toMatchObject({
+      load_id: result.loadId,
+      status: 'succeeded',
+      table_name: 'followers',
+      rows_read: '3',
+      rows_inserted: '3',
+      error: null,
+    });
     expect(await lastActivity(db)).toBeInstanceOf(Date);
     expect(await stagingPartitions(db)).toEqual([]);
   });
@@ -33,7 +59,11 @@ describe('etl sync', () => {
     const before = Object.fromEntries((await followersWithTimes(db)).map((r) => [r.email, r.modified_at.getTime()]));
     const firstActivity = await lastActivity(db);
     const result = await syncCsv(db, day2);
-    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Robert', 'dan@example.com': 'Dan' });
+    expect(await followers(db)).toEqual({
+      'ann@example.com': 'Ann',
+      'bob@example.com': 'Robert',
+      'dan@example.com': 'Dan',
+    });
     expect(result.counts).toMatchObject({ read: 3, inserted: 1, updated: 1, unchanged: 1, deleted: 1 });
     const after = Object.fromEntries((await followersWithTimes(db)).map((r) => [r.email, r.modified_at.getTime()]));
     expect(after['ann@example.com']).toBe(before['ann@example.com']);
@@ -63,10 +93,16 @@ describe('etl sync', () => {
   });
 
   it('never leaves staging rows behind, so repeated syncs do not bloat staging', async () => {
-    for (let i = 0; i < 5; i += 1) await syncCsv(db, generatedCsv(200, (n) => `Name ${n} v${i}`));
+    for (let i = 0; i < 5; i += 1)
+      await syncCsv(
+        db,
+        generatedCsv(200, (n) => `Name ${n} v${i}`),
+      );
     expect(await stagingPartitions(db)).toEqual([]);
     expect(await stagingRows(db)).toBe(0);
-    const parent = await db.query<{ relkind: string }>(`SELECT relkind FROM pg_class WHERE oid = 'public.staging_followers'::regclass`);
+    const parent = await db.query<{ relkind: string }>(
+      `SELECT relkind FROM pg_class WHERE oid = 'public.staging_followers'::regclass`,
+    );
     expect(parent.rows[0]!.relkind).toBe('p'); // a partitioned parent holds no tuples of its own
   });
 });
@@ -97,7 +133,12 @@ describe('etl sync failures', () => {
     await syncCsv(db, day1);
     const snapshot = await followers(db);
     const activity = await lastActivity(db);
-    const error = await syncCsv(db, generatedCsv(1000), { batchSize: '100' }, { faults: { killWorkerOnBatch: 3 } }).catch((e: unknown) => e);
+    const error = await syncCsv(
+      db,
+      generatedCsv(1000),
+      { batchSize: '100' },
+      { faults: { killWorkerOnBatch: 3 } },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SyncFailedError);
     await expectUnchanged(snapshot, activity);
     expect((await loads(db)).at(-1)).toMatchObject({ status: 'failed' });
@@ -137,12 +178,18 @@ describe('etl sync failures', () => {
     const snapshot = await followers(db);
     const activity = await lastActivity(db);
     const controller = new AbortController();
-    const error = await syncCsv(db, generatedCsv(3000), { batchSize: '100' }, {}, {
-      signal: controller.signal,
-      onProgress: (p) => {
-        if (p.rowsRead > 0) controller.abort('SIGTERM');
+    const error = await syncCsv(
+      db,
+      generatedCsv(3000),
+      { batchSize: '100' },
+      {},
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.rowsRead > 0) controller.abort('SIGTERM');
+        },
       },
-    }).catch((e: unknown) => e);
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SyncAbortedError);
     await expectUnchanged(snapshot, activity);
     expect((await loads(db)).at(-1)).toMatchObject({ status: 'aborted' });
@@ -156,12 +203,18 @@ describe('etl sync failures', () => {
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE followers IN ACCESS EXCLUSIVE MODE');
     const controller = new AbortController();
-    const run = syncCsv(db, day2, {}, {}, {
-      signal: controller.signal,
-      onProgress: (p) => {
-        if (p.phase === 'merging') setTimeout(() => controller.abort('SIGINT'), 300);
+    const run = syncCsv(
+      db,
+      day2,
+      {},
+      {},
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'merging') setTimeout(() => controller.abort('SIGINT'), 300);
+        },
       },
-    }).catch((e: unknown) => e);
+    ).catch((e: unknown) => e);
     const error = await run;
     await blocker.query('ROLLBACK');
     await blocker.end();
@@ -178,7 +231,11 @@ describe('etl sync failures', () => {
       const error = await syncCsv(db, day2, { lockTimeout: '300ms' }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LockBusyError);
       expect((error as Error).message).toMatch(/another etl run is syncing followers/);
-      expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob, Jr.', 'cat@example.com': 'Cat' });
+      expect(await followers(db)).toEqual({
+        'ann@example.com': 'Ann',
+        'bob@example.com': 'Bob, Jr.',
+        'cat@example.com': 'Cat',
+      });
       expect(await loads(db)).toHaveLength(1);
     } finally {
       await holder.end();
@@ -199,9 +256,17 @@ describe('etl sync failures', () => {
   it('aborts a load left running by a killed process and removes its staging rows before syncing', async () => {
     await syncCsv(db, day1);
     const deadLoad = '11111111-2222-4333-8444-555555555555';
-    await db.query(`INSERT INTO etl_info_schema.loads (load_id, table_name, source, status, host, pid) VALUES ($1, 'followers', 'x.csv', 'running', 'gone', 1)`, [deadLoad]);
-    await db.query(`CREATE UNLOGGED TABLE public.staging_followers_${deadLoad.replaceAll('-', '')} PARTITION OF public.staging_followers FOR VALUES IN ('${deadLoad}')`);
-    await db.query(`INSERT INTO public.staging_followers (email, full_name, line, load_id) VALUES ('zed@example.com', 'Zed', 2, $1)`, [deadLoad]);
+    await db.query(
+      `INSERT INTO etl_info_schema.loads (load_id, table_name, source, status, host, pid) VALUES ($1, 'followers', 'x.csv', 'running', 'gone', 1)`,
+      [deadLoad],
+    );
+    await db.query(
+      `CREATE UNLOGGED TABLE public.staging_followers_${deadLoad.replaceAll('-', '')} PARTITION OF public.staging_followers FOR VALUES IN ('${deadLoad}')`,
+    );
+    await db.query(
+      `INSERT INTO public.staging_followers (email, full_name, line, load_id) VALUES ('zed@example.com', 'Zed', 2, $1)`,
+      [deadLoad],
+    );
     await syncCsv(db, day2);
     const dead = (await loads(db)).find((l) => l.load_id === deadLoad);
     expect(dead).toMatchObject({ status: 'aborted' });

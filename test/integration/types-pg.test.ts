@@ -33,7 +33,13 @@ const CASES: Case[] = [
     type: 'smallint',
     canonical: true,
     accepted: [['32767'], ['-32768'], [' 42 '], ['007'], [12, '12']],
-    refused: [['32768', 'fails'], ['-32769', 'fails'], ['1.5', 'fails'], ['1e3', 'fails'], ['', 'fails']],
+    refused: [
+      ['32768', 'fails'],
+      ['-32769', 'fails'],
+      ['1.5', 'fails'],
+      ['1e3', 'fails'],
+      ['', 'fails'],
+    ],
   },
   {
     type: 'integer',
@@ -51,12 +57,29 @@ const CASES: Case[] = [
     type: 'bigint',
     canonical: true,
     accepted: [['9223372036854775807'], ['-9223372036854775808'], [9007199254740991, '9007199254740991']],
-    refused: [['9223372036854775808', 'fails'], ['-9223372036854775809', 'fails']],
+    refused: [
+      ['9223372036854775808', 'fails'],
+      ['-9223372036854775809', 'fails'],
+    ],
   },
   {
     type: 'numeric',
     canonical: true,
-    accepted: [['12.50'], ['1e3'], ['1.5e-3'], ['1.50e1'], ['-0.00'], ['.5'], ['NaN'], ['nan'], [0.1, '0.1'], [1e21, '1e21'], ['1e131071'], ['1e-16383'], ['0e200000']],
+    accepted: [
+      ['12.50'],
+      ['1e3'],
+      ['1.5e-3'],
+      ['1.50e1'],
+      ['-0.00'],
+      ['.5'],
+      ['NaN'],
+      ['nan'],
+      [0.1, '0.1'],
+      [1e21, '1e21'],
+      ['1e131071'],
+      ['1e-16383'],
+      ['0e200000'],
+    ],
     refused: [
       ['12,5', 'fails'],
       ['abc', 'fails'],
@@ -68,7 +91,19 @@ const CASES: Case[] = [
   {
     type: 'numeric(5,2)',
     canonical: true,
-    accepted: [['999.99'], ['999.994'], ['-999.994'], ['99.995'], ['0.005'], ['-0.005'], ['-0.004'], ['0.00000001'], ['1'], ['1.2345e2'], [12.5, '12.5']],
+    accepted: [
+      ['999.99'],
+      ['999.994'],
+      ['-999.994'],
+      ['99.995'],
+      ['0.005'],
+      ['-0.005'],
+      ['-0.004'],
+      ['0.00000001'],
+      ['1'],
+      ['1.2345e2'],
+      [12.5, '12.5'],
+    ],
     refused: [
       ['999.995', 'fails'],
       ['-999.995', 'fails'],
@@ -77,7 +112,15 @@ const CASES: Case[] = [
       ['NaN', { stricter: 'PostgreSQL stores NaN in numeric(p,s); the config asked for a bounded number' }],
     ],
   },
-  { type: 'numeric(2,2)', canonical: true, accepted: [['0.99'], ['.994'], ['-0.994']], refused: [['0.995', 'fails'], ['1', 'fails']] },
+  {
+    type: 'numeric(2,2)',
+    canonical: true,
+    accepted: [['0.99'], ['.994'], ['-0.994']],
+    refused: [
+      ['0.995', 'fails'],
+      ['1', 'fails'],
+    ],
+  },
   { type: 'numeric(3)', canonical: true, accepted: [['123.4'], ['-0.5'], ['998.5']], refused: [['999.5', 'fails']] },
   {
     type: 'real',
@@ -92,11 +135,26 @@ const CASES: Case[] = [
   {
     type: 'double precision',
     accepted: [['1.5'], ['0.1000'], ['1e308'], ['4.9e-324'], ['-0'], ['Infinity'], ['+inf'], [0.1, '0.1'], [-0, '-0']],
-    refused: [['1e309', 'fails'], ['1e-400', 'fails'], ['.', 'fails']],
+    refused: [
+      ['1e309', 'fails'],
+      ['1e-400', 'fails'],
+      ['.', 'fails'],
+    ],
   },
   {
     type: 'boolean',
-    accepted: [['true'], ['Yes'], ['off'], [' 1 '], ['F'], ['n'], [true, 'true'], [false, 'false'], [1, 'true'], [0, 'false']],
+    accepted: [
+      ['true'],
+      ['Yes'],
+      ['off'],
+      [' 1 '],
+      ['F'],
+      ['n'],
+      [true, 'true'],
+      [false, 'false'],
+      [1, 'true'],
+      [0, 'false'],
+    ],
     refused: [
       ['maybe', 'fails'],
       ['2', 'fails'],
@@ -156,7 +214,7 @@ const CASES: Case[] = [
     accepted: [['hello'], [''], ['  spaced  '], ['tab\tnewline\nbackslash\\'], ['😀 é'], [42, '42'], [true, 'true']],
     refused: [
       ['a\u0000b', 'fails'],
-      ['a\uFFFDb', { stricter: 'U+FFFD marks bytes that were not valid in the file\'s encoding' }],
+      ['a\uFFFDb', { stricter: "U+FFFD marks bytes that were not valid in the file's encoding" }],
       ['a\uD800b', { stricter: 'an unpaired surrogate would be written as U+FFFD' }],
     ],
   },
@@ -164,13 +222,20 @@ const CASES: Case[] = [
     type: 'varchar(3)',
     canonical: true,
     accepted: [['abc'], ['😀😀😀'], ['ab '], [123, '123']],
-    refused: [['abcd', 'fails'], ['😀😀😀😀', 'fails'], ['abc ', { stricter: 'PostgreSQL cuts off excess spaces silently' }]],
+    refused: [
+      ['abcd', 'fails'],
+      ['😀😀😀😀', 'fails'],
+      ['abc ', { stricter: 'PostgreSQL cuts off excess spaces silently' }],
+    ],
   },
   { type: 'char(2)', accepted: [['ab'], ['a'], ['']], refused: [['abc', 'fails']] },
   {
     type: 'uuid',
     canonical: true,
-    accepted: [['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'], [' a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 ', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']],
+    accepted: [
+      ['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'],
+      [' a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 ', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'],
+    ],
     refused: [
       ['g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'fails'],
       ['a0eebc99-9c0b', 'fails'],
@@ -181,13 +246,40 @@ const CASES: Case[] = [
   {
     type: 'json',
     canonical: true,
-    accepted: [['{"a":1}'], [' [1, 2] '], ['"abc"'], ['null'], ['"\\u0000"'], ['"\\ud800"'], ['1e999999'], [{ a: [1, 'x'] }, '{"a":[1,"x"]}']],
-    refused: [['{a:1}', 'fails'], ['abc', 'fails'], ["{'a':1}", 'fails'], ['', 'fails']],
+    accepted: [
+      ['{"a":1}'],
+      [' [1, 2] '],
+      ['"abc"'],
+      ['null'],
+      ['"\\u0000"'],
+      ['"\\ud800"'],
+      ['1e999999'],
+      [{ a: [1, 'x'] }, '{"a":[1,"x"]}'],
+    ],
+    refused: [
+      ['{a:1}', 'fails'],
+      ['abc', 'fails'],
+      ["{'a':1}", 'fails'],
+      ['', 'fails'],
+    ],
   },
   {
     type: 'jsonb',
-    accepted: [['{"a": 1, "b": [true, null, 1.5e300]}'], ['"\\\\u0000"'], ['"\\ud83d\\ude00"'], ['1e400'], ['[1e131071, "1e999999", 1e-16383]']],
-    refused: [['{"a": [1e131072]}', 'fails'], ['-2.5E-16384', 'fails'], ['"\\u0000"', 'fails'], ['"\\ud800"', 'fails'], ['"\\udc00x"', 'fails'], ['{"a":}', 'fails']],
+    accepted: [
+      ['{"a": 1, "b": [true, null, 1.5e300]}'],
+      ['"\\\\u0000"'],
+      ['"\\ud83d\\ude00"'],
+      ['1e400'],
+      ['[1e131071, "1e999999", 1e-16383]'],
+    ],
+    refused: [
+      ['{"a": [1e131072]}', 'fails'],
+      ['-2.5E-16384', 'fails'],
+      ['"\\u0000"', 'fails'],
+      ['"\\ud800"', 'fails'],
+      ['"\\udc00x"', 'fails'],
+      ['{"a":}', 'fails'],
+    ],
   },
   {
     type: 'json',
@@ -236,7 +328,12 @@ afterAll(async () => {
  * Inserts the way COPY reads a field; `same` (an SQL condition on the stored v and $2) is evaluated
  * on the stored row.
  */
-async function store(table: string, text: string, same = 'true', meaning?: string): Promise<{ stored: string; same: boolean } | { error: string }> {
+async function store(
+  table: string,
+  text: string,
+  same = 'true',
+  meaning?: string,
+): Promise<{ stored: string; same: boolean } | { error: string }> {
   try {
     const { rows } = await client.query<{ stored: string; same: boolean }>(
       `WITH ins AS (INSERT INTO ${table} (v) VALUES ($1) RETURNING v) SELECT v::text AS stored, ${same} AS same FROM ins`,
@@ -270,15 +367,18 @@ describe.each(CASES.map((c, i) => ({ ...c, table: `t${i}`, name: label(c) })))('
     },
   );
 
-  it.each((c.refused ?? []).map(([input, verdict]) => ({ input, verdict, why: verdict === 'fails' ? 'fails there too' : `is stricter: ${verdict.stricter}` })))(
-    'refuses $input, which $why',
-    async ({ input, verdict }) => {
-      expect(convert(input)).toMatchObject({ ok: false });
-      const stored = await store(c.table, input);
-      const pgAccepts = verdict !== 'fails' && serverVersion >= (verdict.fromVersion ?? 0);
-      expect(stored).toHaveProperty(pgAccepts ? 'stored' : 'error');
-    },
-  );
+  it.each(
+    (c.refused ?? []).map(([input, verdict]) => ({
+      input,
+      verdict,
+      why: verdict === 'fails' ? 'fails there too' : `is stricter: ${verdict.stricter}`,
+    })),
+  )('refuses $input, which $why', async ({ input, verdict }) => {
+    expect(convert(input)).toMatchObject({ ok: false });
+    const stored = await store(c.table, input);
+    const pgAccepts = verdict !== 'fails' && serverVersion >= (verdict.fromVersion ?? 0);
+    expect(stored).toHaveProperty(pgAccepts ? 'stored' : 'error');
+  });
 });
 
 describe('timestamptz without a zone', () => {
@@ -288,7 +388,10 @@ describe('timestamptz without a zone', () => {
     const instants: number[] = [];
     for (const zone of ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Pacific/Chatham']) {
       await client.query(`SET TimeZone = '${zone}'`);
-      const { rows } = await client.query<{ epoch: string }>(`SELECT extract(epoch FROM $1::timestamptz)::text AS epoch`, [value.value]);
+      const { rows } = await client.query<{ epoch: string }>(
+        `SELECT extract(epoch FROM $1::timestamptz)::text AS epoch`,
+        [value.value],
+      );
       instants.push(Number(rows[0]!.epoch));
     }
     await client.query(`SET TimeZone = 'Asia/Kolkata'`);

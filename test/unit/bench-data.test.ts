@@ -80,8 +80,20 @@ describe('the next-day file', () => {
     const removed = day1.filter((r) => !after.has(r.email)).length;
     const added = day2.filter((r) => !before.has(r.email)).length;
     const changed = day2.filter((r) => before.has(r.email) && before.get(r.email) !== r.fullName).length;
-    expect({ removed, added, changed, rows: day2.length }).toEqual({ removed: 1000, added: 1000, changed: 2000, rows: 20_000 });
-    expect(nextDayPlan(20_000)).toEqual({ day1Rows: 20_000, day2Rows: 20_000, kept: 17_000, changed: 2000, removed: 1000, added: 1000 });
+    expect({ removed, added, changed, rows: day2.length }).toEqual({
+      removed: 1000,
+      added: 1000,
+      changed: 2000,
+      rows: 20_000,
+    });
+    expect(nextDayPlan(20_000)).toEqual({
+      day1Rows: 20_000,
+      day2Rows: 20_000,
+      kept: 17_000,
+      changed: 2000,
+      removed: 1000,
+      added: 1000,
+    });
   });
 
   it('spreads the new rows through the file and keeps the day-1 order of the others', () => {
@@ -122,14 +134,21 @@ describe('the CSV files', () => {
     const written = await writeCsv(path, day2Rows(11, 4000));
     const text = readFileSync(path, 'utf8');
     expect(text.startsWith('email,full_name\n')).toBe(true);
-    const records = parse<{ email: string; full_name: string }>(text, { columns: true, relax_quotes: false, relax_column_count: false });
+    const records = parse<{ email: string; full_name: string }>(text, {
+      columns: true,
+      relax_quotes: false,
+      relax_column_count: false,
+    });
     expect(records.map((r) => ({ email: r.email, fullName: r.full_name }))).toEqual(rows);
     expect(written).toMatchObject({ path, rows: 4000, bytes: statSync(path).size });
   });
 
   it('checksums the content as md5-based sums that do not depend on row order', async () => {
     const rows = all(day1Rows(2, 500));
-    const expected = rows.reduce((sum, r) => sum + BigInt(`0x${createHash('md5').update(`${r.email}\t${r.fullName}`).digest('hex').slice(0, 15)}`), 0n);
+    const expected = rows.reduce(
+      (sum, r) => sum + BigInt(`0x${createHash('md5').update(`${r.email}\t${r.fullName}`).digest('hex').slice(0, 15)}`),
+      0n,
+    );
     expect(contentChecksum(rows)).toEqual({ rows: 500, checksum: expected.toString() });
     expect(contentChecksum([...rows].reverse())).toEqual(contentChecksum(rows));
     expect(contentChecksum(all(day2Rows(2, 500))).checksum).not.toBe(expected.toString());
@@ -153,14 +172,32 @@ describe('the CSV files', () => {
 
 describe('reading results', () => {
   it('reads the counts and phases of etl sync --json, and null phases when absent', () => {
-    const base = { status: 'succeeded', rows_read: 10, inserted: 4, updated: 3, unchanged: 2, deleted: 1, rejected: 0, duplicates: 1, duration_ms: 1234 };
+    const base = {
+      status: 'succeeded',
+      rows_read: 10,
+      inserted: 4,
+      updated: 3,
+      unchanged: 2,
+      deleted: 1,
+      rejected: 0,
+      duplicates: 1,
+      duration_ms: 1234,
+    };
     expect(parseEtlSummary(`${JSON.stringify(base)}\n`)).toEqual({
       durationMs: 1234,
       counts: { rows_read: 10, inserted: 4, updated: 3, unchanged: 2, deleted: 1, rejected: 0, duplicates: 1 },
       phases: null,
     });
-    const withPhases = { ...base, phases: { setup_ms: 5, read_parse_stage_ms: 900, merge_ms: 300, cleanup_ms: 2, note: 'x' } };
-    expect(parseEtlSummary(JSON.stringify(withPhases)).phases).toEqual({ setup_ms: 5, read_parse_stage_ms: 900, merge_ms: 300, cleanup_ms: 2 });
+    const withPhases = {
+      ...base,
+      phases: { setup_ms: 5, read_parse_stage_ms: 900, merge_ms: 300, cleanup_ms: 2, note: 'x' },
+    };
+    expect(parseEtlSummary(JSON.stringify(withPhases)).phases).toEqual({
+      setup_ms: 5,
+      read_parse_stage_ms: 900,
+      merge_ms: 300,
+      cleanup_ms: 2,
+    });
     expect(() => parseEtlSummary('{"status":"failed","error":"boom"}')).toThrow(/did not succeed/);
     expect(() => parseEtlSummary('not json')).toThrow(/no JSON summary/);
   });
@@ -169,7 +206,13 @@ describe('reading results', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(medianPhases([null, null])).toBeNull();
-    expect(medianPhases([{ a: 1, b: 10 }, { a: 3, b: 30 }, { a: 2, b: 20 }])).toEqual({ a: 2, b: 20 });
+    expect(
+      medianPhases([
+        { a: 1, b: 10 },
+        { a: 3, b: 30 },
+        { a: 2, b: 20 },
+      ]),
+    ).toEqual({ a: 2, b: 20 });
   });
 
   it('accepts row counts as plain numbers or with k/M suffixes', () => {

@@ -28,7 +28,10 @@ interface Service {
   stop_grace_period?: string;
 }
 
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = parse(read('docker-compose.yml')) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const { postgres, etl } = compose.services as { postgres: Service; etl: Service };
 
 /** Compose's ${VAR:-default} interpolation, with nothing set (a fresh clone without .env). */
@@ -36,7 +39,11 @@ const withDefaults = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/gu
 
 /** Dockerfile instructions per stage, continuation lines joined and comments dropped. */
 function dockerfileStages(text: string): { from: string; instructions: [string, string][] }[] {
-  const lines = text.replace(/\\\n\s*/gu, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n\s*/gu, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: { from: string; instructions: [string, string][] }[] = [];
   for (const line of lines) {
     const [keyword, ...rest] = line.split(/\s+/u);
@@ -50,7 +57,8 @@ function dockerfileStages(text: string): { from: string; instructions: [string, 
 const stages = dockerfileStages(read('Dockerfile'));
 const build = stages[0]!;
 const runtime = stages.at(-1)!;
-const args = (stage: typeof build, keyword: string) => stage.instructions.filter(([k]) => k === keyword).map(([, a]) => a);
+const args = (stage: typeof build, keyword: string) =>
+  stage.instructions.filter(([k]) => k === keyword).map(([, a]) => a);
 
 describe('docker-compose.yml', () => {
   it('runs PostgreSQL with a pg_isready healthcheck and a named volume', () => {
@@ -74,7 +82,11 @@ describe('docker-compose.yml', () => {
     const pgEnv = Object.fromEntries(Object.entries(postgres.environment!).map(([k, v]) => [k, withDefaults(v)]));
     expect(url.protocol).toBe('postgres:');
     expect([url.hostname, url.port]).toEqual(['postgres', '5432']);
-    expect([url.username, url.password, url.pathname]).toEqual([pgEnv.POSTGRES_USER, pgEnv.POSTGRES_PASSWORD, `/${pgEnv.POSTGRES_DB}`]);
+    expect([url.username, url.password, url.pathname]).toEqual([
+      pgEnv.POSTGRES_USER,
+      pgEnv.POSTGRES_PASSWORD,
+      `/${pgEnv.POSTGRES_DB}`,
+    ]);
   });
 
   it('mounts ./tables read-only at the directory CSV_FILE points to', () => {
@@ -120,7 +132,9 @@ describe('Dockerfile', () => {
   });
 
   it('keeps secrets, dependencies and data out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['.env', 'node_modules', '.git', 'dist', '.etl', 'tables']) expect(ignored).toContain(entry);
   });
 });
@@ -130,7 +144,10 @@ describe('.env.example', () => {
   /** The documented value of a variable: `# NAME=value` (single quotes allowed around it). */
   const documented = (name: string) => {
     const line = lines.find((l) => l.replace(/^#\s*/u, '').startsWith(`${name}=`));
-    return line?.replace(/^#\s*/u, '').slice(name.length + 1).replace(/^'(.*)'$/u, '$1');
+    return line
+      ?.replace(/^#\s*/u, '')
+      .slice(name.length + 1)
+      .replace(/^'(.*)'$/u, '$1');
   };
 
   it('documents every setting of etl sync and etl daemon with its default', () => {
@@ -143,7 +160,8 @@ describe('.env.example', () => {
   });
 
   it("documents the PostgreSQL service's credentials with the defaults docker-compose.yml uses", () => {
-    for (const [name, value] of Object.entries(postgres.environment!)) expect(documented(name), name).toBe(withDefaults(value));
+    for (const [name, value] of Object.entries(postgres.environment!))
+      expect(documented(name), name).toBe(withDefaults(value));
   });
 
   it('sets nothing by itself: every value is a commented default', () => {

@@ -5,7 +5,15 @@ import { parseDuration } from '../../src/config/duration.js';
 describe('resolveSyncConfig', () => {
   it('uses the defaults with no settings, and the embedded database', () => {
     const c = resolveSyncConfig({}, {});
-    expect(c).toMatchObject({ file: 'tables/followers.csv', batchSize: 20000, workers: 2, maxErrors: 0, lockTimeoutMs: 30000, allowEmpty: false, dryRun: false });
+    expect(c).toMatchObject({
+      file: 'tables/followers.csv',
+      batchSize: 20000,
+      workers: 2,
+      maxErrors: 0,
+      lockTimeoutMs: 30000,
+      allowEmpty: false,
+      dryRun: false,
+    });
     expect(c.database).toEqual({ kind: 'embedded', dir: '.etl' });
     expect(c.csv).toEqual({ delimiter: ',', quote: '"', header: true, encoding: 'utf-8' });
   });
@@ -17,8 +25,18 @@ describe('resolveSyncConfig', () => {
   });
 
   it('prefers DATABASE_URL, then PG* variables', () => {
-    expect(resolveSyncConfig({}, { DATABASE_URL: 'postgres://a@h/db', PGHOST: 'x' }).database).toEqual({ kind: 'url', url: 'postgres://a@h/db' });
-    expect(resolveSyncConfig({}, { PGHOST: 'db', PGPORT: '6543', PGUSER: 'u' }).database).toEqual({ kind: 'pg-env', host: 'db', port: 6543, user: 'u', password: undefined, database: undefined });
+    expect(resolveSyncConfig({}, { DATABASE_URL: 'postgres://a@h/db', PGHOST: 'x' }).database).toEqual({
+      kind: 'url',
+      url: 'postgres://a@h/db',
+    });
+    expect(resolveSyncConfig({}, { PGHOST: 'db', PGPORT: '6543', PGUSER: 'u' }).database).toEqual({
+      kind: 'pg-env',
+      host: 'db',
+      port: 6543,
+      user: 'u',
+      password: undefined,
+      database: undefined,
+    });
   });
 
   it.each([
@@ -44,7 +62,12 @@ describe('resolveSyncConfig', () => {
 
 describe('parseDuration', () => {
   it.each([
-    ['30s', 30000], ['250ms', 250], ['1h30m', 5400000], ['2', 2000], ['0', 0], ['1d', 86400000],
+    ['30s', 30000],
+    ['250ms', 250],
+    ['1h30m', 5400000],
+    ['2', 2000],
+    ['0', 0],
+    ['1d', 86400000],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
   it.each(['', 'soon', '10x', '5 m'])('refuses %j', (text) => expect(parseDuration(text)).toBeUndefined());
 });

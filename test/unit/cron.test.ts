@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { describeSchedule, formatInZone, nextRuns, parseSchedule, VALID_SCHEDULE_FORMS, type Schedule } from '../../src/schedule/cron.js';
+import {
+  describeSchedule,
+  formatInZone,
+  nextRuns,
+  parseSchedule,
+  VALID_SCHEDULE_FORMS,
+  type Schedule,
+} from '../../src/schedule/cron.js';
 
 function expressions(schedule: Schedule): readonly string[] {
   if (schedule.kind !== 'cron') throw new Error(`expected a cron schedule, got ${schedule.kind}`);
@@ -107,7 +114,10 @@ describe('cron expressions', () => {
     expect(parseSchedule('@daily', { timezone: 'Europe/Berlin' }).timezone).toBe('Europe/Berlin');
     const prefixed = parseSchedule('CRON_TZ=Asia/Tokyo 0 6 * * *', { timezone: 'Europe/Berlin' });
     expect(prefixed).toMatchObject({ timezone: 'Asia/Tokyo', expressions: ['0 6 * * *'] });
-    expect(parseSchedule('TZ=America/New_York @daily')).toMatchObject({ timezone: 'America/New_York', expressions: ['0 0 * * *'] });
+    expect(parseSchedule('TZ=America/New_York @daily')).toMatchObject({
+      timezone: 'America/New_York',
+      expressions: ['0 0 * * *'],
+    });
     expect(describeSchedule(prefixed)).toBe('cron 0 6 * * * (Asia/Tokyo)');
   });
 });
@@ -121,13 +131,41 @@ describe('next run times', () => {
   });
 
   it.each([
-    ['@hourly', '2024-03-10T10:15:30Z', ['2024-03-10T11:00:00.000Z', '2024-03-10T12:00:00.000Z', '2024-03-10T13:00:00.000Z']],
-    ['@daily', '2024-03-10T10:15:30Z', ['2024-03-11T00:00:00.000Z', '2024-03-12T00:00:00.000Z', '2024-03-13T00:00:00.000Z']],
-    ['@weekly', '2024-03-10T10:15:30Z', ['2024-03-17T00:00:00.000Z', '2024-03-24T00:00:00.000Z', '2024-03-31T00:00:00.000Z']],
-    ['@monthly', '2024-03-10T10:15:30Z', ['2024-04-01T00:00:00.000Z', '2024-05-01T00:00:00.000Z', '2024-06-01T00:00:00.000Z']],
-    ['@yearly', '2024-03-10T10:15:30Z', ['2025-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z']],
-    ['30 3 * * *', '2024-03-10T10:15:30Z', ['2024-03-11T03:30:00.000Z', '2024-03-12T03:30:00.000Z', '2024-03-13T03:30:00.000Z']],
-    ['*/15 * * * * *', '2024-03-10T10:15:30Z', ['2024-03-10T10:15:45.000Z', '2024-03-10T10:16:00.000Z', '2024-03-10T10:16:15.000Z']],
+    [
+      '@hourly',
+      '2024-03-10T10:15:30Z',
+      ['2024-03-10T11:00:00.000Z', '2024-03-10T12:00:00.000Z', '2024-03-10T13:00:00.000Z'],
+    ],
+    [
+      '@daily',
+      '2024-03-10T10:15:30Z',
+      ['2024-03-11T00:00:00.000Z', '2024-03-12T00:00:00.000Z', '2024-03-13T00:00:00.000Z'],
+    ],
+    [
+      '@weekly',
+      '2024-03-10T10:15:30Z',
+      ['2024-03-17T00:00:00.000Z', '2024-03-24T00:00:00.000Z', '2024-03-31T00:00:00.000Z'],
+    ],
+    [
+      '@monthly',
+      '2024-03-10T10:15:30Z',
+      ['2024-04-01T00:00:00.000Z', '2024-05-01T00:00:00.000Z', '2024-06-01T00:00:00.000Z'],
+    ],
+    [
+      '@yearly',
+      '2024-03-10T10:15:30Z',
+      ['2025-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z'],
+    ],
+    [
+      '30 3 * * *',
+      '2024-03-10T10:15:30Z',
+      ['2024-03-11T03:30:00.000Z', '2024-03-12T03:30:00.000Z', '2024-03-13T03:30:00.000Z'],
+    ],
+    [
+      '*/15 * * * * *',
+      '2024-03-10T10:15:30Z',
+      ['2024-03-10T10:15:45.000Z', '2024-03-10T10:16:00.000Z', '2024-03-10T10:16:15.000Z'],
+    ],
   ])('%s from %s', (text, now, expected) => {
     vi.setSystemTime(new Date(now));
     expect(iso(nextRuns(parseSchedule(text), 3))).toEqual(expected);
@@ -154,7 +192,10 @@ describe('next run times', () => {
       '2024-02-01T00:00:00.000Z',
     ]);
     vi.setSystemTime(new Date('2024-03-28T12:00:00Z'));
-    expect(iso(nextRuns(parseSchedule('0 0 1 * mon'), 2))).toEqual(['2024-04-01T00:00:00.000Z', '2024-04-08T00:00:00.000Z']);
+    expect(iso(nextRuns(parseSchedule('0 0 1 * mon'), 2))).toEqual([
+      '2024-04-01T00:00:00.000Z',
+      '2024-04-08T00:00:00.000Z',
+    ]);
   });
 
   it('formats a tick in the schedule time zone for people, with the UTC instant', () => {
@@ -188,7 +229,11 @@ describe('invalid schedules', () => {
   });
 
   it('rejects an unknown time zone, naming the setting it came from', () => {
-    expect(configError('@daily', { timezone: 'Mars/Olympus', timezoneSetting: 'CRON_TZ' }).message).toMatch(/^CRON_TZ="Mars\/Olympus" is not a time zone; use an IANA name/);
-    expect(configError('CRON_TZ=Nowhere/City 0 0 * * *', { setting: '--cron' }).message).toMatch(/the CRON_TZ= prefix of --cron="Nowhere\/City" is not a time zone/);
+    expect(configError('@daily', { timezone: 'Mars/Olympus', timezoneSetting: 'CRON_TZ' }).message).toMatch(
+      /^CRON_TZ="Mars\/Olympus" is not a time zone; use an IANA name/,
+    );
+    expect(configError('CRON_TZ=Nowhere/City 0 0 * * *', { setting: '--cron' }).message).toMatch(
+      /the CRON_TZ= prefix of --cron="Nowhere\/City" is not a time zone/,
+    );
   });
 });

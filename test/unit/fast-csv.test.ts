@@ -4,12 +4,32 @@ import { describe, expect, it } from 'vitest';
 import { splitRecords } from '../../src/load/fast-csv.js';
 
 const reference = (text: string, delimiter = ',', quote = '"') =>
-  parse(text, { delimiter, quote, escape: quote, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] }) as string[][];
+  parse(text, {
+    delimiter,
+    quote,
+    escape: quote,
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: true,
+    record_delimiter: ['\r\n', '\n'],
+  }) as string[][];
 
 describe('splitRecords (the fast path)', () => {
   it.each([
-    ['a,b\nc,d\n', [['a', 'b'], ['c', 'd']]],
-    ['a,"b,c"\r\n"x ""y"" z",\n', [['a', 'b,c'], ['x "y" z', '']]],
+    [
+      'a,b\nc,d\n',
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+    ],
+    [
+      'a,"b,c"\r\n"x ""y"" z",\n',
+      [
+        ['a', 'b,c'],
+        ['x "y" z', ''],
+      ],
+    ],
     ['\n\r\na,"multi\nline"\n\n', [['a', 'multi\nline']]],
     ['a,b', [['a', 'b']]],
     ['a,\n', [['a', '']]],
@@ -27,11 +47,16 @@ describe('splitRecords (the fast path)', () => {
   it('agrees with csv-parse on every input it accepts', () => {
     const piece = fc.constantFrom('a', 'b', ' ', ',', ';', '"', '""', '\n', '\r\n', '\r', 'é', '\t', 'x,y', '"q"');
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 40 }), fc.constantFrom(',', ';', '\t'), fc.constantFrom('"', "'"), (pieces, delimiter, quote) => {
-        const text = pieces.join('').replaceAll('"', quote);
-        const fast = splitRecords(text, delimiter, quote);
-        if (fast !== undefined) expect(fast).toEqual(reference(text, delimiter, quote));
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 40 }),
+        fc.constantFrom(',', ';', '\t'),
+        fc.constantFrom('"', "'"),
+        (pieces, delimiter, quote) => {
+          const text = pieces.join('').replaceAll('"', quote);
+          const fast = splitRecords(text, delimiter, quote);
+          if (fast !== undefined) expect(fast).toEqual(reference(text, delimiter, quote));
+        },
+      ),
       { numRuns: 3000 },
     );
   });

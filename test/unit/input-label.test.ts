@@ -9,7 +9,9 @@ describe('redactUrl', () => {
   });
 
   it('hides the values of secret query keys and keeps the rest as written', () => {
-    expect(redactUrl('https://h/x.csv?token=abc&day=2024-01-01&q=a%20b+c')).toBe('https://h/x.csv?token=***&day=2024-01-01&q=a%20b+c');
+    expect(redactUrl('https://h/x.csv?token=abc&day=2024-01-01&q=a%20b+c')).toBe(
+      'https://h/x.csv?token=***&day=2024-01-01&q=a%20b+c',
+    );
     expect(
       redactUrl(
         'https://bucket.s3.amazonaws.com/x.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F2024&X-Amz-Date=20240101T000000Z&X-Amz-Expires=300&X-Amz-Security-Token=tok&X-Amz-Signature=beef',
@@ -20,7 +22,9 @@ describe('redactUrl', () => {
     expect(redactUrl('https://acct.blob.core.windows.net/c/x.csv?sv=2022-11-02&sp=r&sig=abc%3D')).toBe(
       'https://acct.blob.core.windows.net/c/x.csv?sv=2022-11-02&sp=r&sig=***',
     );
-    expect(redactUrl('https://h/x?AWSAccessKeyId=AKIA&Expires=1&Signature=zz')).toBe('https://h/x?AWSAccessKeyId=***&Expires=1&Signature=***');
+    expect(redactUrl('https://h/x?AWSAccessKeyId=AKIA&Expires=1&Signature=zz')).toBe(
+      'https://h/x?AWSAccessKeyId=***&Expires=1&Signature=***',
+    );
     expect(redactUrl('https://h/x?key=1&apiKey=2&api_key=3&access_token=4&password=5&client_secret=6')).toBe(
       'https://h/x?key=***&apiKey=***&api_key=***&access_token=***&password=***&client_secret=***',
     );
@@ -42,7 +46,21 @@ describe('redactUrl', () => {
 
 describe('isSecretKey', () => {
   it('matches whole words and secret-looking names, not words that merely contain "key"', () => {
-    for (const key of ['token', 'key', 'sig', 'Signature', 'password', 'passwd', 'pwd', 'secret', 'apikey', 'x-api-key', 'AccessKeyId', 'auth', 'session_id']) {
+    for (const key of [
+      'token',
+      'key',
+      'sig',
+      'Signature',
+      'password',
+      'passwd',
+      'pwd',
+      'secret',
+      'apikey',
+      'x-api-key',
+      'AccessKeyId',
+      'auth',
+      'session_id',
+    ]) {
       expect(isSecretKey(key), key).toBe(true);
     }
     for (const key of ['monkey', 'keyword', 'day', 'format', 'page', 'limit', 'signal', 'design']) {

@@ -3,7 +3,15 @@ import { parseChunk, type CsvLayout } from '../../src/load/parse-chunk.js';
 import { followersTarget } from '../../src/table/followers.js';
 import { RecordSplitter } from '../../src/source/splitter.js';
 
-const layout: CsvLayout = { format: 'csv', delimiter: ',', quote: '"', fieldCount: 2, fieldIndexes: [0, 1], columns: followersTarget.columns, keys: ['email'] };
+const layout: CsvLayout = {
+  format: 'csv',
+  delimiter: ',',
+  quote: '"',
+  fieldCount: 2,
+  fieldIndexes: [0, 1],
+  columns: followersTarget.columns,
+  keys: ['email'],
+};
 
 describe('parseChunk', () => {
   it('turns valid records into COPY text with their line numbers, escaping tabs, newlines and backslashes', () => {

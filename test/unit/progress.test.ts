@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CLEAR_LINE, estimateRemainingMs, fitToWidth, formatBytes, formatEta, groupDigits, percentRead, progressLine,
-  ProgressReporter, ratePerSecond, type ProgressReporterOptions,
+  CLEAR_LINE,
+  estimateRemainingMs,
+  fitToWidth,
+  formatBytes,
+  formatEta,
+  groupDigits,
+  percentRead,
+  progressLine,
+  ProgressReporter,
+  ratePerSecond,
+  type ProgressReporterOptions,
 } from '../../src/observe/progress.js';
 import type { SyncProgress } from '../../src/index.js';
 
@@ -47,22 +56,41 @@ describe('progress formatting', () => {
   });
 
   it('shows rows, rows/s, percent of the file and ETA while staging', () => {
-    expect(progressLine({ phase: 'staging', rowsRead: 120_000, bytesRead: 37 * 1024 * 1024, totalBytes: 100 * 1024 * 1024, rowsPerSecond: 45_123.4, etaMs: 8000 }))
-      .toBe('staging: 120,000 rows, 45,123 rows/s, 37% of 100.0 MiB, ETA 8s');
+    expect(
+      progressLine({
+        phase: 'staging',
+        rowsRead: 120_000,
+        bytesRead: 37 * 1024 * 1024,
+        totalBytes: 100 * 1024 * 1024,
+        rowsPerSecond: 45_123.4,
+        etaMs: 8000,
+      }),
+    ).toBe('staging: 120,000 rows, 45,123 rows/s, 37% of 100.0 MiB, ETA 8s');
   });
 
   it('leaves out the rate and the estimate until they are measured', () => {
-    expect(progressLine({ phase: 'staging', rowsRead: 500, bytesRead: 2048, totalBytes: 8192 })).toBe('staging: 500 rows, 25% of 8.0 KiB');
+    expect(progressLine({ phase: 'staging', rowsRead: 500, bytesRead: 2048, totalBytes: 8192 })).toBe(
+      'staging: 500 rows, 25% of 8.0 KiB',
+    );
   });
 
   it('shows bytes read instead of a percentage when the size is unknown (stdin)', () => {
-    expect(progressLine({ phase: 'staging', rowsRead: 10, bytesRead: 5 * 1024 * 1024, rowsPerSecond: 10, etaMs: 1 }))
-      .toBe('staging: 10 rows, 10 rows/s, 5.0 MiB read');
+    expect(
+      progressLine({ phase: 'staging', rowsRead: 10, bytesRead: 5 * 1024 * 1024, rowsPerSecond: 10, etaMs: 1 }),
+    ).toBe('staging: 10 rows, 10 rows/s, 5.0 MiB read');
   });
 
   it('shows how long the merge has run once staging is done', () => {
-    expect(progressLine({ phase: 'merging', rowsRead: 1_000_000, bytesRead: 1, totalBytes: 1, stagedInMs: 22_000, mergingMs: 5_400 }))
-      .toBe('merging: 1,000,000 rows staged in 22s; merging for 5s');
+    expect(
+      progressLine({
+        phase: 'merging',
+        rowsRead: 1_000_000,
+        bytesRead: 1,
+        totalBytes: 1,
+        stagedInMs: 22_000,
+        mergingMs: 5_400,
+      }),
+    ).toBe('merging: 1,000,000 rows staged in 22s; merging for 5s');
   });
 
   it('cuts a live line to the terminal width so it never wraps', () => {
@@ -109,7 +137,12 @@ function harness(options: Partial<ProgressReporterOptions> & { isTTY?: boolean; 
 }
 
 const MiB = 1024 * 1024;
-const staging = (rowsRead: number, bytesRead: number): SyncProgress => ({ phase: 'staging', rowsRead, bytesRead, totalBytes: 10 * MiB });
+const staging = (rowsRead: number, bytesRead: number): SyncProgress => ({
+  phase: 'staging',
+  rowsRead,
+  bytesRead,
+  totalBytes: 10 * MiB,
+});
 
 describe('ProgressReporter, not on a terminal', () => {
   it('prints nothing for a sync shorter than one interval', () => {
@@ -213,7 +246,11 @@ describe('ProgressReporter, on a terminal', () => {
   it('clears its line before the summary and before log messages', () => {
     const h = harness({ isTTY: true, columns: 200 });
     const logged: string[] = [];
-    const log = h.reporter.wrap({ info: (m) => logged.push(`info ${m}`), warn: (m) => logged.push(`warn ${m}`), error: (m) => logged.push(`error ${m}`) });
+    const log = h.reporter.wrap({
+      info: (m) => logged.push(`info ${m}`),
+      warn: (m) => logged.push(`warn ${m}`),
+      error: (m) => logged.push(`error ${m}`),
+    });
     h.reporter.update(staging(10, MiB));
     log.warn('SIGINT received');
     expect(h.writes.at(-1)).toBe(CLEAR_LINE);

@@ -9,7 +9,12 @@ describe('circuit breaker', () => {
     expect(breaker.recordFailure(at(0))).toBeUndefined();
     expect(breaker.recordFailure(at(1))).toBeUndefined();
     expect(breaker.admit(at(2))).toEqual({ run: true });
-    expect(breaker.recordFailure(at(2))).toEqual({ from: 'closed', to: 'open', consecutiveFailures: 3, retryAt: at(62) });
+    expect(breaker.recordFailure(at(2))).toEqual({
+      from: 'closed',
+      to: 'open',
+      consecutiveFailures: 3,
+      retryAt: at(62),
+    });
     expect(breaker.snapshot()).toEqual({ state: 'open', consecutiveFailures: 3, retryAt: at(62) });
   });
 
@@ -26,7 +31,10 @@ describe('circuit breaker', () => {
     breaker.recordFailure(at(0));
     expect(breaker.admit(at(30))).toEqual({ run: false });
     expect(breaker.admit(at(59))).toEqual({ run: false });
-    expect(breaker.admit(at(60))).toEqual({ run: true, change: { from: 'open', to: 'half-open', consecutiveFailures: 1 } });
+    expect(breaker.admit(at(60))).toEqual({
+      run: true,
+      change: { from: 'open', to: 'half-open', consecutiveFailures: 1 },
+    });
     expect(breaker.state).toBe('half-open');
   });
 
@@ -43,7 +51,12 @@ describe('circuit breaker', () => {
     breaker.recordFailure(at(0));
     breaker.recordFailure(at(1));
     breaker.admit(at(20));
-    expect(breaker.recordFailure(at(21))).toEqual({ from: 'half-open', to: 'open', consecutiveFailures: 3, retryAt: at(31) });
+    expect(breaker.recordFailure(at(21))).toEqual({
+      from: 'half-open',
+      to: 'open',
+      consecutiveFailures: 3,
+      retryAt: at(31),
+    });
     expect(breaker.admit(at(30))).toEqual({ run: false });
     expect(breaker.admit(at(31)).run).toBe(true);
   });

@@ -6,7 +6,11 @@ import { DAEMON_SETTINGS, type DaemonFlags } from '../../src/schedule/settings.j
 
 const DB = { DATABASE_URL: 'postgres://etl:s3cret@db.example:5432/etl' };
 
-function resolve(env: Record<string, string> = {}, daemonFlags: DaemonFlags = {}, syncFlags: Record<string, string> = {}) {
+function resolve(
+  env: Record<string, string> = {},
+  daemonFlags: DaemonFlags = {},
+  syncFlags: Record<string, string> = {},
+) {
   return resolveDaemonConfig(syncFlags, daemonFlags, { ...DB, ...env });
 }
 
@@ -23,10 +27,22 @@ function rejects(env: Record<string, string>, daemonFlags: DaemonFlags = {}): st
 describe('daemon settings', () => {
   it('has documented defaults: a sync every 24h from start, run once at start, retries and a breaker', () => {
     const config = resolve();
-    expect(config.schedule).toMatchObject({ kind: 'interval', everyMs: 86_400_000, timezone: 'UTC', text: '@every 24h' });
+    expect(config.schedule).toMatchObject({
+      kind: 'interval',
+      everyMs: 86_400_000,
+      timezone: 'UTC',
+      text: '@every 24h',
+    });
     expect(config).toMatchObject({
-      runOnStart: true, retries: 3, retryDelayMs: 5000, breakerThreshold: 5, breakerCooldownMs: 1_800_000,
-      shutdownTimeoutMs: 30_000, logFormat: 'text', notify: undefined, health: undefined,
+      runOnStart: true,
+      retries: 3,
+      retryDelayMs: 5000,
+      breakerThreshold: 5,
+      breakerCooldownMs: 1_800_000,
+      shutdownTimeoutMs: 30_000,
+      logFormat: 'text',
+      notify: undefined,
+      health: undefined,
     });
     expect(config.sync.file).toBe('tables/followers.csv');
     expect(Object.isFrozen(config)).toBe(true);
@@ -40,15 +56,32 @@ describe('daemon settings', () => {
 
   it('reads every setting from the environment', () => {
     const config = resolve({
-      CRON_SCHEDULE: '30 3 * * *', CRON_TZ: 'Europe/Berlin', RUN_ON_START: 'false', SYNC_RETRIES: '7', SYNC_RETRY_DELAY: '250ms',
-      BREAKER_THRESHOLD: '0', BREAKER_COOLDOWN: '1h', NOTIFY_URL: 'https://hooks.example/T0/abc', NOTIFY_TIMEOUT: '2s',
-      SHUTDOWN_TIMEOUT: '1m', HEALTH_PORT: '8080', HEALTH_HOST: '127.0.0.1', LOG_FORMAT: 'JSON', CSV_FILE: '/data/followers.csv',
+      CRON_SCHEDULE: '30 3 * * *',
+      CRON_TZ: 'Europe/Berlin',
+      RUN_ON_START: 'false',
+      SYNC_RETRIES: '7',
+      SYNC_RETRY_DELAY: '250ms',
+      BREAKER_THRESHOLD: '0',
+      BREAKER_COOLDOWN: '1h',
+      NOTIFY_URL: 'https://hooks.example/T0/abc',
+      NOTIFY_TIMEOUT: '2s',
+      SHUTDOWN_TIMEOUT: '1m',
+      HEALTH_PORT: '8080',
+      HEALTH_HOST: '127.0.0.1',
+      LOG_FORMAT: 'JSON',
+      CSV_FILE: '/data/followers.csv',
     });
     expect(config.schedule).toMatchObject({ kind: 'cron', expressions: ['30 3 * * *'], timezone: 'Europe/Berlin' });
     expect(config).toMatchObject({
-      runOnStart: false, retries: 7, retryDelayMs: 250, breakerThreshold: 0, breakerCooldownMs: 3_600_000,
-      notify: { url: 'https://hooks.example/T0/abc', timeoutMs: 2000 }, shutdownTimeoutMs: 60_000,
-      health: { host: '127.0.0.1', port: 8080 }, logFormat: 'json',
+      runOnStart: false,
+      retries: 7,
+      retryDelayMs: 250,
+      breakerThreshold: 0,
+      breakerCooldownMs: 3_600_000,
+      notify: { url: 'https://hooks.example/T0/abc', timeoutMs: 2000 },
+      shutdownTimeoutMs: 60_000,
+      health: { host: '127.0.0.1', port: 8080 },
+      logFormat: 'json',
     });
     expect(config.sync.file).toBe('/data/followers.csv');
   });
@@ -63,11 +96,17 @@ describe('daemon settings', () => {
   });
 
   it('ignores empty environment variables, as the sync settings do', () => {
-    expect(resolve({ CRON_SCHEDULE: '', SYNC_RETRIES: '' })).toMatchObject({ retries: 3, schedule: { text: '@every 24h' } });
+    expect(resolve({ CRON_SCHEDULE: '', SYNC_RETRIES: '' })).toMatchObject({
+      retries: 3,
+      schedule: { text: '@every 24h' },
+    });
   });
 
   it.each([
-    [{ CRON_SCHEDULE: '@every soon' }, /^CRON_SCHEDULE="@every soon" is not a valid schedule: .*valid forms: "@every 90s"/],
+    [
+      { CRON_SCHEDULE: '@every soon' },
+      /^CRON_SCHEDULE="@every soon" is not a valid schedule: .*valid forms: "@every 90s"/,
+    ],
     [{ CRON_TZ: 'Atlantis/Capital' }, /^CRON_TZ="Atlantis\/Capital" is not a time zone/],
     [{ RUN_ON_START: 'sometimes' }, /^RUN_ON_START="sometimes" is not a boolean; use true or false/],
     [{ SYNC_RETRIES: '-1' }, /^SYNC_RETRIES="-1" is not valid; use a whole number from 0 to 100/],
@@ -75,7 +114,10 @@ describe('daemon settings', () => {
     [{ SYNC_RETRY_DELAY: 'soon' }, /^SYNC_RETRY_DELAY="soon" is not a duration; write e.g. 500ms, 30s, 5m, 1h30m/],
     [{ BREAKER_THRESHOLD: '2.5' }, /^BREAKER_THRESHOLD="2.5" is not valid/],
     [{ BREAKER_COOLDOWN: '0' }, /^BREAKER_COOLDOWN="0" is not a positive duration/],
-    [{ NOTIFY_URL: 'https://x.example/hook', NOTIFY_TIMEOUT: 'fast' }, /^NOTIFY_TIMEOUT="fast" is not a positive duration/],
+    [
+      { NOTIFY_URL: 'https://x.example/hook', NOTIFY_TIMEOUT: 'fast' },
+      /^NOTIFY_TIMEOUT="fast" is not a positive duration/,
+    ],
     [{ SHUTDOWN_TIMEOUT: 'later' }, /^SHUTDOWN_TIMEOUT="later" is not a duration/],
     [{ HEALTH_PORT: '70000' }, /^HEALTH_PORT="70000" is not valid; use a whole number from 0 to 65535/],
     [{ HEALTH_PORT: '8080', HEALTH_HOST: ' ' }, /^HEALTH_HOST \(--health-host\) is empty/],

@@ -20,8 +20,12 @@ function recordingLog() {
 
 const idle = (): SyncHealth['status'] =>
   new Scheduler({
-    table: 'x', attempt: async () => Promise.reject(new Error('unused')), breaker: new CircuitBreaker(5, 1000), retry: { retries: 0, baseDelayMs: 0 },
-    log: recordingLog().log, notifier: { send: () => undefined, flush: async () => undefined },
+    table: 'x',
+    attempt: async () => Promise.reject(new Error('unused')),
+    breaker: new CircuitBreaker(5, 1000),
+    retry: { retries: 0, baseDelayMs: 0 },
+    log: recordingLog().log,
+    notifier: { send: () => undefined, flush: async () => undefined },
   }).status();
 
 describe('taggedLogger', () => {
@@ -32,7 +36,11 @@ describe('taggedLogger', () => {
     tagged.warn('careful');
     tagged.error('failed', { event: 'run_failed', sync: 'overridden?' });
     expect(lines).toEqual([
-      { level: 'info', message: '[products] sync of products started', fields: { event: 'run_started', table: 'products', sync: 'products' } },
+      {
+        level: 'info',
+        message: '[products] sync of products started',
+        fields: { event: 'run_started', table: 'products', sync: 'products' },
+      },
       { level: 'warn', message: '[products] careful', fields: { sync: 'products' } },
       { level: 'error', message: '[products] failed', fields: { event: 'run_failed', sync: 'products' } },
     ]);
@@ -43,10 +51,32 @@ describe('taggedNotifier', () => {
   it('adds the sync name to each event and flushes the shared notifier', async () => {
     const sent: NotifyEvent[] = [];
     let flushed = 0;
-    const notifier = taggedNotifier({ send: (e) => void sent.push(e), flush: async (ms) => void (flushed = ms) }, 'orders');
-    notifier.send({ event: 'run_failed', table: 'orders', load_id: 'l1', error: 'bad file', counts: null, time: 't', host: 'h' });
+    const notifier = taggedNotifier(
+      { send: (e) => void sent.push(e), flush: async (ms) => void (flushed = ms) },
+      'orders',
+    );
+    notifier.send({
+      event: 'run_failed',
+      table: 'orders',
+      load_id: 'l1',
+      error: 'bad file',
+      counts: null,
+      time: 't',
+      host: 'h',
+    });
     await notifier.flush(250);
-    expect(sent).toEqual([{ event: 'run_failed', table: 'orders', load_id: 'l1', error: 'bad file', counts: null, time: 't', host: 'h', sync: 'orders' }]);
+    expect(sent).toEqual([
+      {
+        event: 'run_failed',
+        table: 'orders',
+        load_id: 'l1',
+        error: 'bad file',
+        counts: null,
+        time: 't',
+        host: 'h',
+        sync: 'orders',
+      },
+    ]);
     expect(flushed).toBe(250);
   });
 });
@@ -60,10 +90,22 @@ describe('healthReport', () => {
     const report = healthReport(true, 'ok', [{ table: 'followers', schedule: every, nextRun: next, status: idle() }]);
     expect(report.healthy).toBe(true);
     const only = {
-      table: 'followers', schedule: '@every 1s', timezone: 'UTC', next_run: '2024-01-01T00:00:01.000Z',
-      running: null, last_run: null, last_success_at: null, breaker: { state: 'closed', consecutive_failures: 0, retry_at: null },
+      table: 'followers',
+      schedule: '@every 1s',
+      timezone: 'UTC',
+      next_run: '2024-01-01T00:00:01.000Z',
+      running: null,
+      last_run: null,
+      last_success_at: null,
+      breaker: { state: 'closed', consecutive_failures: 0, retry_at: null },
     };
-    expect(report.body).toEqual({ status: 'ok', scheduler: 'running', database: 'ok', ...only, syncs: [{ name: null, ...only }] });
+    expect(report.body).toEqual({
+      status: 'ok',
+      scheduler: 'running',
+      database: 'ok',
+      ...only,
+      syncs: [{ name: null, ...only }],
+    });
   });
 
   it('lists every sync by name and table when there are several', () => {
@@ -73,14 +115,32 @@ describe('healthReport', () => {
     ]);
     expect(Object.keys(report.body)).toEqual(['status', 'scheduler', 'database', 'syncs']);
     expect(report.body.syncs).toEqual([
-      expect.objectContaining({ name: 'products', table: 'products', schedule: '@every 1s', timezone: 'UTC', next_run: '2024-01-01T00:00:01.000Z' }),
-      expect.objectContaining({ name: 'orders', table: 'shop.orders', schedule: '@daily', timezone: 'Europe/Berlin', breaker: expect.objectContaining({ state: 'closed' }) }),
+      expect.objectContaining({
+        name: 'products',
+        table: 'products',
+        schedule: '@every 1s',
+        timezone: 'UTC',
+        next_run: '2024-01-01T00:00:01.000Z',
+      }),
+      expect.objectContaining({
+        name: 'orders',
+        table: 'shop.orders',
+        schedule: '@daily',
+        timezone: 'Europe/Berlin',
+        breaker: expect.objectContaining({ state: 'closed' }),
+      }),
     ]);
   });
 
   it('is unhealthy while the database does not answer or the daemon no longer schedules', () => {
-    const syncs = [{ name: 'a', table: 'a', schedule: every, nextRun: next, status: idle() }, { name: 'b', table: 'b', schedule: every, status: idle() }];
-    expect(healthReport(true, 'unreachable: ECONNREFUSED', syncs)).toMatchObject({ healthy: false, body: { status: 'unavailable', database: 'unreachable: ECONNREFUSED' } });
+    const syncs = [
+      { name: 'a', table: 'a', schedule: every, nextRun: next, status: idle() },
+      { name: 'b', table: 'b', schedule: every, status: idle() },
+    ];
+    expect(healthReport(true, 'unreachable: ECONNREFUSED', syncs)).toMatchObject({
+      healthy: false,
+      body: { status: 'unavailable', database: 'unreachable: ECONNREFUSED' },
+    });
     const stopped = healthReport(false, 'ok', syncs);
     expect(stopped).toMatchObject({ healthy: false, body: { status: 'unavailable', scheduler: 'stopped' } });
     expect((stopped.body.syncs as { next_run: unknown }[]).map((s) => s.next_run)).toEqual([null, null]);
@@ -92,7 +152,16 @@ describe('metrics of several syncs', () => {
     const daemon = new DaemonMetrics();
     const products = daemon.forSync({ table: 'products', sync: 'products' });
     const archive = daemon.forSync({ table: 'products', sync: 'products-archive' });
-    products.runFinished('succeeded', 1000, { read: 2, staged: 2, inserted: 2, updated: 0, unchanged: 0, deleted: 0, rejected: 0, duplicates: 0 });
+    products.runFinished('succeeded', 1000, {
+      read: 2,
+      staged: 2,
+      inserted: 2,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+      rejected: 0,
+      duplicates: 0,
+    });
     archive.runFinished('locked', 5);
     archive.breakerState('open');
     const lines = (await daemon.render()).body.split('\n');

@@ -19,10 +19,13 @@ async function receiver(handler: (req: IncomingMessage, body: string, res: Serve
     req.on('end', () => handler(req, body, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -37,12 +40,25 @@ async function unusedPort(): Promise<number> {
 
 function recordingLog() {
   const warnings: string[] = [];
-  return { warnings, log: { info: () => undefined, warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) } };
+  return {
+    warnings,
+    log: {
+      info: () => undefined,
+      warn: (m: string) => void warnings.push(m),
+      error: (m: string) => void warnings.push(m),
+    },
+  };
 }
 
 const event = (over: Partial<NotifyEvent> = {}): NotifyEvent => ({
-  event: 'run_failed', table: 'followers', load_id: 'load-1', error: 'could not connect to postgres://etl:hunter2@db/etl', counts: { read: 3 },
-  time: '2024-01-01T00:00:00.000Z', host: 'box', ...over,
+  event: 'run_failed',
+  table: 'followers',
+  load_id: 'load-1',
+  error: 'could not connect to postgres://etl:hunter2@db/etl',
+  counts: { read: 3 },
+  time: '2024-01-01T00:00:00.000Z',
+  host: 'box',
+  ...over,
 });
 
 describe('notifier', () => {
@@ -56,10 +72,21 @@ describe('notifier', () => {
     const notifier = httpNotifier(`${url}/hooks/secret-token`, 2000, log);
     notifier.send(event());
     await notifier.flush(5000);
-    expect(received).toEqual([{
-      method: 'POST', type: 'application/json',
-      body: { event: 'run_failed', table: 'followers', load_id: 'load-1', error: 'could not connect to postgres://etl:***@db/etl', counts: { read: 3 }, time: '2024-01-01T00:00:00.000Z', host: 'box' },
-    }]);
+    expect(received).toEqual([
+      {
+        method: 'POST',
+        type: 'application/json',
+        body: {
+          event: 'run_failed',
+          table: 'followers',
+          load_id: 'load-1',
+          error: 'could not connect to postgres://etl:***@db/etl',
+          counts: { read: 3 },
+          time: '2024-01-01T00:00:00.000Z',
+          host: 'box',
+        },
+      },
+    ]);
     expect(warnings).toEqual([]);
   });
 
@@ -98,12 +125,26 @@ describe('JSON log', () => {
   it('writes one JSON object per line with time, level, message and fields, secrets redacted', () => {
     const lines: string[] = [];
     const log = jsonLogger({ write: (l) => void lines.push(l), now: () => new Date('2024-01-01T00:00:00Z') });
-    log.info('connected to postgres://etl:hunter2@db/etl', { event: 'x', load_id: 'l1', when: new Date('2024-01-02T00:00:00Z'), nested: { url: 'postgres://a:b@c/d' }, skipped: undefined });
+    log.info('connected to postgres://etl:hunter2@db/etl', {
+      event: 'x',
+      load_id: 'l1',
+      when: new Date('2024-01-02T00:00:00Z'),
+      nested: { url: 'postgres://a:b@c/d' },
+      skipped: undefined,
+    });
     log.warn('careful');
     log.error('failed', { msg: 'cannot replace the message', cause: new Error('postgres://u:pw@h/db refused') });
     expect(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true);
     expect(lines.map((l) => JSON.parse(l))).toEqual([
-      { time: '2024-01-01T00:00:00.000Z', level: 'info', msg: 'connected to postgres://etl:***@db/etl', event: 'x', load_id: 'l1', when: '2024-01-02T00:00:00.000Z', nested: { url: 'postgres://a:***@c/d' } },
+      {
+        time: '2024-01-01T00:00:00.000Z',
+        level: 'info',
+        msg: 'connected to postgres://etl:***@db/etl',
+        event: 'x',
+        load_id: 'l1',
+        when: '2024-01-02T00:00:00.000Z',
+        nested: { url: 'postgres://a:***@c/d' },
+      },
       { time: '2024-01-01T00:00:00.000Z', level: 'warn', msg: 'careful' },
       { time: '2024-01-01T00:00:00.000Z', level: 'error', msg: 'failed', cause: 'postgres://u:***@h/db refused' },
     ]);
@@ -111,7 +152,11 @@ describe('JSON log', () => {
 
   it('adapts a text logger by dropping the fields', () => {
     const seen: string[] = [];
-    const log = ignoringFields({ info: (m) => void seen.push(`i ${m}`), warn: (m) => void seen.push(`w ${m}`), error: (m) => void seen.push(`e ${m}`) });
+    const log = ignoringFields({
+      info: (m) => void seen.push(`i ${m}`),
+      warn: (m) => void seen.push(`w ${m}`),
+      error: (m) => void seen.push(`e ${m}`),
+    });
     log.info('a', { event: 'x' });
     log.warn('b');
     log.error('c', { load_id: 'y' });
@@ -124,7 +169,12 @@ describe('metrics', () => {
     const daemon = new DaemonMetrics();
     const metrics = daemon.forSync({ table: 'followers' });
     const finished = new Date('2024-01-01T00:00:10Z');
-    metrics.runFinished('succeeded', 2500, { read: 10, staged: 10, inserted: 4, updated: 3, unchanged: 3, deleted: 1, rejected: 0, duplicates: 0 }, finished);
+    metrics.runFinished(
+      'succeeded',
+      2500,
+      { read: 10, staged: 10, inserted: 4, updated: 3, unchanged: 3, deleted: 1, rejected: 0, duplicates: 0 },
+      finished,
+    );
     metrics.runFinished('failed', 100);
     metrics.runFinished('locked', 5);
     metrics.tickSkipped('overlap');
@@ -185,15 +235,26 @@ describe('health server', () => {
     const server = await start(true);
     const base = `http://127.0.0.1:${server.port}`;
     const metrics = await fetch(`${base}/metrics`);
-    expect([metrics.status, metrics.headers.get('content-type'), await metrics.text()]).toEqual([200, 'text/plain; version=0.0.4; charset=utf-8', 'etl_x 1\n']);
+    expect([metrics.status, metrics.headers.get('content-type'), await metrics.text()]).toEqual([
+      200,
+      'text/plain; version=0.0.4; charset=utf-8',
+      'etl_x 1\n',
+    ]);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
   });
 
   it('reports a port already in use as a setting to change', async () => {
     const server = await start(true);
-    const error = await startHealthServer({ host: '127.0.0.1', port: server.port, report: async () => ({ healthy: true, body: {} }), metrics: async () => ({ contentType: 'text/plain', body: '' }) }).catch((e: unknown) => e);
+    const error = await startHealthServer({
+      host: '127.0.0.1',
+      port: server.port,
+      report: async () => ({ healthy: true, body: {} }),
+      metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toMatch(new RegExp(`^HEALTH_PORT \\(--health-port\\) ${server.port} on 127.0.0.1 cannot be used \\(EADDRINUSE\\)`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`^HEALTH_PORT \\(--health-port\\) ${server.port} on 127.0.0.1 cannot be used \\(EADDRINUSE\\)`),
+    );
   });
 });

@@ -4,7 +4,8 @@ import { backoffDelay, MAX_BACKOFF_MS, retryReason, withRetries } from '../../sr
 import { causeChain, isTransient, transientReason } from '../../src/schedule/transient.js';
 
 const pgError = (code: string, message = `pg error ${code}`) => Object.assign(new Error(message), { code });
-const failedWith = (cause: unknown) => new SyncFailedError('sync of followers failed and was rolled back (load x)', 'x', { cause });
+const failedWith = (cause: unknown) =>
+  new SyncFailedError('sync of followers failed and was rolled back (load x)', 'x', { cause });
 
 describe('transient failures', () => {
   it.each([
@@ -34,13 +35,22 @@ describe('transient failures', () => {
 
   it("treats node-postgres' lost-connection errors, which carry no code, as transient", () => {
     expect(transientReason(new Error('Connection terminated unexpectedly'))).toBe('connection lost');
-    expect(isTransient(failedWith(new Error('Client has encountered a connection error and is not queryable')))).toBe(true);
+    expect(isTransient(failedWith(new Error('Client has encountered a connection error and is not queryable')))).toBe(
+      true,
+    );
   });
 
   it.each([
     ['a bad setting or file (ConfigError)', new ConfigError('CSV_FILE (--file): cannot read tables/x.csv (ENOENT)')],
     ['too many bad rows', failedWith(new Error('x.csv has more than 0 bad row(s) (--max-errors 0)'))],
-    ['the empty-file guard', failedWith(Object.assign(new Error('x.csv has no data rows; refusing to empty public.followers'), { name: 'EmptyLoadError' }))],
+    [
+      'the empty-file guard',
+      failedWith(
+        Object.assign(new Error('x.csv has no data rows; refusing to empty public.followers'), {
+          name: 'EmptyLoadError',
+        }),
+      ),
+    ],
     ['a unique violation', failedWith(pgError('23505'))],
     ['a syntax error', failedWith(pgError('42601'))],
     ['a query cancelled by statement_timeout', failedWith(pgError('57014'))],
@@ -108,17 +118,24 @@ describe('withRetries', () => {
     expect(result).toBe('synced');
     expect(attempts).toEqual([1, 2, 3]);
     expect(h.waits).toEqual([100, 200]);
-    expect(h.retries).toEqual([{ reason: 'SQLSTATE 40P01 deadlock_detected', n: 1 }, { reason: 'SQLSTATE 40P01 deadlock_detected', n: 2 }]);
+    expect(h.retries).toEqual([
+      { reason: 'SQLSTATE 40P01 deadlock_detected', n: 1 },
+      { reason: 'SQLSTATE 40P01 deadlock_detected', n: 2 },
+    ]);
   });
 
   it('gives up after --retries extra attempts with the last error', async () => {
     const h = hooks();
     let calls = 0;
     const last = pgError('ECONNREFUSED');
-    const error = await withRetries(async () => {
-      calls += 1;
-      throw calls === 3 ? last : pgError('ECONNREFUSED');
-    }, { retries: 2, baseDelayMs: 10 }, h.hooks).catch((e: unknown) => e);
+    const error = await withRetries(
+      async () => {
+        calls += 1;
+        throw calls === 3 ? last : pgError('ECONNREFUSED');
+      },
+      { retries: 2, baseDelayMs: 10 },
+      h.hooks,
+    ).catch((e: unknown) => e);
     expect(calls).toBe(3);
     expect(error).toBe(last);
   });
@@ -127,10 +144,16 @@ describe('withRetries', () => {
     const h = hooks();
     let calls = 0;
     const permanent = failedWith(new Error('has no data rows; refusing to empty public.followers'));
-    await expect(withRetries(async () => {
-      calls += 1;
-      throw permanent;
-    }, { retries: 5, baseDelayMs: 10 }, h.hooks)).rejects.toBe(permanent);
+    await expect(
+      withRetries(
+        async () => {
+          calls += 1;
+          throw permanent;
+        },
+        { retries: 5, baseDelayMs: 10 },
+        h.hooks,
+      ),
+    ).rejects.toBe(permanent);
     expect(calls).toBe(1);
     expect(h.waits).toEqual([]);
   });
@@ -141,37 +164,60 @@ describe('withRetries', () => {
       calls += 1;
       return Promise.reject(pgError('57P01'));
     };
-    await expect(withRetries(transient, { retries: 5, baseDelayMs: 10 }, hooks({ mayRetry: () => false }).hooks)).rejects.toMatchObject({ code: '57P01' });
+    await expect(
+      withRetries(transient, { retries: 5, baseDelayMs: 10 }, hooks({ mayRetry: () => false }).hooks),
+    ).rejects.toMatchObject({ code: '57P01' });
     expect(calls).toBe(1);
     calls = 0;
     const cancelled = hooks({ sleep: () => Promise.reject(new Error('aborted')) });
-    await expect(withRetries(transient, { retries: 5, baseDelayMs: 10 }, cancelled.hooks)).rejects.toMatchObject({ code: '57P01' });
+    await expect(withRetries(transient, { retries: 5, baseDelayMs: 10 }, cancelled.hooks)).rejects.toMatchObject({
+      code: '57P01',
+    });
     expect(calls).toBe(1);
   });
 
-  it("retries a busy table lock only after a transient failure (the lost session may still hold it)", async () => {
+  it('retries a busy table lock only after a transient failure (the lost session may still hold it)', async () => {
     const busy = new LockBusyError('another etl run is syncing followers');
     expect(retryReason(busy, 1)).toBeUndefined();
     expect(retryReason(busy, 2)).toMatch(/previous attempt's lost session/);
     const h = hooks();
     const errors = [pgError('ECONNRESET'), busy];
-    const result = await withRetries(async (n) => {
-      if (n <= errors.length) throw errors[n - 1];
-      return 'synced';
-    }, { retries: 3, baseDelayMs: 10 }, h.hooks);
+    const result = await withRetries(
+      async (n) => {
+        if (n <= errors.length) throw errors[n - 1];
+        return 'synced';
+      },
+      { retries: 3, baseDelayMs: 10 },
+      h.hooks,
+    );
     expect(result).toBe('synced');
-    expect(h.retries.map((r) => r.reason)).toEqual(['ECONNRESET', "table lock still held, likely by the previous attempt's lost session"]);
-    await expect(withRetries(async () => {
-      throw busy;
-    }, { retries: 3, baseDelayMs: 10 }, hooks().hooks)).rejects.toBe(busy);
+    expect(h.retries.map((r) => r.reason)).toEqual([
+      'ECONNRESET',
+      "table lock still held, likely by the previous attempt's lost session",
+    ]);
+    await expect(
+      withRetries(
+        async () => {
+          throw busy;
+        },
+        { retries: 3, baseDelayMs: 10 },
+        hooks().hooks,
+      ),
+    ).rejects.toBe(busy);
   });
 
   it('makes one attempt with --retries 0', async () => {
     let calls = 0;
-    await expect(withRetries(async () => {
-      calls += 1;
-      throw pgError('40001');
-    }, { retries: 0, baseDelayMs: 10 }, hooks().hooks)).rejects.toMatchObject({ code: '40001' });
+    await expect(
+      withRetries(
+        async () => {
+          calls += 1;
+          throw pgError('40001');
+        },
+        { retries: 0, baseDelayMs: 10 },
+        hooks().hooks,
+      ),
+    ).rejects.toMatchObject({ code: '40001' });
     expect(calls).toBe(1);
   });
 });

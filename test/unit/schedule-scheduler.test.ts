@@ -11,11 +11,29 @@ import { CircuitBreaker } from '../../src/schedule/breaker.js';
 import type { NotifyEvent } from '../../src/schedule/notify.js';
 import { Scheduler, type RunRecord, type SchedulerDeps } from '../../src/schedule/scheduler.js';
 
-const counts = (over: Partial<LoadCounts> = {}): LoadCounts => ({ read: 3, staged: 3, inserted: 1, updated: 1, unchanged: 1, deleted: 0, rejected: 0, duplicates: 0, ...over });
+const counts = (over: Partial<LoadCounts> = {}): LoadCounts => ({
+  read: 3,
+  staged: 3,
+  inserted: 1,
+  updated: 1,
+  unchanged: 1,
+  deleted: 0,
+  rejected: 0,
+  duplicates: 0,
+  ...over,
+});
 
 function result(loadId: string): SyncResult {
   return {
-    loadId, target: 'followers', source: 'f.csv', dryRun: false, counts: counts(), firstRejects: [], warnings: [], durationMs: 5, rowsPerSecond: 600,
+    loadId,
+    target: 'followers',
+    source: 'f.csv',
+    dryRun: false,
+    counts: counts(),
+    firstRejects: [],
+    warnings: [],
+    durationMs: 5,
+    rowsPerSecond: 600,
     phases: { setupMs: 1, stageMs: 2, mergeMs: 1, cleanupMs: 1 },
   };
 }
@@ -32,7 +50,10 @@ function deferred<T>() {
 
 const pgError = (code: string) => Object.assign(new Error(`server said ${code}`), { code });
 
-function harness(attempt: SchedulerDeps['attempt'], options: { threshold?: number; cooldownMs?: number; retries?: number; baseDelayMs?: number } = {}) {
+function harness(
+  attempt: SchedulerDeps['attempt'],
+  options: { threshold?: number; cooldownMs?: number; retries?: number; baseDelayMs?: number } = {},
+) {
   const lines: { level: string; message: string; fields?: LogFields }[] = [];
   const log: FieldLogger = {
     info: (message, fields) => void lines.push({ level: 'info', message, fields }),
@@ -63,7 +84,12 @@ function harness(attempt: SchedulerDeps['attempt'], options: { threshold?: numbe
     random: () => 1,
   });
   return {
-    scheduler, lines, events, runs, skips, breakerStates,
+    scheduler,
+    lines,
+    events,
+    runs,
+    skips,
+    breakerStates,
     get retried() {
       return retried;
     },
@@ -99,22 +125,32 @@ describe('scheduler', () => {
     await vi.waitFor(() => expect(h.scheduler.busy).toBe(false));
     expect(attempts).toBe(1);
     expect(h.runs).toMatchObject([{ status: 'succeeded', trigger: 'start', loadId: 'load-1', attempts: 1 }]);
-    expect(h.messages('info')).toContain('synced followers from f.csv (load load-1): read 3, inserted 1, updated 1, unchanged 1, deleted 0, rejected 0, duplicates 0; took 0ms');
+    expect(h.messages('info')).toContain(
+      'synced followers from f.csv (load load-1): read 3, inserted 1, updated 1, unchanged 1, deleted 0, rejected 0, duplicates 0; took 0ms',
+    );
   });
 
   it('retries a transient failure within the same run and records one successful run', async () => {
     let attempts = 0;
-    const h = harness(async () => {
-      attempts += 1;
-      if (attempts === 1) throw new SyncFailedError('sync of followers failed and was rolled back (load a)', 'load-a', { cause: pgError('57P01') });
-      return result('load-b');
-    }, { retries: 2 });
+    const h = harness(
+      async () => {
+        attempts += 1;
+        if (attempts === 1)
+          throw new SyncFailedError('sync of followers failed and was rolled back (load a)', 'load-a', {
+            cause: pgError('57P01'),
+          });
+        return result('load-b');
+      },
+      { retries: 2 },
+    );
     await h.tickAndSettle();
     expect(attempts).toBe(2);
     expect(h.retried).toBe(1);
     expect(h.runs).toMatchObject([{ status: 'succeeded', attempts: 2, loadId: 'load-b' }]);
     expect(h.lines.find((l) => l.level === 'warn')).toMatchObject({
-      message: expect.stringMatching(/^attempt 1 of 3 failed with a transient error \(SQLSTATE 57P01 admin_shutdown\): .*; retrying in 0ms$/),
+      message: expect.stringMatching(
+        /^attempt 1 of 3 failed with a transient error \(SQLSTATE 57P01 admin_shutdown\): .*; retrying in 0ms$/,
+      ),
       fields: { event: 'run_retry', load_id: 'load-a', attempt: 1 },
     });
     expect(h.events).toEqual([]);
@@ -122,29 +158,50 @@ describe('scheduler', () => {
 
   it('does not retry a permanent failure; logs it and notifies with the load, error and recorded counts', async () => {
     let attempts = 0;
-    const h = harness(async () => {
-      attempts += 1;
-      throw new SyncFailedError('sync of followers failed and was rolled back (load f): f.csv has more than 0 bad row(s)', 'load-f');
-    }, { retries: 5 });
+    const h = harness(
+      async () => {
+        attempts += 1;
+        throw new SyncFailedError(
+          'sync of followers failed and was rolled back (load f): f.csv has more than 0 bad row(s)',
+          'load-f',
+        );
+      },
+      { retries: 5 },
+    );
     await h.tickAndSettle();
     expect(attempts).toBe(1);
     expect(h.runs).toMatchObject([{ status: 'failed', attempts: 1, loadId: 'load-f' }]);
-    expect(h.messages('error')).toEqual(['sync of followers failed after 1 attempt(s): sync of followers failed and was rolled back (load f): f.csv has more than 0 bad row(s)']);
+    expect(h.messages('error')).toEqual([
+      'sync of followers failed after 1 attempt(s): sync of followers failed and was rolled back (load f): f.csv has more than 0 bad row(s)',
+    ]);
     expect(h.events).toHaveLength(1);
     expect(h.events[0]).toMatchObject({
-      event: 'run_failed', table: 'followers', load_id: 'load-f', error: expect.stringContaining('more than 0 bad row(s)'),
-      counts: { read: 3, rejected: 2, inserted: 0 }, time: '2024-01-01T00:00:00.000Z', attempts: 1, breaker: { state: 'closed', consecutive_failures: 1 },
+      event: 'run_failed',
+      table: 'followers',
+      load_id: 'load-f',
+      error: expect.stringContaining('more than 0 bad row(s)'),
+      counts: { read: 3, rejected: 2, inserted: 0 },
+      time: '2024-01-01T00:00:00.000Z',
+      attempts: 1,
+      breaker: { state: 'closed', consecutive_failures: 1 },
     });
   });
 
   it('logs and skips when another run holds the table lock, without counting a failure', async () => {
-    const h = harness(async () => {
-      throw new LockBusyError('another etl run is syncing followers (load x, pid 7 on other-host, running since 2024-01-01T00:00:00.000Z)');
-    }, { threshold: 1 });
+    const h = harness(
+      async () => {
+        throw new LockBusyError(
+          'another etl run is syncing followers (load x, pid 7 on other-host, running since 2024-01-01T00:00:00.000Z)',
+        );
+      },
+      { threshold: 1 },
+    );
     await h.tickAndSettle();
     await h.tickAndSettle();
     expect(h.runs.map((r) => r.status)).toEqual(['locked', 'locked']);
-    expect(h.messages('info')).toContain('skipped this run: another etl run is syncing followers (load x, pid 7 on other-host, running since 2024-01-01T00:00:00.000Z)');
+    expect(h.messages('info')).toContain(
+      'skipped this run: another etl run is syncing followers (load x, pid 7 on other-host, running since 2024-01-01T00:00:00.000Z)',
+    );
     expect(h.scheduler.status().breaker.state).toBe('closed');
     expect(h.events).toEqual([]);
   });
@@ -152,34 +209,58 @@ describe('scheduler', () => {
   it('opens the breaker after the threshold, skips ticks through the cooldown, tries once half-open, and closes on success', async () => {
     let healthy = false;
     let attempts = 0;
-    const h = harness(async () => {
-      attempts += 1;
-      if (!healthy) throw new SyncFailedError('sync failed: f.csv has no data rows', `load-${attempts}`);
-      return result(`load-${attempts}`);
-    }, { threshold: 2, cooldownMs: 60_000 });
+    const h = harness(
+      async () => {
+        attempts += 1;
+        if (!healthy) throw new SyncFailedError('sync failed: f.csv has no data rows', `load-${attempts}`);
+        return result(`load-${attempts}`);
+      },
+      { threshold: 2, cooldownMs: 60_000 },
+    );
     await h.tickAndSettle();
     await h.tickAndSettle();
-    expect(h.scheduler.status().breaker).toEqual({ state: 'open', consecutive_failures: 2, retry_at: '2024-01-01T00:01:00.000Z' });
+    expect(h.scheduler.status().breaker).toEqual({
+      state: 'open',
+      consecutive_failures: 2,
+      retry_at: '2024-01-01T00:01:00.000Z',
+    });
     h.advance(30_000);
     await h.tickAndSettle();
     expect(attempts).toBe(2);
     expect(h.skips).toEqual(['breaker']);
-    expect(h.messages('warn')).toContain('skipped the tick of 2024-01-01T00:00:30.000Z: the circuit breaker is open after 2 failed run(s); it lets one run try again from 2024-01-01T00:01:00.000Z');
+    expect(h.messages('warn')).toContain(
+      'skipped the tick of 2024-01-01T00:00:30.000Z: the circuit breaker is open after 2 failed run(s); it lets one run try again from 2024-01-01T00:01:00.000Z',
+    );
     healthy = true;
     h.advance(30_000);
     await h.tickAndSettle();
     expect(attempts).toBe(3);
     expect(h.breakerStates).toEqual(['open', 'half-open', 'closed']);
-    expect(h.events.map((e) => e.event)).toEqual(['run_failed', 'run_failed', 'breaker_opened', 'breaker_half_open', 'breaker_closed']);
-    expect(h.events[2]).toMatchObject({ load_id: 'load-2', error: 'sync failed: f.csv has no data rows', breaker: { state: 'open', consecutive_failures: 2, retry_at: '2024-01-01T00:01:00.000Z' } });
-    expect(h.messages('warn')).toContain('circuit breaker opened after 2 consecutive failed run(s): ticks are skipped until 2024-01-01T00:01:00.000Z');
+    expect(h.events.map((e) => e.event)).toEqual([
+      'run_failed',
+      'run_failed',
+      'breaker_opened',
+      'breaker_half_open',
+      'breaker_closed',
+    ]);
+    expect(h.events[2]).toMatchObject({
+      load_id: 'load-2',
+      error: 'sync failed: f.csv has no data rows',
+      breaker: { state: 'open', consecutive_failures: 2, retry_at: '2024-01-01T00:01:00.000Z' },
+    });
+    expect(h.messages('warn')).toContain(
+      'circuit breaker opened after 2 consecutive failed run(s): ticks are skipped until 2024-01-01T00:01:00.000Z',
+    );
     expect(h.messages('info')).toContain('circuit breaker closed: the sync succeeded again, ticks run normally');
   });
 
   it('opens the breaker again for a full cooldown when the half-open run fails', async () => {
-    const h = harness(async () => {
-      throw new SyncFailedError('still broken', 'load-x');
-    }, { threshold: 1, cooldownMs: 10_000 });
+    const h = harness(
+      async () => {
+        throw new SyncFailedError('still broken', 'load-x');
+      },
+      { threshold: 1, cooldownMs: 10_000 },
+    );
     await h.tickAndSettle();
     h.advance(10_000);
     await h.tickAndSettle();
@@ -212,14 +293,20 @@ describe('scheduler', () => {
     const h = harness(
       (signal) =>
         new Promise<SyncResult>((_resolve, reject) => {
-          signal.addEventListener('abort', () => setImmediate(() => reject(new SyncAbortedError('sync of followers interrupted (shutdown); rolled back', 'load-1'))));
+          signal.addEventListener('abort', () =>
+            setImmediate(() =>
+              reject(new SyncAbortedError('sync of followers interrupted (shutdown); rolled back', 'load-1')),
+            ),
+          );
         }),
       { threshold: 1 },
     );
     h.scheduler.tick(new Date(), 'schedule');
     await h.scheduler.shutdown(0);
     expect(h.runs).toMatchObject([{ status: 'aborted', loadId: 'load-1' }]);
-    expect(h.messages('warn')).toContain('the running sync is being aborted: its compensations put the target back as it was');
+    expect(h.messages('warn')).toContain(
+      'the running sync is being aborted: its compensations put the target back as it was',
+    );
     expect(h.scheduler.status().breaker.state).toBe('closed');
     expect(h.events).toEqual([]);
   });
@@ -241,10 +328,13 @@ describe('scheduler', () => {
 
   it('ends a backoff wait at once on shutdown instead of retrying', async () => {
     let attempts = 0;
-    const h = harness(async () => {
-      attempts += 1;
-      throw pgError('ECONNREFUSED');
-    }, { retries: 5, baseDelayMs: 3_600_000 });
+    const h = harness(
+      async () => {
+        attempts += 1;
+        throw pgError('ECONNREFUSED');
+      },
+      { retries: 5, baseDelayMs: 3_600_000 },
+    );
     h.scheduler.tick(new Date(), 'schedule');
     await vi.waitFor(() => expect(h.retried).toBe(1));
     await h.scheduler.shutdown(3_600_000);
@@ -255,15 +345,31 @@ describe('scheduler', () => {
   it('reports the running and the last run for /healthz', async () => {
     const gate = deferred<SyncResult>();
     const h = harness(() => gate.promise);
-    expect(h.scheduler.status()).toEqual({ running: null, last_run: null, last_success_at: null, breaker: { state: 'closed', consecutive_failures: 0, retry_at: null } });
+    expect(h.scheduler.status()).toEqual({
+      running: null,
+      last_run: null,
+      last_success_at: null,
+      breaker: { state: 'closed', consecutive_failures: 0, retry_at: null },
+    });
     h.scheduler.tick(new Date(), 'start');
-    expect(h.scheduler.status().running).toEqual({ trigger: 'start', started_at: '2024-01-01T00:00:00.000Z', attempt: 1 });
+    expect(h.scheduler.status().running).toEqual({
+      trigger: 'start',
+      started_at: '2024-01-01T00:00:00.000Z',
+      attempt: 1,
+    });
     gate.resolve(result('load-9'));
     await vi.waitFor(() => expect(h.scheduler.busy).toBe(false));
     expect(h.scheduler.status()).toMatchObject({
       running: null,
       last_success_at: '2024-01-01T00:00:00.000Z',
-      last_run: { status: 'succeeded', trigger: 'start', load_id: 'load-9', attempts: 1, error: null, counts: { inserted: 1 } },
+      last_run: {
+        status: 'succeeded',
+        trigger: 'start',
+        load_id: 'load-9',
+        attempts: 1,
+        error: null,
+        counts: { inserted: 1 },
+      },
     });
   });
 });

@@ -25,14 +25,22 @@ describe('interval ticker (@every)', () => {
     vi.setSystemTime(new Date('2024-01-01T00:00:00.400Z'));
     const ticks = collect('@every 90s');
     await vi.advanceTimersByTimeAsync(4 * 90_000);
-    expect(ticks).toEqual(['2024-01-01T00:01:30.400Z', '2024-01-01T00:03:00.400Z', '2024-01-01T00:04:30.400Z', '2024-01-01T00:06:00.400Z']);
+    expect(ticks).toEqual([
+      '2024-01-01T00:01:30.400Z',
+      '2024-01-01T00:03:00.400Z',
+      '2024-01-01T00:04:30.400Z',
+      '2024-01-01T00:06:00.400Z',
+    ]);
   });
 
   it('lists the upcoming ticks it will fire', async () => {
     vi.setSystemTime(new Date('2024-01-01T00:00:00Z'));
     collect('@every 1h30m');
     await vi.advanceTimersByTimeAsync(60 * 60_000);
-    expect(ticker!.upcoming(2).map((d) => d.toISOString())).toEqual(['2024-01-01T01:30:00.000Z', '2024-01-01T03:00:00.000Z']);
+    expect(ticker!.upcoming(2).map((d) => d.toISOString())).toEqual([
+      '2024-01-01T01:30:00.000Z',
+      '2024-01-01T03:00:00.000Z',
+    ]);
   });
 
   it('waits out intervals longer than a timer can (over 24.8 days)', async () => {

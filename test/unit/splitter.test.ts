@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { RecordSplitter, type Chunk } from '../../src/source/splitter.js';
 
 function split(text: string, recordsPerChunk: number, pieceSize = 3, firstChunkRecords?: number): Chunk[] {
-  const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk, maxChunkBytes: 1 << 20, firstChunkRecords });
+  const s = new RecordSplitter({
+    delimiter: 44,
+    quote: 34,
+    recordsPerChunk,
+    maxChunkBytes: 1 << 20,
+    firstChunkRecords,
+  });
   const bytes = Buffer.from(text);
   const out: Chunk[] = [];
   for (let i = 0; i < bytes.length; i += pieceSize) out.push(...s.push(bytes.subarray(i, i + pieceSize)));
@@ -11,7 +17,8 @@ function split(text: string, recordsPerChunk: number, pieceSize = 3, firstChunkR
   return out;
 }
 
-const view = (chunks: Chunk[]) => chunks.map((c) => ({ text: c.data.toString(), startLine: c.startLine, records: c.records }));
+const view = (chunks: Chunk[]) =>
+  chunks.map((c) => ({ text: c.data.toString(), startLine: c.startLine, records: c.records }));
 
 describe('RecordSplitter', () => {
   it('cuts after every N records, however the bytes arrive', () => {

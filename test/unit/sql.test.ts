@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral, quoteTable } from '../../src/db/quote.js';
 import { redactSecrets } from '../../src/db/redact.js';
-import { copyInto, createPartition, deleteAbsent, insertNew, partitionName, updateChanged } from '../../src/merge/sql.js';
+import {
+  copyInto,
+  createPartition,
+  deleteAbsent,
+  insertNew,
+  partitionName,
+  updateChanged,
+} from '../../src/merge/sql.js';
 import { followersTarget } from '../../src/table/followers.js';
 import type { TargetSpec } from '../../src/table/spec.js';
 
@@ -19,7 +26,9 @@ describe('identifier quoting', () => {
 describe('merge statements', () => {
   it('deletes absent rows with an anti-join on the key, never a clock comparison', () => {
     const sql = deleteAbsent(followersTarget, loadId).text;
-    expect(sql).toMatch(/DELETE FROM "public"\."followers" AS t\s+WHERE NOT EXISTS \(SELECT 1 FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE t\."email" = s\."email"\)/);
+    expect(sql).toMatch(
+      /DELETE FROM "public"\."followers" AS t\s+WHERE NOT EXISTS \(SELECT 1 FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE t\."email" = s\."email"\)/,
+    );
     expect(sql).not.toMatch(/last_activity|modified_at/);
   });
 
@@ -30,7 +39,9 @@ describe('merge statements', () => {
   });
 
   it('inserts only new keys', () => {
-    expect(insertNew(followersTarget, loadId).text).toMatch(/INSERT INTO "public"\."followers" \("email", "full_name", "modified_at"\)\s+SELECT s\."email", s\."full_name", now\(\)/);
+    expect(insertNew(followersTarget, loadId).text).toMatch(
+      /INSERT INTO "public"\."followers" \("email", "full_name", "modified_at"\)\s+SELECT s\."email", s\."full_name", now\(\)/,
+    );
   });
 
   it('quotes hostile table and column names everywhere', () => {
@@ -45,11 +56,15 @@ describe('merge statements', () => {
         { name: 'order', sqlType: 'text', source: 'o', rule: { kind: 'text', trim: true, allowEmpty: false } },
       ],
     };
-    const sql = [deleteAbsent(hostile, loadId), updateChanged(hostile, loadId)!, insertNew(hostile, loadId)].map((s) => s.text).join('\n');
+    const sql = [deleteAbsent(hostile, loadId), updateChanged(hostile, loadId)!, insertNew(hostile, loadId)]
+      .map((s) => s.text)
+      .join('\n');
     expect(sql).toContain('"we""ird"."Select; DROP TABLE x; --"');
     expect(sql).toContain('"Key Col"');
     expect(sql).toContain('s."Key Col"::integer');
-    expect(copyInto(hostile, loadId)).toBe(`COPY "public"."stage""_0b7c6a528f4e4c7e9a573f0d2a1b9c11" ("Key Col", "order", line) FROM STDIN`);
+    expect(copyInto(hostile, loadId)).toBe(
+      `COPY "public"."stage""_0b7c6a528f4e4c7e9a573f0d2a1b9c11" ("Key Col", "order", line) FROM STDIN`,
+    );
   });
 
   it('keeps partition names within 63 bytes and refuses a load id that is not a UUID', () => {
@@ -61,7 +76,9 @@ describe('merge statements', () => {
 
 describe('redactSecrets', () => {
   it('hides passwords in connection URLs', () => {
-    expect(redactSecrets('connect postgres://bob:s3cr%40t@db:5432/app failed')).toBe('connect postgres://bob:***@db:5432/app failed');
+    expect(redactSecrets('connect postgres://bob:s3cr%40t@db:5432/app failed')).toBe(
+      'connect postgres://bob:***@db:5432/app failed',
+    );
     expect(redactSecrets('postgresql://bob@db/app')).toBe('postgresql://bob@db/app');
   });
 });

@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { alignedTable, formatTime, loadDetailText, loadJson, loadsText, rejectsText, statusLabel } from '../../src/cli/status-command.js';
+import {
+  alignedTable,
+  formatTime,
+  loadDetailText,
+  loadJson,
+  loadsText,
+  rejectsText,
+  statusLabel,
+} from '../../src/cli/status-command.js';
 import { ConfigError, type LoadRecord } from '../../src/index.js';
 import {
-  checkLimit, checkLoadId, historyExistsQuery, loadQuery, recentLoadsQuery, rejectsQuery, toLoadRecord,
+  checkLimit,
+  checkLoadId,
+  historyExistsQuery,
+  loadQuery,
+  recentLoadsQuery,
+  rejectsQuery,
+  toLoadRecord,
 } from '../../src/store/status.js';
 
 const ID = '3f0c5a4e-8d1b-4c57-9a53-0f7d2b9c6e11';
@@ -17,7 +31,16 @@ function load(overrides: Partial<LoadRecord> = {}): LoadRecord {
     startedAt: new Date('2026-05-01T12:00:03.250Z'),
     finishedAt: new Date('2026-05-01T12:00:04.480Z'),
     durationMs: 1230,
-    counts: { read: 5000, staged: 4998, inserted: 4000, updated: 10, unchanged: 980, deleted: 3, rejected: 2, duplicates: 8 },
+    counts: {
+      read: 5000,
+      staged: 4998,
+      inserted: 4000,
+      updated: 10,
+      unchanged: 980,
+      deleted: 3,
+      rejected: 2,
+      duplicates: 8,
+    },
     error: null,
     host: 'web-1',
     pid: 4242,
@@ -37,7 +60,9 @@ describe('status statements', () => {
     const q = recentLoadsQuery({ table: 'followers', limit: 20 });
     expect(q.values).toEqual(['followers', 20]);
     expect(q.text).toContain('FROM "etl_info_schema"."loads"');
-    expect(q.text).toMatch(/WHERE \(\$1::text IS NULL OR "table_name" = \$1\)\s+ORDER BY "started_at" DESC, "load_id"\s+LIMIT \$2$/u);
+    expect(q.text).toMatch(
+      /WHERE \(\$1::text IS NULL OR "table_name" = \$1\)\s+ORDER BY "started_at" DESC, "load_id"\s+LIMIT \$2$/u,
+    );
     expect(recentLoadsQuery({ limit: 5 }).values).toEqual([null, 5]);
   });
 
@@ -55,7 +80,7 @@ describe('status statements', () => {
     expect(q.text).toContain('coalesce("finished_at", clock_timestamp()) - "started_at"');
   });
 
-  it('selects a load\'s bad rows in line order with their total', () => {
+  it("selects a load's bad rows in line order with their total", () => {
     const q = rejectsQuery(ID, 100);
     expect(q.values).toEqual([ID, 100]);
     expect(q.text).toContain('FROM "etl_info_schema"."rejects"');
@@ -65,12 +90,33 @@ describe('status statements', () => {
 
   it('turns bigint counts into numbers', () => {
     const record = toLoadRecord({
-      load_id: ID, table_name: 'followers', source: 'x.csv', status: 'failed', dry_run: true,
-      started_at: new Date(0), finished_at: null, rows_read: '7', rows_staged: '6', rows_inserted: '5', rows_updated: '4',
-      rows_unchanged: '3', rows_deleted: '2', rows_rejected: '1', rows_duplicate: '9', error: 'boom', host: null, pid: null, duration_ms: 12.5,
+      load_id: ID,
+      table_name: 'followers',
+      source: 'x.csv',
+      status: 'failed',
+      dry_run: true,
+      started_at: new Date(0),
+      finished_at: null,
+      rows_read: '7',
+      rows_staged: '6',
+      rows_inserted: '5',
+      rows_updated: '4',
+      rows_unchanged: '3',
+      rows_deleted: '2',
+      rows_rejected: '1',
+      rows_duplicate: '9',
+      error: 'boom',
+      host: null,
+      pid: null,
+      duration_ms: 12.5,
     });
     expect(record).toMatchObject({
-      loadId: ID, status: 'failed', dryRun: true, finishedAt: null, durationMs: 12.5, error: 'boom',
+      loadId: ID,
+      status: 'failed',
+      dryRun: true,
+      finishedAt: null,
+      durationMs: 12.5,
+      error: 'boom',
       counts: { read: 7, staged: 6, inserted: 5, updated: 4, unchanged: 3, deleted: 2, rejected: 1, duplicates: 9 },
     });
   });
@@ -102,20 +148,35 @@ describe('status text', () => {
   });
 
   it('aligns columns, numbers to the right, without trailing spaces', () => {
-    expect(alignedTable(['NAME', 'N', 'NOTE'], [['a', '1', 'x'], ['bbbbbb', '100', '']], new Set([1]))).toEqual([
-      'NAME      N  NOTE',
-      'a         1  x',
-      'bbbbbb  100',
-    ]);
+    expect(
+      alignedTable(
+        ['NAME', 'N', 'NOTE'],
+        [
+          ['a', '1', 'x'],
+          ['bbbbbb', '100', ''],
+        ],
+        new Set([1]),
+      ),
+    ).toEqual(['NAME      N  NOTE', 'a         1  x', 'bbbbbb  100']);
   });
 
   it('lists loads as an aligned table with each error on the line under its load', () => {
     const failed = load({
-      loadId: 'aaaaaaaa-8d1b-4c57-9a53-0f7d2b9c6e11', status: 'failed', table: 'other', source: 'b.csv', durationMs: 80,
+      loadId: 'aaaaaaaa-8d1b-4c57-9a53-0f7d2b9c6e11',
+      status: 'failed',
+      table: 'other',
+      source: 'b.csv',
+      durationMs: 80,
       counts: { read: 12, staged: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 3, duplicates: 0 },
       error: 'too many bad rows:\nline 2: email is empty',
     });
-    const running = load({ loadId: 'bbbbbbbb-8d1b-4c57-9a53-0f7d2b9c6e11', status: 'running', finishedAt: null, durationMs: 42_000, dryRun: true });
+    const running = load({
+      loadId: 'bbbbbbbb-8d1b-4c57-9a53-0f7d2b9c6e11',
+      status: 'running',
+      finishedAt: null,
+      durationMs: 42_000,
+      dryRun: true,
+    });
     const text = loadsText([failed, load(), running]);
     expect(text.split('\n')).toEqual([
       'LOAD ID                               TABLE      STATUS             STARTED (UTC)        DURATION      READ  INSERTED  UPDATED  UNCHANGED  DELETED  REJECTED  DUPLICATES  SOURCE',
@@ -175,10 +236,25 @@ describe('status text', () => {
 
   it('gives loads a snake_case JSON shape like the sync summary', () => {
     expect(loadJson(load({ finishedAt: null, durationMs: 1229.6 }))).toEqual({
-      load_id: ID, table: 'followers', source: 'tables/followers.csv', status: 'succeeded', dry_run: false,
-      started_at: '2026-05-01T12:00:03.250Z', finished_at: null, duration_ms: 1230,
-      rows_read: 5000, staged: 4998, inserted: 4000, updated: 10, unchanged: 980, deleted: 3, rejected: 2, duplicates: 8,
-      error: null, host: 'web-1', pid: 4242,
+      load_id: ID,
+      table: 'followers',
+      source: 'tables/followers.csv',
+      status: 'succeeded',
+      dry_run: false,
+      started_at: '2026-05-01T12:00:03.250Z',
+      finished_at: null,
+      duration_ms: 1230,
+      rows_read: 5000,
+      staged: 4998,
+      inserted: 4000,
+      updated: 10,
+      unchanged: 980,
+      deleted: 3,
+      rejected: 2,
+      duplicates: 8,
+      error: null,
+      host: 'web-1',
+      pid: 4242,
     });
   });
 });

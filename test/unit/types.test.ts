@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseColumnType, typedNormalizer, type ColumnType, type SourceValue, type TypedOptions } from '../../src/table/types.js';
+import {
+  parseColumnType,
+  typedNormalizer,
+  type ColumnType,
+  type SourceValue,
+  type TypedOptions,
+} from '../../src/table/types.js';
 
 function normalizer(column: string, type: string, options: Partial<TypedOptions> = {}) {
   return typedNormalizer(column, parseColumnType(type), { nullable: false, ...options });
@@ -77,23 +83,35 @@ describe('parseColumnType', () => {
     ['numeric(3,5)', 'column type "numeric(3,5)" needs a scale between 0 and its precision (3)'],
   ])('refuses %j, naming it and listing the supported types', (text, message) => {
     expect(() => parseColumnType(text)).toThrow(message);
-    expect(() => parseColumnType(text)).toThrow('; supported types: smallint (int2), integer (int, int4), bigint (int8), numeric or decimal');
+    expect(() => parseColumnType(text)).toThrow(
+      '; supported types: smallint (int2), integer (int, int4), bigint (int8), numeric or decimal',
+    );
     expect(() => parseColumnType(text)).toThrow('uuid, json, jsonb');
   });
 });
 
 describe('missing and empty values', () => {
-  it.each(['integer', 'numeric(10,2)', 'real', 'boolean', 'date', 'timestamptz', 'timestamp', 'uuid', 'json', 'jsonb', 'text', 'varchar(3)'])(
-    '%s: absent and null are SQL NULL when nullable, refused otherwise',
-    (type) => {
-      const nullable = normalizer('c', type, { nullable: true });
-      const required = normalizer('c', type);
-      expect(nullable(undefined)).toEqual({ ok: true, value: null });
-      expect(nullable(null)).toEqual({ ok: true, value: null });
-      expect(required(undefined)).toEqual({ ok: false, reason: 'c is missing' });
-      expect(required(null)).toEqual({ ok: false, reason: 'c is missing' });
-    },
-  );
+  it.each([
+    'integer',
+    'numeric(10,2)',
+    'real',
+    'boolean',
+    'date',
+    'timestamptz',
+    'timestamp',
+    'uuid',
+    'json',
+    'jsonb',
+    'text',
+    'varchar(3)',
+  ])('%s: absent and null are SQL NULL when nullable, refused otherwise', (type) => {
+    const nullable = normalizer('c', type, { nullable: true });
+    const required = normalizer('c', type);
+    expect(nullable(undefined)).toEqual({ ok: true, value: null });
+    expect(nullable(null)).toEqual({ ok: true, value: null });
+    expect(required(undefined)).toEqual({ ok: false, reason: 'c is missing' });
+    expect(required(null)).toEqual({ ok: false, reason: 'c is missing' });
+  });
 
   it.each(['integer', 'numeric', 'double precision', 'boolean', 'date', 'timestamptz', 'uuid', 'json', 'jsonb'])(
     '%s: empty or blank text is SQL NULL when nullable, refused as empty otherwise',
@@ -164,7 +182,12 @@ describe('smallint, integer, bigint', () => {
     ['bigint', 'id', '-9223372036854775809', 'id: -9223372036854775809 is out of range for bigint'],
     ['bigint', 'id', 1e19, 'id: 10000000000000000000 is out of range for bigint'],
     // 9007199254740993 in the file is already 9007199254740992 once read as a JSON number.
-    ['bigint', 'id', 9007199254740993, 'id: 9007199254740992 is too large to be exact as a JSON number; write it as a string'],
+    [
+      'bigint',
+      'id',
+      9007199254740993,
+      'id: 9007199254740992 is too large to be exact as a JSON number; write it as a string',
+    ],
   ]);
 });
 
@@ -227,21 +250,74 @@ describe('numeric', () => {
     ['numeric', 'amount', '0e-16384', 'amount: 0e-16384 is out of range for numeric'],
     ['numeric', 'amount', '1e99999999999', 'amount: 1e99999999999 is out of range for numeric'],
     ['numeric', 'amount', false, 'amount expects numeric, got a boolean'],
-    ['numeric(5,2)', 'price', '999.995', 'price: 999.995 is out of range for numeric(5,2) (at most 3 digits before the decimal point)'],
-    ['numeric(5,2)', 'price', '-999.995', 'price: -999.995 is out of range for numeric(5,2) (at most 3 digits before the decimal point)'],
-    ['numeric(5,2)', 'price', '1000', 'price: 1000 is out of range for numeric(5,2) (at most 3 digits before the decimal point)'],
-    ['numeric(5,2)', 'price', '1e3', 'price: 1e3 is out of range for numeric(5,2) (at most 3 digits before the decimal point)'],
-    ['numeric(5,2)', 'price', '1e400', 'price: 1e400 is out of range for numeric(5,2) (at most 3 digits before the decimal point)'],
-    ['numeric(5,2)', 'price', 1000, 'price: 1000 is out of range for numeric(5,2) (at most 3 digits before the decimal point)'],
-    ['numeric(5,2)', 'price', 'NaN', 'price: "NaN" is not allowed in numeric(5,2) (NaN fits only an unconstrained numeric)'],
-    ['numeric(2,2)', 'rate', '0.995', 'rate: 0.995 is out of range for numeric(2,2) (no digits allowed before the decimal point)'],
-    ['numeric(2,2)', 'rate', '1', 'rate: 1 is out of range for numeric(2,2) (no digits allowed before the decimal point)'],
-    ['numeric(3)', 'n', '999.5', 'n: 999.5 is out of range for numeric(3,0) (at most 3 digits before the decimal point)'],
+    [
+      'numeric(5,2)',
+      'price',
+      '999.995',
+      'price: 999.995 is out of range for numeric(5,2) (at most 3 digits before the decimal point)',
+    ],
+    [
+      'numeric(5,2)',
+      'price',
+      '-999.995',
+      'price: -999.995 is out of range for numeric(5,2) (at most 3 digits before the decimal point)',
+    ],
+    [
+      'numeric(5,2)',
+      'price',
+      '1000',
+      'price: 1000 is out of range for numeric(5,2) (at most 3 digits before the decimal point)',
+    ],
+    [
+      'numeric(5,2)',
+      'price',
+      '1e3',
+      'price: 1e3 is out of range for numeric(5,2) (at most 3 digits before the decimal point)',
+    ],
+    [
+      'numeric(5,2)',
+      'price',
+      '1e400',
+      'price: 1e400 is out of range for numeric(5,2) (at most 3 digits before the decimal point)',
+    ],
+    [
+      'numeric(5,2)',
+      'price',
+      1000,
+      'price: 1000 is out of range for numeric(5,2) (at most 3 digits before the decimal point)',
+    ],
+    [
+      'numeric(5,2)',
+      'price',
+      'NaN',
+      'price: "NaN" is not allowed in numeric(5,2) (NaN fits only an unconstrained numeric)',
+    ],
+    [
+      'numeric(2,2)',
+      'rate',
+      '0.995',
+      'rate: 0.995 is out of range for numeric(2,2) (no digits allowed before the decimal point)',
+    ],
+    [
+      'numeric(2,2)',
+      'rate',
+      '1',
+      'rate: 1 is out of range for numeric(2,2) (no digits allowed before the decimal point)',
+    ],
+    [
+      'numeric(3)',
+      'n',
+      '999.5',
+      'n: 999.5 is out of range for numeric(3,0) (at most 3 digits before the decimal point)',
+    ],
     ['numeric(4,3)', 'n', '10', 'n: 10 is out of range for numeric(4,3) (at most 1 digit before the decimal point)'],
   ]);
   it('shortens long values in reasons', () => {
     const long = `${'9'.repeat(100)}x`;
-    expect(normalizer('amount', 'numeric')(long)).toEqual({ ok: false, reason: `amount: "${'9'.repeat(57)}..." is not a number (numeric)` });
+    expect(normalizer('amount', 'numeric')(long)).toEqual({
+      ok: false,
+      reason: `amount: "${'9'.repeat(57)}..." is not a number (numeric)`,
+    });
   });
 });
 
@@ -354,13 +430,43 @@ describe('timestamptz and timestamp', () => {
     ['timestamptz', 'at', '2024-01-01T12:00:60Z', `at: "2024-01-01T12:00:60Z" ${timeOfDay}`],
     ['timestamptz', 'at', '2024-01-01T10:00+16:00', 'at: "2024-01-01T10:00+16:00" has an offset beyond ±15:59'],
     ['timestamptz', 'at', '2024-01-01T10:00+05:60', 'at: "2024-01-01T10:00+05:60" has an offset beyond ±15:59'],
-    ['timestamptz', 'at', '2024-01-01T10', 'at: "2024-01-01T10" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])'],
-    ['timestamptz', 'at', '2024-01-01 10:00 +02', 'at: "2024-01-01 10:00 +02" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])'],
-    ['timestamptz', 'at', '2024-01-01Z', 'at: "2024-01-01Z" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])'],
-    ['timestamptz', 'at', 'now', 'at: "now" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])'],
+    [
+      'timestamptz',
+      'at',
+      '2024-01-01T10',
+      'at: "2024-01-01T10" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])',
+    ],
+    [
+      'timestamptz',
+      'at',
+      '2024-01-01 10:00 +02',
+      'at: "2024-01-01 10:00 +02" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])',
+    ],
+    [
+      'timestamptz',
+      'at',
+      '2024-01-01Z',
+      'at: "2024-01-01Z" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])',
+    ],
+    [
+      'timestamptz',
+      'at',
+      'now',
+      'at: "now" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]])',
+    ],
     ['timestamptz', 'at', 1700000000, 'at expects timestamptz, got a number'],
-    ['timestamp', 'ts', '2024-01-01T10:00Z', 'ts: "2024-01-01T10:00Z" has a time zone offset, which timestamp (without time zone) would drop; remove it or use timestamptz'],
-    ['timestamp', 'ts', '2024-01-01T10:00+02:00', 'ts: "2024-01-01T10:00+02:00" has a time zone offset, which timestamp (without time zone) would drop; remove it or use timestamptz'],
+    [
+      'timestamp',
+      'ts',
+      '2024-01-01T10:00Z',
+      'ts: "2024-01-01T10:00Z" has a time zone offset, which timestamp (without time zone) would drop; remove it or use timestamptz',
+    ],
+    [
+      'timestamp',
+      'ts',
+      '2024-01-01T10:00+02:00',
+      'ts: "2024-01-01T10:00+02:00" has a time zone offset, which timestamp (without time zone) would drop; remove it or use timestamptz',
+    ],
     ['timestamp', 'ts', '2024-02-30', 'ts: "2024-02-30" is not a real calendar date'],
     ['timestamp', 'ts', 'yesterday', 'ts: "yesterday" is not a timestamp (expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]])'],
   ]);
@@ -409,7 +515,12 @@ describe('uuid', () => {
   ]);
   const expected = 'is not a UUID (expected 8-4-4-4-12 hexadecimal digits)';
   refuses([
-    ['uuid', 'id', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', `id: "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}" ${expected}`],
+    [
+      'uuid',
+      'id',
+      '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',
+      `id: "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}" ${expected}`,
+    ],
     ['uuid', 'id', 'a0eebc999c0b4ef8bb6d6bb9bd380a11', `id: "a0eebc999c0b4ef8bb6d6bb9bd380a11" ${expected}`],
     ['uuid', 'id', 'g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', `id: "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" ${expected}`],
     ['uuid', 'id', 'a0eebc99-9c0b', `id: "a0eebc99-9c0b" ${expected}`],
@@ -429,7 +540,12 @@ describe('json and jsonb from CSV text', () => {
     ['jsonb', 'payload', '{"a": [true, null, 1.5e300]}', '{"a": [true, null, 1.5e300]}'],
     ['jsonb', 'payload', '"\\\\u0000"', '"\\\\u0000"'],
     ['jsonb', 'payload', '"\\ud83d\\ude00 \\u00e9"', '"\\ud83d\\ude00 \\u00e9"'],
-    ['jsonb', 'payload', '[1e131071, "1e999999", "\\"1e999999", 1e-16383]', '[1e131071, "1e999999", "\\"1e999999", 1e-16383]'],
+    [
+      'jsonb',
+      'payload',
+      '[1e131071, "1e999999", "\\"1e999999", 1e-16383]',
+      '[1e131071, "1e999999", "\\"1e999999", 1e-16383]',
+    ],
     ['json', 'payload', '1e999999', '1e999999'],
     // Objects and arrays are JSON values whatever the source says.
     ['jsonb', 'payload', { a: [1, 'x'] }, '{"a":[1,"x"]}'],
@@ -443,11 +559,36 @@ describe('json and jsonb from CSV text', () => {
     ['json', 'payload', '"a\uFFFD"', "payload is not valid text in the file's encoding (invalid byte sequence)"],
     ['jsonb', 'payload', '"\\u0000"', 'payload contains \\u0000, which jsonb cannot store'],
     ['jsonb', 'payload', '{"k\\\\":"\\u0000"}', 'payload contains \\u0000, which jsonb cannot store'],
-    ['jsonb', 'payload', '"\\ud800"', 'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses'],
-    ['jsonb', 'payload', '"\\ud800\\u0041"', 'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses'],
-    ['jsonb', 'payload', '"\\udc00x"', 'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses'],
-    ['jsonb', 'payload', '{"a": [1, 1e131072]}', 'payload contains a number beyond the range of numeric, which jsonb stores numbers as'],
-    ['jsonb', 'payload', '-2.5E-16384', 'payload contains a number beyond the range of numeric, which jsonb stores numbers as'],
+    [
+      'jsonb',
+      'payload',
+      '"\\ud800"',
+      'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses',
+    ],
+    [
+      'jsonb',
+      'payload',
+      '"\\ud800\\u0041"',
+      'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses',
+    ],
+    [
+      'jsonb',
+      'payload',
+      '"\\udc00x"',
+      'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses',
+    ],
+    [
+      'jsonb',
+      'payload',
+      '{"a": [1, 1e131072]}',
+      'payload contains a number beyond the range of numeric, which jsonb stores numbers as',
+    ],
+    [
+      'jsonb',
+      'payload',
+      '-2.5E-16384',
+      'payload contains a number beyond the range of numeric, which jsonb stores numbers as',
+    ],
   ]);
 });
 
@@ -473,7 +614,11 @@ describe('json and jsonb from JSON sources', () => {
     ['jsonb', { a: 'x\u0000' }, 'payload contains \\u0000, which jsonb cannot store'],
     ['jsonb', 'x\uD800', 'payload contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb refuses'],
     ['json', Infinity, 'payload contains a number too large for a double (the JSON reader read it as Infinity)'],
-    ['jsonb', { a: [1, { b: -Infinity }] }, 'payload contains a number too large for a double (the JSON reader read it as Infinity)'],
+    [
+      'jsonb',
+      { a: [1, { b: -Infinity }] },
+      'payload contains a number too large for a double (the JSON reader read it as Infinity)',
+    ],
     ['json', 'a\uFFFD', "payload is not valid text in the file's encoding (invalid byte sequence)"],
   ])('%s refuses %j', (type, input, reason) => {
     expect(normalizer('payload', type, { source: 'json' })(input)).toEqual({ ok: false, reason });
@@ -483,7 +628,10 @@ describe('json and jsonb from JSON sources', () => {
     const nullable = normalizer('payload', 'jsonb', { source: 'json', nullable: true });
     expect(nullable({ a: null })).toEqual({ ok: true, value: '{"a":null}' });
     expect(nullable(null)).toEqual({ ok: true, value: null });
-    expect(normalizer('payload', 'jsonb', { source: 'json' })(null)).toEqual({ ok: false, reason: 'payload is missing' });
+    expect(normalizer('payload', 'jsonb', { source: 'json' })(null)).toEqual({
+      ok: false,
+      reason: 'payload is missing',
+    });
   });
 
   it('reads JSON string values like CSV text for other types', () => {
