@@ -70,7 +70,7 @@ export async function openServer(
   }
   try {
     const r = await query<{ v: string }>(server.url, `SELECT current_setting('server_version') AS v`);
-    return { ...server, version: r.rows[0]!.v };
+    return { ...server, version: r.rows[0].v };
   } catch (error) {
     await server.stop();
     throw new Error(`cannot connect to ${server.description}: ${redactSecrets((error as Error).message)}`, {
@@ -162,7 +162,7 @@ export interface TableContent {
 
 export async function followersContent(url: string): Promise<TableContent> {
   const r = await query<{ rows: string; checksum: string }>(url, CHECKSUM_SQL);
-  return { rows: Number(r.rows[0]!.rows), checksum: r.rows[0]!.checksum };
+  return { rows: Number(r.rows[0].rows), checksum: r.rows[0].checksum };
 }
 
 /** What a day's wait gives a table before the next sync: autovacuum's visibility map and statistics. */

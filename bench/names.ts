@@ -110,7 +110,7 @@ const DOMAINS = [
 ] as const;
 
 function one<T>(random: Random, list: readonly T[]): T {
-  return list[pick(random, list.length)]!;
+  return list[pick(random, list.length)];
 }
 
 /** One full name; about a third need CSV quoting (a comma or a double quote). */

@@ -7,10 +7,10 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const secs = (s: number) => s.toFixed(s < 10 ? 3 : 2);
 
 function table(rows: string[][], rightAligned: ReadonlySet<number>): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) =>
     r
-      .map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
       .join('  ')
       .trimEnd(),
   );

@@ -97,7 +97,7 @@ function casesOf(data: DataSet): BenchCase[] {
 export async function runBench(options: BenchOptions, environment: BenchEnvironment): Promise<BenchResult> {
   const { server, log, signal } = environment;
   const startedAt = new Date();
-  const loadAtStart = loadavg()[0]!;
+  const loadAtStart = loadavg()[0];
   const rssMethod: RssMethod = await detectRssMethod();
   const scratch = new ScratchDatabases(server.url, log);
   const workDir = await mkdtemp(join(tmpdir(), 'etl-bench-'));
@@ -161,7 +161,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
               rows_after: run.content.rows,
               checksum: run.content.checksum,
               content_ok: run.content.rows === c.expected.rows && run.content.checksum === c.expected.checksum,
-              load_1m: round(loadavg()[0]!, 2),
+              load_1m: round(loadavg()[0], 2),
               ...(run.etl ? { etl: run.etl } : {}),
             };
             runs.get(`${c.name}/${pipeline}`)!.push(record);
@@ -230,7 +230,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       memory_mib: Math.round(totalmem() / 1048576),
       os: `${osType()} ${release()}`,
       node: process.version,
-      load_average_1m: { start: round(loadAtStart, 2), end: round(loadavg()[0]!, 2) },
+      load_average_1m: { start: round(loadAtStart, 2), end: round(loadavg()[0], 2) },
     },
     postgres: {
       version: server.version,

@@ -4,7 +4,7 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Median of the values present; null when none is. */
@@ -24,7 +24,7 @@ export function medianPhases(all: readonly (Record<string, number> | null)[]): R
   for (const phases of all) for (const key of Object.keys(phases ?? {})) if (!keys.includes(key)) keys.push(key);
   if (keys.length === 0) return null;
   const out: Record<string, number> = {};
-  for (const key of keys) out[key] = median(all.flatMap((p) => (p && key in p ? [p[key]!] : [])));
+  for (const key of keys) out[key] = median(all.flatMap((p) => (p && key in p ? [p[key]] : [])));
   return out;
 }
 

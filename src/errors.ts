@@ -66,3 +66,8 @@ export function pgCode(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The message of anything thrown: an Error's message, or the value itself as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -18,7 +18,9 @@ export { configForDefinition, findDefinition, runAll, type NamedOutcome } from '
 export type { SyncConfig, DatabaseSetting } from './config/types.js';
 export { followersTarget } from './table/followers.js';
 export { openDatabase, type Database } from './db/connect.js';
-export { ConfigError, LockBusyError, SyncAbortedError, SyncFailedError } from './errors.js';
+export { ConfigError, LockBusyError, messageOf, SyncAbortedError, SyncFailedError } from './errors.js';
+export { DeleteLimitError, EmptyLoadError } from './merge/transaction.js';
+export { SourceError } from './source/input.js';
 export type { SyncResult, SyncProgress } from './sync/run.js';
 export type { LoadCounts, LoadStatus } from './store/history.js';
 export { stderrLogger, type Logger } from './observe/log.js';

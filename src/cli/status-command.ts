@@ -38,10 +38,10 @@ export function alignedTable(
   rows: readonly (readonly string[])[],
   rightAligned: ReadonlySet<number>,
 ): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const render = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .map((c, i) => (i === cells.length - 1 ? c : rightAligned.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
   return [render(header), ...rows.map(render)];
@@ -84,9 +84,9 @@ export function loadsText(loads: readonly LoadRecord[]): string {
     l.source,
   ]);
   const [head, ...lines] = alignedTable(LOAD_HEADER, rows, LOAD_NUMBERS);
-  const out = [head!];
+  const out = [head];
   loads.forEach((l, i) => {
-    out.push(lines[i]!);
+    out.push(lines[i]);
     if (l.error) out.push(`  error: ${oneLine(l.error)}`);
   });
   return out.join('\n') + '\n';
@@ -199,7 +199,7 @@ async function run(opts: StatusFlags, log: Logger): Promise<void> {
   }
   if (opts.load) {
     const { loads } = await status(config.database, { loadId: opts.load, log });
-    out(json ? JSON.stringify({ load: loadJson(loads[0]!) }) + '\n' : loadDetailText(loads[0]!));
+    out(json ? JSON.stringify({ load: loadJson(loads[0]) }) + '\n' : loadDetailText(loads[0]));
     return;
   }
   const result = await status(config.database, { table: opts.table, limit: opts.limit, log });

@@ -6,6 +6,7 @@ import {
   environment,
   findDefinition,
   loadConfigFile,
+  messageOf,
   openDatabase,
   ProgressReporter,
   resolveSyncConfig,
@@ -124,7 +125,7 @@ async function runEvery(
   stopped: () => boolean,
   signalName: NodeJS.Signals | undefined,
 ): Promise<number> {
-  const db = await openDatabase(entries[0]!.config.database, (m) => log.info(m));
+  const db = await openDatabase(entries[0].config.database, (m) => log.info(m));
   try {
     const byName = new Map(entries.map((e) => [e.name, e.config]));
     const outcomes = await runAll(
@@ -134,8 +135,7 @@ async function runEvery(
     );
     const failures = outcomes.filter((o) => o.error !== undefined);
     for (const o of outcomes) {
-      if (o.error !== undefined)
-        reportError(new Error(`${o.name}: ${(o.error as Error).message ?? String(o.error)}`), log, false);
+      if (o.error !== undefined) reportError(new Error(`${o.name}: ${messageOf(o.error)}`), log, false);
       else if (!json) process.stdout.write(`[${o.name}] ${summaryText(o.result!)}`);
     }
     if (json) {
@@ -144,7 +144,7 @@ async function runEvery(
           status: failures.length === 0 ? 'succeeded' : 'failed',
           syncs: outcomes.map((o) =>
             o.error === undefined
-              ? { name: o.name, ...JSON.parse(summaryJson(o.result!)) }
+              ? { name: o.name, ...(JSON.parse(summaryJson(o.result!)) as Record<string, unknown>) }
               : {
                   name: o.name,
                   status: 'failed',

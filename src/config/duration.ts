@@ -6,7 +6,7 @@ export function parseDuration(text: string): number | undefined {
   if (/^\d+(\.\d+)?$/u.test(t)) return Number(t) * 1000;
   const parts = [...t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/gu)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t) return undefined;
-  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]], 0);
 }
 
 export function formatDuration(ms: number): string {

@@ -104,8 +104,8 @@ export function parseDeleteRule(text: string): DeleteRule | undefined {
       text,
     );
   if (!m) return undefined;
-  const field = m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]!.trim();
-  const value = m[4] !== undefined ? m[4].replaceAll("''", "'") : m[5]!;
+  const field = m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2].trim();
+  const value = m[4] !== undefined ? m[4].replaceAll("''", "'") : m[5];
   return { field, op: m[3] === '=' ? '=' : '!=', value };
 }
 

@@ -17,7 +17,7 @@ export type Flags = Partial<Record<SyncSettingKey, string | boolean | undefined>
 
 function pick(key: SyncSettingKey, flags: Flags, env: Env): Raw | undefined {
   const def = SYNC_SETTINGS.find((s) => s.key === key)!;
-  const flagName = def.flag.split(' ')[0]!;
+  const flagName = def.flag.split(' ')[0];
   const flag = flags[key];
   if (flag !== undefined) return { value: String(flag), origin: flagName };
   const envName = 'env' in def ? def.env : undefined;

@@ -7,7 +7,7 @@ import { forEachRecord } from './fast-csv.js';
 import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
 
-export type { ChunkLayout, CsvLayout, ParsedChunk, RecordIndex, Reject } from './layout.js';
+export type { CsvLayout, ParsedChunk, RecordIndex, Reject } from './layout.js';
 
 const PARSE_OPTIONS: Options = {
   relax_column_count: true,
@@ -27,11 +27,11 @@ const PARSE_OPTIONS: Options = {
  */
 export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, index?: RecordIndex): ParsedChunk {
   if (index) {
-    const rawOf = (i: number) => data.toString('utf8', index.starts[i]!, index.ends[i]!);
+    const rawOf = (i: number) => data.toString('utf8', index.starts[i], index.ends[i]);
     const fast = new RowStager(layout, data.length);
     let i = 0;
     const complete = forEachRecord(data.toString('utf8'), layout.delimiter, layout.quote, (record) => {
-      if (i < index.lines.length) stageRecord(fast, record, layout, index.lines[i]!, i, rawOf);
+      if (i < index.lines.length) stageRecord(fast, record, layout, index.lines[i], i, rawOf);
       i += 1;
     });
     if (complete && i === index.lines.length) return fast.result();
@@ -45,9 +45,9 @@ export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, i
         failed = true;
         return undefined;
       },
-    }) as string[][];
+    });
     if (!failed && records.length === index.lines.length) {
-      return stageRecords(records, layout, (i) => index.lines[i]!, rawOf, data.length).result();
+      return stageRecords(records, layout, (i) => index.lines[i], rawOf, data.length).result();
     }
   }
   return parseNumberingLines(data, startLine, layout);
@@ -69,7 +69,7 @@ function stageRecord(
   const indexes = layout.fieldIndexes;
   const markerIndex = layout.deleteFieldIndex;
   stager.accept(
-    (c) => record[indexes[c]!],
+    (c) => record[indexes[c]],
     markerIndex === undefined ? undefined : record[markerIndex],
     line,
     () => rawOf(i),
@@ -84,7 +84,7 @@ function stageRecords(
   expectedBytes: number,
 ): RowStager {
   const stager = new RowStager(layout, expectedBytes);
-  for (let i = 0; i < records.length; i += 1) stageRecord(stager, records[i]!, layout, lineOf(i), i, rawOf);
+  for (let i = 0; i < records.length; i += 1) stageRecord(stager, records[i], layout, lineOf(i), i, rawOf);
   return stager;
 }
 
@@ -152,8 +152,8 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
   const stager = stageRecords(
     records.map((r) => r.record),
     layout,
-    (i) => lines[i]!,
-    (i) => raws[i]!,
+    (i) => lines[i],
+    (i) => raws[i],
     data.length,
   );
   for (const skip of skipped) {

@@ -18,8 +18,8 @@ export function parseJsonChunk(data: Buffer, layout: JsonLayout, index: RecordIn
   const names = layout.fieldNames;
   const markerName = layout.deleteWhen?.field;
   for (let i = 0; i < index.lines.length; i += 1) {
-    const text = data.toString('utf8', index.starts[i]!, index.ends[i]!);
-    const line = index.lines[i]!;
+    const text = data.toString('utf8', index.starts[i], index.ends[i]);
+    const line = index.lines[i];
     if (text.trim() === '') continue;
     let value: unknown;
     try {
@@ -34,7 +34,7 @@ export function parseJsonChunk(data: Buffer, layout: JsonLayout, index: RecordIn
     }
     const record = value as Record<string, SourceValue>;
     stager.accept(
-      (c) => record[names[c]!],
+      (c) => record[names[c]],
       markerName === undefined ? undefined : record[markerName],
       line,
       () => text,

@@ -45,7 +45,7 @@ export class StagingPool {
   private readonly pool: Piscina;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxInFlight: number;
-  private firstError: unknown;
+  private firstError: Error | undefined;
   /** Settles when a worker thread fails outside a task (it could not even start): its tasks never settle. */
   private readonly broken: Promise<void>;
   private isBroken = false;
@@ -98,13 +98,17 @@ export class StagingPool {
         if (outcome.rejects.length > 0) this.options.onRejects(outcome.rejects);
       },
       (error: unknown) => {
-        this.firstError ??= error;
+        this.firstError ??= error instanceof Error ? error : new Error(String(error));
       },
     );
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
     while (this.inFlight.size >= this.maxInFlight && !this.isBroken)
       await Promise.race([...this.inFlight, this.broken]);
+    this.rethrowFirstError();
+  }
+
+  private rethrowFirstError(): void {
     if (this.firstError) throw this.firstError;
   }
 

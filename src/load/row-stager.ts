@@ -63,7 +63,7 @@ export class RowStager {
         this.values[c] = null;
         continue;
       }
-      const result = this.fns[c]!(field(c));
+      const result = this.fns[c](field(c));
       if (!result.ok) {
         this.rejects.push({ line, raw: raw(), reason: result.reason });
         return;

@@ -51,7 +51,9 @@ export class DeleteLimitError extends Error {
   }
 }
 
-async function exec(client: pg.ClientBase, statement: Statement): Promise<pg.QueryResult> {
+// Rows of the merge statements are small records of counts and flags, read field by field below.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function exec(client: pg.ClientBase, statement: Statement): Promise<pg.QueryResult<Record<string, any>>> {
   try {
     return await client.query(statement.text, statement.values);
   } catch (error) {

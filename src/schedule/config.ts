@@ -43,7 +43,7 @@ export interface DaemonBase {
 
 function pick(key: DaemonSettingKey, flags: DaemonFlags, env: Env): Raw | undefined {
   const def = DAEMON_SETTINGS.find((s) => s.key === key)!;
-  const flagName = key === 'runOnStart' ? '--run-on-start' : def.flag.split(' ')[0]!;
+  const flagName = key === 'runOnStart' ? '--run-on-start' : def.flag.split(' ')[0];
   const flag = flags[key];
   if (flag !== undefined) return { value: String(flag), origin: flagName };
   const fromEnv = env[def.env];

@@ -59,7 +59,7 @@ export function parseSchedule(text: string, options: ScheduleOptions = {}): Sche
   // robfig/cron lets the expression carry its own zone: "CRON_TZ=Asia/Tokyo 0 6 * * *" (or TZ=).
   const prefixed = /^(?:CRON_TZ|TZ)=(\S+) (.*)$/u.exec(spec);
   if (prefixed) {
-    zone = checkTimezone(prefixed[1]!, `the CRON_TZ= prefix of ${setting}`);
+    zone = checkTimezone(prefixed[1], `the CRON_TZ= prefix of ${setting}`);
     spec = prefixed[2]!;
   }
   if (spec === '') throw invalid('it is empty');
@@ -99,8 +99,8 @@ export function parseSchedule(text: string, options: ScheduleOptions = {}): Sche
  */
 function dayFieldsOr(fields: string[]): string[] {
   const offset = fields.length === 6 ? 1 : 0;
-  const dom = fields[offset + 2]!;
-  const dow = fields[offset + 4]!;
+  const dom = fields[offset + 2];
+  const dow = fields[offset + 4];
   const unrestricted = (f: string) => f.startsWith('*') || f.startsWith('?');
   if (unrestricted(dom) || unrestricted(dow)) return [fields.join(' ')];
   const byDayOfMonth = [...fields];

@@ -76,7 +76,7 @@ export async function runDaemonWith(
   const log = options.log ?? ignoringFields(silentLogger);
   const jobs = jobsOf(config);
   // All syncs share one database (one embedded server), and one notifier, registry and health server.
-  const db = options.db ?? (await openDatabase(jobs[0]!.sync.database, (m) => log.info(m)));
+  const db = options.db ?? (await openDatabase(jobs[0].sync.database, (m) => log.info(m)));
   // The daemon's own small pool: the health probe and reading a failed load's counts.
   const pool = new pg.Pool({
     ...db.connection,
@@ -201,7 +201,7 @@ export async function runDaemonWith(
 /** The start line: as it always was for the one sync of the flags; for config-file syncs, one line each. */
 function logStart(log: FieldLogger, units: readonly Unit[], database: string, runOnStart: boolean): void {
   const when = (u: Unit) => `${describeSchedule(u.schedule)}${runOnStart ? ', and once now' : ''}`;
-  const only = units[0]!;
+  const only = units[0];
   if (only.name === undefined) {
     log.info(`daemon started: syncing ${only.table} from ${only.sync.file} into ${database}, ${when(only)}`, {
       event: 'daemon_started',

@@ -53,6 +53,6 @@ export function healthReport(scheduling: boolean, database: string, syncs: reado
   }));
   const head = { status: healthy ? 'ok' : 'unavailable', scheduler: scheduling ? 'running' : 'stopped', database };
   if (entries.length !== 1) return { healthy, body: { ...head, syncs: entries } };
-  const { name: _name, ...only } = entries[0]!;
+  const { name: _name, ...only } = entries[0];
   return { healthy, body: { ...head, ...only, syncs: entries } };
 }

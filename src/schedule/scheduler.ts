@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration } from '../config/duration.js';
 import { redactSecrets } from '../db/redact.js';
-import { LockBusyError, SyncAbortedError } from '../errors.js';
+import { LockBusyError, messageOf, SyncAbortedError } from '../errors.js';
 import type { FieldLogger } from '../observe/json-log.js';
 import type { RunStatus, SkipReason } from '../observe/metrics.js';
 import type { LoadCounts } from '../store/history.js';
@@ -39,8 +39,8 @@ export interface SchedulerDeps {
   log: FieldLogger;
   notifier: Notifier;
   observer?: SchedulerObserver;
-  now?(): Date;
-  random?(): number;
+  now?: () => Date;
+  random?: () => number;
 }
 
 interface CurrentRun {
@@ -310,10 +310,6 @@ export class Scheduler {
 function loadIdOf(error: unknown): string | undefined {
   const id = (error as { loadId?: unknown } | null)?.loadId;
   return typeof id === 'string' ? id : undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** True when `promise` settles within `ms` (and before `cutShort` is aborted). */

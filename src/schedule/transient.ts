@@ -44,7 +44,7 @@ export function causeChain(error: unknown): unknown[] {
     if (typeof e !== 'object') continue;
     queue.push((e as { cause?: unknown }).cause);
     const nested = (e as { errors?: unknown }).errors;
-    if (Array.isArray(nested)) queue.push(...nested);
+    if (Array.isArray(nested)) queue.push(...(nested as unknown[]));
   }
   return chain;
 }

@@ -59,7 +59,7 @@ export class GzipSniffer extends Transform {
   }
 
   private decide(): void {
-    const head = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
+    const head = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held);
     this.held = [];
     this.verdict = isGzip(head);
     this.emit('sniffed', this.verdict);

@@ -21,7 +21,7 @@ export function parseHeaderRecord(data: Buffer, delimiter: string, quote: string
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
-  }) as string[][];
+  });
   return records[0];
 }
 

@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import { GzipSniffer, gunzip } from './gzip.js';
 import { HttpError, openUrl, parseHttpUrl, redactUrl } from './http.js';
 
-export { HttpError, isSecretKey, redactUrl } from './http.js';
+export { isSecretKey, redactUrl } from './http.js';
 
 export interface InputOptions {
   /** Read for `-`; process.stdin by default. */

@@ -40,7 +40,7 @@ export class JsonArraySplitter {
     const all = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
     const chunks: Chunk[] = [];
     for (let i = this.scanned; i < all.length; i += 1) {
-      const b = all[i]!;
+      const b = all[i];
       switch (this.state) {
         case State.BeforeArray:
           if (b === 0x5b) this.state = State.BeforeElement;

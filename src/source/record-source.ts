@@ -78,15 +78,15 @@ export class RecordSource {
   /** The next chunk of whole records, or undefined at the end of the input. */
   async next(): Promise<Chunk | undefined> {
     while (this.queued.length === 0 && !this.ended) {
-      const { value, done } = await this.bytes.next();
-      if (done) {
+      const step = await this.bytes.next();
+      if (step.done === true) {
         await this.flowing;
         this.ended = true;
         const last = this.splitter.finish();
         if (last) this.queued.push(last);
         break;
       }
-      let buf = value as Buffer;
+      let buf = step.value;
       if (this.first) {
         this.first = false;
         if (buf.subarray(0, 3).equals(BOM)) buf = buf.subarray(3);

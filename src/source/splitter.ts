@@ -74,7 +74,7 @@ export class RecordSplitter {
     const { delimiter, quote } = this.options;
     let state = this.state;
     for (let i = this.scanned; i < all.length; i += 1) {
-      const b = all[i]!;
+      const b = all[i];
       if (b === LF) this.line += 1;
       switch (state) {
         case State.FieldStart:
@@ -136,7 +136,7 @@ export class RecordSplitter {
       this.pendingBytes = 0;
       return undefined;
     }
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
     if (this.recordStarted) {
       // The last record has no line end: it runs to the end of the data.
       this.ends.push(data.length);

@@ -53,7 +53,7 @@ async function canonicalTypes(client: pg.ClientBase, spec: TargetSpec): Promise<
       `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'pg_temp.etl_shape'::regclass AND attname = $1`,
       [c.name],
     );
-    out.set(c.name, r.rows[0]!.t);
+    out.set(c.name, r.rows[0].t);
   }
   return out;
 }
@@ -123,7 +123,7 @@ async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<v
   const want = stagingColumns(spec);
   if (have) {
     const same =
-      have.length === want.length && want.every((w, i) => have[i]!.name === w.name && have[i]!.type === w.type);
+      have.length === want.length && want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
     if (same) return;
     const r = await client.query<{ comment: string | null; relkind: string }>(
       `SELECT obj_description(c.oid, 'pg_class') AS comment, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,

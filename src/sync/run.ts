@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { SyncConfig } from '../config/types.js';
 import type { Database } from '../db/connect.js';
 import { redactSecrets } from '../db/redact.js';
-import { ConfigError, SyncAbortedError, SyncFailedError } from '../errors.js';
+import { ConfigError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
 import type { ChunkLayout, Reject } from '../load/layout.js';
 import { StagingPool } from '../load/pool.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
@@ -162,7 +162,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
 
   try {
     await control.connect();
-    controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await migrate(control);
     checkAbort();
     await acquireTableLock(control, spec.name, config.lockTimeoutMs);
@@ -317,10 +317,6 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     await control.end().catch(() => undefined);
     await side.end().catch(() => undefined);
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function classify(error: unknown, target: string, loadId: string | undefined, signal: AbortSignal | undefined): Error {

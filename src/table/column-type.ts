@@ -86,7 +86,7 @@ export function parseColumnType(text: string): ColumnType {
     .replace(/\s+/g, ' ')
     .replace(/ ?([(),]) ?/g, '$1');
   const match = TYPE_SYNTAX.exec(written);
-  const base = match ? NAMES.get(match[1]!) : undefined;
+  const base = match ? NAMES.get(match[1]) : undefined;
   if (!match || base === undefined) throw typeError(text, 'is not supported');
   const params = [match[2], match[3]].filter((p) => p !== undefined).map(Number);
   switch (base) {
@@ -104,7 +104,7 @@ export function parseColumnType(text: string): ColumnType {
       // As in PostgreSQL: varchar without a length is unbounded, char without a length is char(1).
       if (params.length === 0)
         return base === 'varchar' ? { base, sql: 'varchar' } : { base, length: 1, sql: 'char(1)' };
-      const length = params[0]!;
+      const length = params[0];
       if (length < 1 || length > MAX_CHAR_LENGTH)
         throw typeError(text, `needs a length between 1 and ${MAX_CHAR_LENGTH}`);
       return { base, length, sql: `${base}(${length})` };

@@ -15,7 +15,7 @@ import type { ColumnType } from './column-type.js';
 import type { SourceValue } from './source-value.js';
 
 export type { SourceValue } from './source-value.js';
-export { parseColumnType, type BaseType, type ColumnType } from './column-type.js';
+export { parseColumnType, type ColumnType } from './column-type.js';
 
 export type TypedResult = { ok: true; value: string | null } | { ok: false; reason: string };
 
@@ -48,7 +48,7 @@ function truncate(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
+const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
 
 /** Refusals every converter shares, built once per column. */
 class Refusals {
@@ -188,7 +188,7 @@ interface Decimal {
 function parseDecimal(text: string): Decimal | 'syntax' | 'range' {
   const m = DECIMAL.exec(text);
   if (!m) return 'syntax';
-  const whole = m[2]!;
+  const whole = m[2];
   const fraction = m[3] ?? '';
   if (whole === '' && fraction === '') return 'syntax';
   const e = m[4] === undefined ? 0 : Number(m[4]);
@@ -313,7 +313,7 @@ function floatConverter(r: Refusals, single: boolean): Convert {
         const special = FLOAT_SPECIALS.get(text.toLowerCase());
         return special === undefined ? r.invalid(text, notNumber) : ok(special);
       }
-      return check(Number(text), text, NONZERO_DIGIT.test(m[2]!) || NONZERO_DIGIT.test(m[3] ?? ''));
+      return check(Number(text), text, NONZERO_DIGIT.test(m[2]) || NONZERO_DIGIT.test(m[3] ?? ''));
     },
     (value) => (Number.isFinite(value) ? check(value, String(value), value !== 0) : r.outOfRange(value)),
   );
@@ -367,14 +367,14 @@ function isCalendarDate(year: string, month: string, day: string): boolean {
   const d = Number(day);
   if (y < 1 || m < 1 || m > 12 || d < 1) return false;
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  return d <= (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]!);
+  return d <= (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]);
 }
 
 function dateConverter(r: Refusals): Convert {
   return trimmed(r, (text) => {
     const m = DATE.exec(text);
     if (!m) return r.invalid(text, 'is not a date (expected YYYY-MM-DD)');
-    return isCalendarDate(m[1]!, m[2]!, m[3]!) ? ok(text) : r.invalid(text, 'is not a real calendar date');
+    return isCalendarDate(m[1], m[2], m[3]) ? ok(text) : r.invalid(text, 'is not a real calendar date');
   });
 }
 
@@ -406,7 +406,7 @@ function timestampConverter(r: Refusals, withZone: boolean): Convert {
       offsetHour,
       offsetMinute,
     ] = m;
-    if (!isCalendarDate(year!, month!, day!)) return r.invalid(text, 'is not a real calendar date');
+    if (!isCalendarDate(year, month, day)) return r.invalid(text, 'is not a real calendar date');
     if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59)
       return r.invalid(text, 'is not a valid time of day (hours 00-23, minutes and seconds 00-59)');
     const local = `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction === undefined ? '' : `.${fraction}`}`;
@@ -520,7 +520,7 @@ function hasNumberBeyondNumeric(text: string): boolean {
       i += 1;
     } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
       let end = i + 1;
-      while (end < text.length && NUMBER_CHAR.test(text[end]!)) end += 1;
+      while (end < text.length && NUMBER_CHAR.test(text[end])) end += 1;
       if (parseDecimal(text.slice(i, end)) === 'range') return true;
       i = end;
     } else {

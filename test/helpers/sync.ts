@@ -61,7 +61,7 @@ export async function stagingPartitions(db: TestDatabase): Promise<string[]> {
 
 export async function stagingRows(db: TestDatabase): Promise<number> {
   const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM public.staging_followers');
-  return Number(r.rows[0]!.n);
+  return Number(r.rows[0].n);
 }
 
 export async function lastActivity(db: TestDatabase): Promise<Date | undefined> {

@@ -62,7 +62,7 @@ afterAll(async () => {
 });
 
 function caseOf(name: string): CaseResult {
-  const c = result.sizes[0]!.cases.find((x) => x.case === name);
+  const c = result.sizes[0].cases.find((x) => x.case === name);
   if (!c) throw new Error(`no ${name} case in ${JSON.stringify(result.sizes[0]?.cases.map((x) => x.case))}`);
   return c;
 }
@@ -74,12 +74,12 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     expect(result.settings).toMatchObject({ rows: [ROWS], seed: SEED, repeat: 1 });
     expect(result.postgres.kind).toBe('url');
     expect(result.sizes).toHaveLength(1);
-    expect(result.sizes[0]!.cases.map((c) => c.case)).toEqual(['initial', 'next-day']);
-    for (const c of result.sizes[0]!.cases) {
+    expect(result.sizes[0].cases.map((c) => c.case)).toEqual(['initial', 'next-day']);
+    for (const c of result.sizes[0].cases) {
       for (const p of [c.reference, c.etl]) {
         expect(p.runs).toHaveLength(1);
         expect(p.median_wall_s).toBeGreaterThan(0);
-        expect(p.median_wall_s).toBe(p.runs[0]!.wall_s);
+        expect(p.median_wall_s).toBe(p.runs[0].wall_s);
         expect(p.rows_per_s).toBe(Math.round(c.file_rows / p.median_wall_s));
       }
       expect(c.ratio).toBeCloseTo(c.etl.median_wall_s / c.reference.median_wall_s, 2);
@@ -90,12 +90,12 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
   });
 
   it('measures the peak RSS and CPU time of the etl process', () => {
-    for (const c of result.sizes[0]!.cases) {
-      expect(c.etl.runs[0]!.cpu_s).toBeGreaterThan(0);
-      expect(c.etl.median_cpu_s).toBe(c.etl.runs[0]!.cpu_s);
+    for (const c of result.sizes[0].cases) {
+      expect(c.etl.runs[0].cpu_s).toBeGreaterThan(0);
+      expect(c.etl.median_cpu_s).toBe(c.etl.runs[0].cpu_s);
       // a Node process with worker threads never fits in 10 MiB; a wrong unit (bytes, pages) would show
-      expect(c.etl.runs[0]!.peak_rss_kib).toBeGreaterThan(10 * 1024);
-      expect(c.etl.median_peak_rss_mib).toBeCloseTo(c.etl.runs[0]!.peak_rss_kib! / 1024, 0);
+      expect(c.etl.runs[0].peak_rss_kib).toBeGreaterThan(10 * 1024);
+      expect(c.etl.median_peak_rss_mib).toBeCloseTo(c.etl.runs[0].peak_rss_kib! / 1024, 0);
     }
   });
 
@@ -106,8 +106,8 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     };
     for (const name of ['initial', 'next-day'] as const) {
       const c = caseOf(name);
-      const ref = c.reference.runs[0]!;
-      const etl = c.etl.runs[0]!;
+      const ref = c.reference.runs[0];
+      const etl = c.etl.runs[0];
       expect(etl.rows_after).toBe(ref.rows_after);
       expect(etl.checksum).toBe(ref.checksum);
       expect({ rows: ref.rows_after, checksum: ref.checksum }).toEqual(expected[name]);
@@ -117,14 +117,14 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
 
   it('times the initial load into an empty table and the next-day sync into the day-1 table', () => {
     const plan = nextDayPlan(ROWS);
-    expect(caseOf('initial').etl.runs[0]!.etl!.counts).toMatchObject({
+    expect(caseOf('initial').etl.runs[0].etl!.counts).toMatchObject({
       rows_read: ROWS,
       inserted: ROWS,
       updated: 0,
       deleted: 0,
       rejected: 0,
     });
-    expect(caseOf('next-day').etl.runs[0]!.etl!.counts).toMatchObject({
+    expect(caseOf('next-day').etl.runs[0].etl!.counts).toMatchObject({
       rows_read: plan.day2Rows,
       inserted: plan.added,
       updated: plan.changed,

@@ -98,14 +98,14 @@ async function mergeIsBlocked(table: string): Promise<boolean> {
     `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = $1 AND NOT l.granted`,
     [table],
   );
-  return Number(r.rows[0]!.n) > 0;
+  return Number(r.rows[0].n) > 0;
 }
 
 const spacing = (times: unknown) =>
   (times as string[])
     .map(Date.parse)
     .slice(1)
-    .map((t, i) => t - Date.parse((times as string[])[i]!));
+    .map((t, i) => t - Date.parse((times as string[])[i]));
 
 describe('etl daemon with syncs of the config file', () => {
   it('schedules each sync by its own cron, records each load under its table, and /healthz and /metrics report each sync', async () => {
@@ -247,12 +247,12 @@ describe('etl daemon with syncs of the config file', () => {
 
     const failed = daemon.events('run_failed');
     expect(failed.every((e) => e.sync === 'orders' && e.table === 'orders')).toBe(true);
-    expect(failed[0]!.msg).toMatch(/^\[orders\] sync of orders failed after 1 attempt\(s\): .*notanumber/);
+    expect(failed[0].msg).toMatch(/^\[orders\] sync of orders failed after 1 attempt\(s\): .*notanumber/);
     expect(receiver.events[0]).toMatchObject({
       event: 'run_failed',
       table: 'orders',
       sync: 'orders',
-      load_id: failed[0]!.load_id,
+      load_id: failed[0].load_id,
       error: expect.stringContaining('notanumber'),
     });
     const health = await getJson(port, '/healthz');
@@ -302,7 +302,7 @@ describe('etl daemon with syncs of the config file', () => {
       const runs = (await history())
         .filter((l) => l.finished_at !== null)
         .map((l) => [l.started_at.getTime(), l.finished_at!.getTime()] as const);
-      for (let i = 1; i < runs.length; i += 1) expect(runs[i]![0]).toBeGreaterThanOrEqual(runs[i - 1]![1]);
+      for (let i = 1; i < runs.length; i += 1) expect(runs[i][0]).toBeGreaterThanOrEqual(runs[i - 1][1]);
       expect(daemon.events('run_failed')).toEqual([]);
     } finally {
       await release();

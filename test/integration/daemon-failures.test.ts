@@ -128,7 +128,7 @@ describe('etl daemon failures', () => {
           const r = await db.query<{ n: string }>(
             `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'followers' AND NOT l.granted`,
           );
-          return Number(r.rows[0]!.n) > 0;
+          return Number(r.rows[0].n) > 0;
         },
         30_000,
         'the merge to wait for the followers lock',
@@ -196,7 +196,7 @@ describe('etl daemon failures', () => {
       counts: { read: 0, staged: 0, inserted: 0, deleted: 0, rejected: 0 },
       breaker: { state: 'closed', consecutive_failures: 1 },
     });
-    expect(Date.parse(String(receiver.events[0]!.time))).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse(String(receiver.events[0].time))).toBeGreaterThan(Date.now() - 60_000);
     expect(await followers(db)).toEqual({
       'ann@example.com': 'Ann',
       'bob@example.com': 'Bob',
@@ -249,7 +249,7 @@ describe('etl daemon failures', () => {
       breaker: { state: 'open', consecutive_failures: 2, retry_at: expect.any(String) },
       error: expect.stringContaining('refusing to empty'),
     });
-    expect(daemon.events('breaker_opened')[0]!.msg).toMatch(
+    expect(daemon.events('breaker_opened')[0].msg).toMatch(
       /^circuit breaker opened after 2 consecutive failed run\(s\): ticks are skipped until /,
     );
     expect(daemon.events('breaker_half_open')).toHaveLength(1);

@@ -23,7 +23,7 @@ async function expectNoOverlap() {
   const sorted = runs
     .map((l) => [new Date(l.started_at).getTime(), new Date(l.finished_at).getTime()] as const)
     .sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < sorted.length; i += 1) expect(sorted[i]![0]).toBeGreaterThanOrEqual(sorted[i - 1]![1]);
+  for (let i = 1; i < sorted.length; i += 1) expect(sorted[i][0]).toBeGreaterThanOrEqual(sorted[i - 1][1]);
   return runs;
 }
 
@@ -40,7 +40,7 @@ describe('etl daemon overlap', () => {
       await waitFor(async () => daemon.events('tick_skipped').length >= 3, 30_000, 'three skipped ticks');
       const skipped = daemon.events('tick_skipped');
       expect(skipped.every((e) => e.reason === 'overlap')).toBe(true);
-      expect(skipped[0]!.msg).toMatch(
+      expect(skipped[0].msg).toMatch(
         /^skipped the tick of \S+: the run started at \S+ is still going \(ticks are skipped, never queued\)$/,
       );
       expect(daemon.events('run_started')).toHaveLength(1);

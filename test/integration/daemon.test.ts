@@ -41,7 +41,7 @@ async function mergeIsBlocked(): Promise<boolean> {
   const r = await db.query<{ n: string }>(
     `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'followers' AND NOT l.granted`,
   );
-  return Number(r.rows[0]!.n) > 0;
+  return Number(r.rows[0].n) > 0;
 }
 
 describe('etl daemon', () => {
@@ -57,7 +57,7 @@ describe('etl daemon', () => {
 
     const lines = result.stderr.trim().split('\n');
     expect(lines.every((l) => typeof JSON.parse(l).msg === 'string')).toBe(true);
-    const nextRuns = daemon.events('next_runs')[0]!;
+    const nextRuns = daemon.events('next_runs')[0];
     expect(nextRuns.next_runs).toHaveLength(5);
     expect(nextRuns.msg).toMatch(/^next runs: \d{4}-\d\d-\d\dT/);
     const started = daemon.events('run_started');
@@ -203,7 +203,7 @@ describe('etl daemon', () => {
       const result = await daemon.stop('SIGTERM');
       expect(result.code).toBe(0);
       expect(daemon.events('run_abort')).toHaveLength(1);
-      const aborted = daemon.events('run_aborted')[0]!;
+      const aborted = daemon.events('run_aborted')[0];
       expect(aborted.msg).toMatch(/interrupted/);
       await release();
       expect(await followers(db)).toEqual(before);
@@ -214,7 +214,7 @@ describe('etl daemon', () => {
         `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'etl%'`,
         [db.name],
       );
-      expect(Number(sessions.rows[0]!.n)).toBe(0);
+      expect(Number(sessions.rows[0].n)).toBe(0);
     } finally {
       await release();
     }

@@ -117,7 +117,7 @@ beforeAll(async () => {
     if (hops) {
       const left = Number(hops[1]);
       const codes = [301, 302, 303, 307, 308];
-      res.writeHead(codes[left % codes.length]!, { location: left > 1 ? `/redirect/${left - 1}` : '/data.csv' }).end();
+      res.writeHead(codes[left % codes.length], { location: left > 1 ? `/redirect/${left - 1}` : '/data.csv' }).end();
       return;
     }
     switch (url.pathname) {

@@ -107,7 +107,7 @@ describe('etl status', () => {
       deleted: 2,
     });
     expect(loads[1]).toMatchObject({ status: 'failed', rejected: 2, inserted: 0 });
-    expect(loads[1]!.error).toMatch(/more than 0 bad row\(s\).*line 2/u);
+    expect(loads[1].error).toMatch(/more than 0 bad row\(s\).*line 2/u);
     expect(loads[0]).toMatchObject({
       status: 'succeeded',
       dry_run: true,
@@ -146,8 +146,8 @@ describe('etl status', () => {
     expect(lines.at(-1)).toMatch(new RegExp(`^${first.loadId}  followers  succeeded `, 'u'));
     expect(lines).toHaveLength(6);
     // Every load's source starts where the header's SOURCE does.
-    const sourceColumn = lines[0]!.indexOf('SOURCE');
-    for (const row of [lines[1]!, lines[2]!, lines[4]!, lines[5]!])
+    const sourceColumn = lines[0].indexOf('SOURCE');
+    for (const row of [lines[1], lines[2], lines[4], lines[5]])
       expect(row.slice(sourceColumn)).toMatch(/^\/\S+input\.csv$/u);
     expect(lines.filter((l) => l.startsWith('  error:'))).toHaveLength(1);
   });
@@ -291,7 +291,7 @@ describe('status() and loadRejects() (library)', () => {
     expect(recent.recorded).toBe(true);
     expect(recent.loads).toHaveLength(1);
     expect(recent.loads[0]).toMatchObject({ loadId: dry.loadId, dryRun: true, status: 'succeeded' });
-    expect(recent.loads[0]!.startedAt).toBeInstanceOf(Date);
+    expect(recent.loads[0].startedAt).toBeInstanceOf(Date);
     const bad = await loadRejects(setting, second.loadId, { limit: 10 });
     expect(bad.total).toBe(3);
     expect(bad.rejects.map((x) => x.line)).toEqual([3, 5, 6]);

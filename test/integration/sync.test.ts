@@ -67,7 +67,7 @@ describe('etl sync', () => {
     expect(result.counts).toMatchObject({ read: 3, inserted: 1, updated: 1, unchanged: 1, deleted: 1 });
     const after = Object.fromEntries((await followersWithTimes(db)).map((r) => [r.email, r.modified_at.getTime()]));
     expect(after['ann@example.com']).toBe(before['ann@example.com']);
-    expect(after['bob@example.com']).toBeGreaterThan(before['bob@example.com']!);
+    expect(after['bob@example.com']).toBeGreaterThan(before['bob@example.com']);
     expect((await lastActivity(db))!.getTime()).toBeGreaterThan(firstActivity!.getTime());
   });
 
@@ -76,7 +76,7 @@ describe('etl sync', () => {
     const r = await db.query<{ same: boolean }>(
       `SELECT bool_and(f.modified_at = s.last_activity) AS same FROM followers f, etl_info_schema.table_status s WHERE s.table_name = 'followers'`,
     );
-    expect(r.rows[0]!.same).toBe(true);
+    expect(r.rows[0].same).toBe(true);
   });
 
   it('treats emails as keys: trimmed and lowercased, the last occurrence winning', async () => {
@@ -89,7 +89,7 @@ describe('etl sync', () => {
     const result = await syncCsv(db, generatedCsv(5000), { batchSize: '317', workers: '3' });
     expect(result.counts).toMatchObject({ read: 5000, staged: 5000, inserted: 5000 });
     const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM followers');
-    expect(Number(r.rows[0]!.n)).toBe(5000);
+    expect(Number(r.rows[0].n)).toBe(5000);
   });
 
   it('never leaves staging rows behind, so repeated syncs do not bloat staging', async () => {
@@ -103,7 +103,7 @@ describe('etl sync', () => {
     const parent = await db.query<{ relkind: string }>(
       `SELECT relkind FROM pg_class WHERE oid = 'public.staging_followers'::regclass`,
     );
-    expect(parent.rows[0]!.relkind).toBe('p'); // a partitioned parent holds no tuples of its own
+    expect(parent.rows[0].relkind).toBe('p'); // a partitioned parent holds no tuples of its own
   });
 });
 

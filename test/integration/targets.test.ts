@@ -18,7 +18,7 @@ afterEach(async () => {
 /** Runs the named sync of a config document against the test database. */
 async function syncWith(config: object, name?: string, flags: Record<string, string | boolean> = {}) {
   const defs = parseConfigText('etl.config.json', JSON.stringify(config));
-  const def = name ? defs.find((d) => d.name === name)! : defs[0]!;
+  const def = name ? defs.find((d) => d.name === name)! : defs[0];
   return sync(configForDefinition(def, { lockTimeout: '5s', ...flags }, { DATABASE_URL: db.url }));
 }
 
@@ -210,9 +210,9 @@ describe('typed targets from a config file', () => {
         },
       ],
     };
-    cfg.syncs[0]!.source = tempFile('region,sku,qty\neu,a,1\nus,a,2\neu,b,3\n');
+    cfg.syncs[0].source = tempFile('region,sku,qty\neu,a,1\nus,a,2\neu,b,3\n');
     await syncWith(cfg);
-    cfg.syncs[0]!.source = tempFile('region,sku,qty\neu,a,1\nus,a,5\nus,b,7\n');
+    cfg.syncs[0].source = tempFile('region,sku,qty\neu,a,1\nus,a,5\nus,b,7\n');
     const result = await syncWith(cfg);
     expect(result.counts).toMatchObject({ inserted: 1, updated: 1, unchanged: 1, deleted: 1 });
     expect(await rows('stock', 'region, sku')).toEqual([
@@ -334,7 +334,7 @@ describe('typed targets from a config file', () => {
       `SELECT "Key Col", "order", "user""); DROP TABLE victim; --" AS u FROM "we""ird Schema"."Select; DROP TABLE victim; --"`,
     );
     expect(r.rows).toEqual([{ 'Key Col': 1, order: 'FIRST', u: 'a' }]);
-    expect((await db.query(`SELECT to_regclass('public.victim') IS NOT NULL AS present`)).rows[0]!.present).toBe(true);
+    expect((await db.query(`SELECT to_regclass('public.victim') IS NOT NULL AS present`)).rows[0].present).toBe(true);
   });
 });
 
@@ -384,7 +384,7 @@ describe('URL sources', () => {
   it('fails naming the status on a 404, before the database is touched', async () => {
     const error = await syncWith(codes(`${base}/missing.csv`)).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/404/);
-    expect((await db.query(`SELECT to_regclass('public.codes') AS t`)).rows[0]!.t).toBeNull();
+    expect((await db.query(`SELECT to_regclass('public.codes') AS t`)).rows[0].t).toBeNull();
   });
 
   it('fails when the body is cut short, leaving the table as it was', async () => {

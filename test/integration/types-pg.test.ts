@@ -8,7 +8,7 @@
  * would silently truncate instead.) The session runs in Asia/Kolkata so a timestamptz read in the
  * session's zone instead of UTC would show.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseColumnType, typedNormalizer, type SourceValue, type TypedOptions } from '../../src/table/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -315,7 +315,7 @@ beforeAll(async () => {
   await client.query(`SET TimeZone = 'Asia/Kolkata'`);
   await client.query(`SET DateStyle = 'ISO, MDY'`);
   const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-  serverVersion = Math.floor(Number(rows[0]!.v) / 10000);
+  serverVersion = Math.floor(Number(rows[0].v) / 10000);
   for (const [i, c] of CASES.entries()) await client.query(`CREATE TABLE t${i} (v ${parseColumnType(c.type).sql})`);
 });
 
@@ -339,7 +339,7 @@ async function store(
       `WITH ins AS (INSERT INTO ${table} (v) VALUES ($1) RETURNING v) SELECT v::text AS stored, ${same} AS same FROM ins`,
       meaning === undefined ? [text] : [text, meaning],
     );
-    return rows[0]!;
+    return rows[0];
   } catch (error) {
     return { error: (error as Error).message };
   }
@@ -392,7 +392,7 @@ describe('timestamptz without a zone', () => {
         `SELECT extract(epoch FROM $1::timestamptz)::text AS epoch`,
         [value.value],
       );
-      instants.push(Number(rows[0]!.epoch));
+      instants.push(Number(rows[0].epoch));
     }
     await client.query(`SET TimeZone = 'Asia/Kolkata'`);
     expect(new Set(instants)).toEqual(new Set([Date.UTC(2024, 5, 1, 8, 30) / 1000]));

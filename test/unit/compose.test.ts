@@ -48,14 +48,14 @@ function dockerfileStages(text: string): { from: string; instructions: [string, 
   for (const line of lines) {
     const [keyword, ...rest] = line.split(/\s+/u);
     const args = rest.join(' ');
-    if (keyword!.toUpperCase() === 'FROM') stages.push({ from: args, instructions: [] });
-    else stages.at(-1)!.instructions.push([keyword!.toUpperCase(), args]);
+    if (keyword.toUpperCase() === 'FROM') stages.push({ from: args, instructions: [] });
+    else stages.at(-1)!.instructions.push([keyword.toUpperCase(), args]);
   }
   return stages;
 }
 
 const stages = dockerfileStages(read('Dockerfile'));
-const build = stages[0]!;
+const build = stages[0];
 const runtime = stages.at(-1)!;
 const args = (stage: typeof build, keyword: string) =>
   stage.instructions.filter(([k]) => k === keyword).map(([, a]) => a);
@@ -78,7 +78,7 @@ describe('docker-compose.yml', () => {
 
   it('takes settings from .env, and points DATABASE_URL at the postgres service with its credentials', () => {
     expect(etl.env_file!.map((e) => (typeof e === 'string' ? e : e.path))).toContain('.env');
-    const url = new URL(withDefaults(etl.environment!.DATABASE_URL!));
+    const url = new URL(withDefaults(etl.environment!.DATABASE_URL));
     const pgEnv = Object.fromEntries(Object.entries(postgres.environment!).map(([k, v]) => [k, withDefaults(v)]));
     expect(url.protocol).toBe('postgres:');
     expect([url.hostname, url.port]).toEqual(['postgres', '5432']);
@@ -90,14 +90,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts ./tables read-only at the directory CSV_FILE points to', () => {
-    const csv = etl.environment!.CSV_FILE!;
+    const csv = etl.environment!.CSV_FILE;
     expect(posix.isAbsolute(csv)).toBe(true);
     expect(etl.volumes).toContain(`./tables:${posix.dirname(csv)}:ro`);
     expect(existsSync(join(root, 'tables', posix.basename(csv)))).toBe(true);
   });
 
   it('checks /healthz on the health port, and gives a running sync time to finish on stop', () => {
-    const port = etl.environment!.HEALTH_PORT!;
+    const port = etl.environment!.HEALTH_PORT;
     expect(etl.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/healthz`);
     expect(etl.healthcheck!.test[0]).toBe('CMD');
     const shutdownDefault = DAEMON_SETTINGS.find((s) => s.key === 'shutdownTimeout')!.default;
@@ -126,8 +126,8 @@ describe('Dockerfile', () => {
     const user = args(runtime, 'USER');
     expect(user).toHaveLength(1);
     expect(user[0]).not.toMatch(/^(root|0)(:|$)/);
-    expect(JSON.parse(args(runtime, 'ENTRYPOINT')[0]!)).toEqual(['node', '/app/bin/etl']);
-    expect(JSON.parse(args(runtime, 'CMD')[0]!)).toEqual(['daemon']);
+    expect(JSON.parse(args(runtime, 'ENTRYPOINT')[0])).toEqual(['node', '/app/bin/etl']);
+    expect(JSON.parse(args(runtime, 'CMD')[0])).toEqual(['daemon']);
     expect(args(runtime, 'EXPOSE')).toEqual([etl.environment!.HEALTH_PORT]);
   });
 

@@ -50,7 +50,7 @@ describe('parseChunk with the splitter record index', () => {
   const text = 'a@x.org,"A\r\nB"\r\n\r\n  \r\nb@x.org\nc@x.org,"C ""q"""\n\nd@x.org,D,extra\ne@x.org,"open';
   const splitter = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 1000, maxChunkBytes: 1 << 20 });
   const chunks = [...splitter.push(Buffer.from(text)), splitter.finish()!];
-  const chunk = chunks[0]!;
+  const chunk = chunks[0];
 
   it('gives the same rows, lines and rejects as numbering lines from csv-parse raw text', () => {
     const index = { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds };
@@ -65,7 +65,7 @@ describe('parseChunk with the splitter record index', () => {
   it('takes the fast path when the record counts agree', () => {
     const clean = 'a@x.org,A\r\n\r\nb@x.org,"B\nB"\nc@x.org\n';
     const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 1000, maxChunkBytes: 1 << 20 });
-    const c = [...s.push(Buffer.from(clean)), s.finish()].filter((x) => x !== undefined)[0]!;
+    const c = [...s.push(Buffer.from(clean)), s.finish()].filter((x) => x !== undefined)[0];
     const index = { lines: c.recordLines, starts: c.recordStarts, ends: c.recordEnds };
     expect(Array.from(c.recordLines)).toEqual([1, 3, 5]);
     const parsed = parseChunk(c.data, 1, layout, index);

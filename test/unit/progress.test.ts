@@ -257,7 +257,9 @@ describe('ProgressReporter, on a terminal', () => {
     expect(logged).toEqual(['warn SIGINT received']);
     h.at(10);
     h.reporter.update(staging(20, 2 * MiB)); // drawn again right after the message
-    expect(h.writes.at(-1)).toMatch(/^\r\x1b\[Ketl progress: staging: 20 rows/u);
+    expect(h.writes.at(-1)).toMatch(
+      new RegExp(`^${CLEAR_LINE.replace('[', '\\[')}etl progress: staging: 20 rows`, 'u'),
+    );
     h.reporter.stop();
     expect(h.writes.at(-1)).toBe(CLEAR_LINE);
     const count = h.writes.length;
@@ -269,7 +271,7 @@ describe('ProgressReporter, on a terminal', () => {
   it('never writes a line wider than the terminal', () => {
     const h = harness({ isTTY: true, columns: 30 });
     h.reporter.update(staging(123_456_789, MiB));
-    const line = h.writes[0]!.slice(CLEAR_LINE.length);
+    const line = h.writes[0].slice(CLEAR_LINE.length);
     expect(line.length).toBeLessThan(30);
     expect(line.endsWith('…')).toBe(true);
   });

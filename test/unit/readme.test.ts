@@ -9,7 +9,7 @@ const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 
 
 describe('README', () => {
   it('documents every sync setting with its flag, env variable and default', () => {
-    const table = readme.split('<!-- settings:sync -->')[1]!.split('<!-- /settings:sync -->')[0]!;
+    const table = readme.split('<!-- settings:sync -->')[1].split('<!-- /settings:sync -->')[0];
     for (const s of SYNC_SETTINGS) {
       const row = table.split('\n').find((line) => line.startsWith(`| \`${s.flag}\``));
       expect(row, s.flag).toBeDefined();
@@ -19,7 +19,7 @@ describe('README', () => {
   });
 
   it('documents every daemon setting with its flag, env variable and default', () => {
-    const table = readme.split('<!-- settings:daemon -->')[1]!.split('<!-- /settings:daemon -->')[0]!;
+    const table = readme.split('<!-- settings:daemon -->')[1].split('<!-- /settings:daemon -->')[0];
     for (const s of DAEMON_SETTINGS) {
       const row = table.split('\n').find((line) => line.startsWith(`| \`${s.flag}\``));
       expect(row, s.flag).toBeDefined();
@@ -29,7 +29,7 @@ describe('README', () => {
   });
 
   it('documents every exit code', () => {
-    const section = readme.split('## Exit codes')[1]!.split('\n## ')[0]!;
+    const section = readme.split('## Exit codes')[1].split('\n## ')[0];
     for (const code of Object.values(EXIT)) expect(section).toMatch(new RegExp(`\\b${code}\\b`));
   });
 });

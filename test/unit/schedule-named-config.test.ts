@@ -54,26 +54,26 @@ describe('daemon syncs from the config file', () => {
       ['orders', 'orders', '/data/orders.csv'],
       ['products', 'products', '/data/products.csv'],
     ]);
-    expect(config.syncs[0]!.schedule).toMatchObject({
+    expect(config.syncs[0].schedule).toMatchObject({
       kind: 'cron',
       expressions: ['30 3 * * *'],
       timezone: 'Europe/Berlin',
     });
-    expect(config.syncs[1]!.schedule).toMatchObject({ kind: 'interval', everyMs: 1000 });
+    expect(config.syncs[1].schedule).toMatchObject({ kind: 'interval', everyMs: 1000 });
     expect(config).toMatchObject({ retries: 7, runOnStart: true, breakerThreshold: 5 });
     expect(Object.isFrozen(config) && Object.isFrozen(config.syncs)).toBe(true);
   });
 
   it('falls back to --cron / CRON_SCHEDULE (and CRON_TZ) for an entry without a cron field', () => {
-    expect(resolve(file, { names: ['prices'] }).syncs[0]!.schedule).toMatchObject({
+    expect(resolve(file, { names: ['prices'] }).syncs[0].schedule).toMatchObject({
       kind: 'interval',
       everyMs: 86_400_000,
       text: '@every 24h',
     });
     const fromEnv = resolve(file, { names: ['prices'] }, { CRON_SCHEDULE: '@daily', CRON_TZ: 'America/New_York' })
-      .syncs[0]!.schedule;
+      .syncs[0].schedule;
     expect(fromEnv).toMatchObject({ kind: 'cron', expressions: ['0 0 * * *'], timezone: 'America/New_York' });
-    expect(resolve(file, { names: ['prices'] }, {}, { cron: '@every 5m' }).syncs[0]!.schedule).toMatchObject({
+    expect(resolve(file, { names: ['prices'] }, {}, { cron: '@every 5m' }).syncs[0].schedule).toMatchObject({
       everyMs: 300_000,
     });
   });
@@ -89,7 +89,7 @@ describe('daemon syncs from the config file', () => {
 
   it('does not wait for a busy table lock unless LOCK_TIMEOUT is set, as the single-sync daemon', () => {
     expect(resolve(file, { all: true }).syncs.every((s) => s.sync.lockTimeoutMs === 0)).toBe(true);
-    expect(resolve(file, { all: true }, { LOCK_TIMEOUT: '3s' }).syncs[0]!.sync.lockTimeoutMs).toBe(3000);
+    expect(resolve(file, { all: true }, { LOCK_TIMEOUT: '3s' }).syncs[0].sync.lockTimeoutMs).toBe(3000);
   });
 
   it('names the entry and field of an invalid cron', () => {
@@ -137,6 +137,6 @@ describe('daemon syncs from the config file', () => {
   });
 
   it('ignores a "-" CSV_FILE in the environment, which every entry overrides with its own source', () => {
-    expect(resolve(file, { all: true }, { CSV_FILE: '-' }).syncs[0]!.sync.file).toBe('/data/products.csv');
+    expect(resolve(file, { all: true }, { CSV_FILE: '-' }).syncs[0].sync.file).toBe('/data/products.csv');
   });
 });
