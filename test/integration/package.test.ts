@@ -10,8 +10,9 @@ interface PackedFile {
 
 describe('the published package', () => {
   it('holds the runtime only: the CLI shim, the compiled library, README and package.json', () => {
-    // npm pack runs the prepare script (the build), so the listing is what a user would install.
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], {
+    // `npm test` has just built dist/; --ignore-scripts keeps pack from rebuilding it under the CLI
+    // tests that run at the same time.
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--silent', '--ignore-scripts'], {
       cwd: root,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
