@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { redactSecrets } from '../src/db/redact.js';
+import { redactSecrets } from '../src/observe/redact.js';
 import { startEmbedded } from '../src/db/embedded.js';
 import { quoteIdent } from '../src/db/quote.js';
 

@@ -4,7 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { redactSecrets } from '../src/db/redact.js';
+import { redactSecrets } from '../src/observe/redact.js';
 import { openServer } from './database.js';
 import { benchOptions, type BenchOptions } from './options.js';
 import { reportText } from './report.js';

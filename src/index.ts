@@ -37,7 +37,7 @@ export interface SyncOptions {
 export async function sync(config: SyncConfig, options: SyncOptions = {}): Promise<SyncResult> {
   const log = options.log ?? silentLogger;
   // The file and its header are checked before anything touches (or starts) a database.
-  const prepared = await prepareSource(config, log);
+  const prepared = await prepareSource(config, log, options.signal);
   let db = options.db;
   if (!db) {
     try {

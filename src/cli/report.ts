@@ -1,4 +1,4 @@
-import { redactSecrets } from '../db/redact.js';
+import { redactSecrets } from '../observe/redact.js';
 import type { Logger } from '../index.js';
 
 /** Prints a failure: the message on stderr, and with --json also a JSON object on stdout. */

@@ -12,7 +12,7 @@ import {
   type LoadRejects,
   type Logger,
 } from '../index.js';
-import { redactSecrets } from '../db/redact.js';
+import { redactSecrets } from '../observe/redact.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
 // ---- formatting: pure ----

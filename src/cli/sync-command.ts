@@ -109,6 +109,9 @@ export function syncCommand(): Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+    // After a signal the load is rolled back and reported; a read still blocked in the kernel (a FIFO
+    // nobody writes to) would otherwise keep the process alive.
+    if (signalName) process.exit(process.exitCode);
   });
   return cmd;
 }

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { SourceFormat } from '../source/record-source.js';
 import type { ColumnSpec, DeleteRule, SyncMode, TargetSpec } from '../table/spec.js';
+import { derivedName, identifierProblem } from '../table/identifier.js';
 import { parseColumnType } from '../table/types.js';
 import type { Flags } from './resolve.js';
 
@@ -146,6 +147,10 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
   t.allowOnly(['schema', 'table']);
   const schema = t.string('schema') ?? 'public';
   const table = t.string('table', true);
+  for (const [field, value] of [['schema', schema], ['table', table]] as const) {
+    const problem = identifierProblem(value);
+    if (problem) t.fail(field, problem);
+  }
 
   const mode = (f.string('mode') ?? 'mirror') as SyncMode;
   if (!MODES.includes(mode)) f.fail('mode', `must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
@@ -165,6 +170,8 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
     const c = new Fields(file, `${f.path}.columns[${i}]`, rc as Json);
     c.allowOnly(COLUMN_FIELDS);
     const columnName = c.string('name', true);
+    const problem = identifierProblem(columnName);
+    if (problem) c.fail('name', problem);
     const type = c.string('type', true);
     let canonical = type;
     try {
@@ -209,6 +216,8 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
   }
 
   const modifiedColumn = f.string('modified_column');
+  const modifiedProblem = modifiedColumn === undefined ? undefined : identifierProblem(modifiedColumn);
+  if (modifiedProblem) f.fail('modified_column', modifiedProblem);
   if (modifiedColumn && names.includes(modifiedColumn))
     f.fail('modified_column', `${JSON.stringify(modifiedColumn)} is also a data column`);
 
@@ -225,7 +234,7 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
     schema,
     table,
     stagingSchema: schema,
-    stagingTable: `etl_staging_${table}`,
+    stagingTable: derivedName('etl_staging_', table),
     key: key as string[],
     columns,
     modifiedColumn,

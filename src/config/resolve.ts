@@ -39,6 +39,16 @@ function integer(raw: Raw, min: number, max = Number.MAX_SAFE_INTEGER): number {
   return n;
 }
 
+/** A connection limit: whole milliseconds; 0 (no limit) only where allowed. */
+function durationSetting(raw: Raw, allowZero: boolean): number {
+  const ms = parseDuration(raw.value);
+  if (ms === undefined || (!allowZero && ms <= 0) || ms > 2_147_483_647)
+    throw new ConfigError(
+      `${raw.origin}=${JSON.stringify(raw.value)} is not a ${allowZero ? '' : 'positive '}duration up to 24 days; write e.g. 30s, 5m, 1h${allowZero ? ' (0 = no limit)' : ''}`,
+    );
+  return Math.ceil(ms);
+}
+
 function singleChar(raw: Raw): string {
   const v = raw.value === '\\t' || raw.value.toLowerCase() === 'tab' ? '\t' : raw.value;
   if (v.length !== 1 || v.charCodeAt(0) > 127 || v === '\n' || v === '\r') {
@@ -100,6 +110,11 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
   const lockTimeoutMs = parseDuration(lock.value);
   if (lockTimeoutMs === undefined)
     throw new ConfigError(`${lock.origin}=${JSON.stringify(lock.value)} is not a duration; write e.g. 30s, 5m, 0`);
+  const limits = Object.freeze({
+    connectTimeoutMs: durationSetting(get('connectTimeout')!, false),
+    statementTimeoutMs: durationSetting(get('statementTimeout')!, true),
+    idleInTransactionTimeoutMs: durationSetting(get('idleInTransactionTimeout')!, true),
+  });
   const maxDelete = get('maxDelete');
   let maxDeletePercent: number | undefined;
   if (maxDelete) {
@@ -139,6 +154,7 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
     database: database(flags, env, embeddedDir),
     minConnections,
     maxConnections,
+    limits,
     target,
     file,
     format,

@@ -59,6 +59,27 @@ export const SYNC_SETTINGS = [
     help: 'most connections one run opens (workers + 3)',
   },
   {
+    key: 'connectTimeout',
+    flag: '--db-connect-timeout <duration>',
+    env: 'DB_CONNECT_TIMEOUT',
+    default: '30s',
+    help: 'give up opening a database connection after this long',
+  },
+  {
+    key: 'statementTimeout',
+    flag: '--db-statement-timeout <duration>',
+    env: 'DB_STATEMENT_TIMEOUT',
+    default: '1h',
+    help: 'longest one statement (a COPY batch, the merge) may run; the client stops waiting 30s later (0 = no limit)',
+  },
+  {
+    key: 'idleInTransactionTimeout',
+    flag: '--db-idle-timeout <duration>',
+    env: 'DB_IDLE_IN_TRANSACTION_TIMEOUT',
+    default: '10m',
+    help: 'the server ends a session left idle inside a transaction this long, freeing its locks (0 = never)',
+  },
+  {
     key: 'lockTimeout',
     flag: '--lock-timeout <duration>',
     env: 'LOCK_TIMEOUT',

@@ -7,6 +7,13 @@ export type DatabaseSetting =
   | { kind: 'pg-env'; host?: string; port?: number; user?: string; password?: string; database?: string }
   | { kind: 'embedded'; dir: string };
 
+/** Connection limits sized for bulk work; 0 disables a limit (see db/connect.ts). */
+export interface ConnectionLimits {
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
 export interface CsvOptions {
   delimiter: string;
   quote: string;
@@ -29,6 +36,7 @@ export interface SyncConfig {
   database: DatabaseSetting;
   minConnections: number;
   maxConnections: number;
+  limits: ConnectionLimits;
   target: TargetSpec;
   /** A path, '-' for stdin, or an http(s) URL. */
   file: string;

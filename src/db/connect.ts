@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { DatabaseSetting } from '../config/types.js';
+import type { ConnectionLimits, DatabaseSetting } from '../config/types.js';
 import { startEmbedded } from './embedded.js';
 
 export interface Database {
@@ -46,4 +46,29 @@ export async function openDatabase(setting: DatabaseSetting, log: (message: stri
       };
     }
   }
+}
+
+/** How long after the server should have cancelled a statement the client stops waiting for its answer. */
+const ANSWER_GRACE_MS = 30_000;
+/** TCP keepalive probes start after this much silence, so a peer that vanished is noticed. */
+const KEEPALIVE_DELAY_MS = 10_000;
+
+/**
+ * Connection settings for bulk work: TCP keepalive, a connect timeout, the server's statement and
+ * idle-in-transaction timeouts, and a client-side limit on waiting for an answer (a stalled network
+ * never delivers the server's cancellation). Plain data, so workers can receive it.
+ */
+export function withLimits(base: pg.ClientConfig, limits: ConnectionLimits): pg.ClientConfig {
+  return {
+    ...base,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    connectionTimeoutMillis: limits.connectTimeoutMs,
+    ...(limits.statementTimeoutMs > 0
+      ? { statement_timeout: limits.statementTimeoutMs, query_timeout: limits.statementTimeoutMs + ANSWER_GRACE_MS }
+      : {}),
+    ...(limits.idleInTransactionTimeoutMs > 0
+      ? { idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs }
+      : {}),
+  };
 }

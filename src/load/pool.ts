@@ -48,6 +48,7 @@ export class StagingPool {
   private firstError: Error | undefined;
   /** Settles when a worker thread fails outside a task (it could not even start): its tasks never settle. */
   private readonly broken: Promise<void>;
+  private markBroken: () => void = () => undefined;
   private isBroken = false;
   private chunks = 0;
   staged = 0;
@@ -66,6 +67,10 @@ export class StagingPool {
     });
     this.maxInFlight = options.workers * 2;
     this.broken = new Promise((resolve) => {
+      this.markBroken = () => {
+        this.isBroken = true;
+        resolve();
+      };
       this.pool.on('error', (error: unknown) => {
         this.firstError ??= new Error(`a staging worker thread failed: ${(error as Error).message ?? String(error)}`, {
           cause: error,
@@ -116,6 +121,16 @@ export class StagingPool {
   async drain(): Promise<void> {
     await Promise.race([Promise.all(this.inFlight), this.broken]);
     if (this.firstError) throw this.firstError;
+  }
+
+  /**
+   * Stops at once (a signal): the worker threads are terminated, which closes their sockets, so a
+   * COPY stalled on the network ends now and the server rolls it back. Waiting callers get `reason`.
+   */
+  async abort(reason: Error): Promise<void> {
+    this.firstError ??= reason;
+    this.markBroken();
+    await this.pool.destroy();
   }
 
   /** Closes worker connections politely, then the threads. Safe to call after a failure. */

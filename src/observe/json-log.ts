@@ -2,7 +2,7 @@
  * --log-format json: one JSON object per line ({"time","level","msg", ...fields}) for log
  * collectors. Messages and string fields pass through redactSecrets like the text log.
  */
-import { redactSecrets } from '../db/redact.js';
+import { redactSecrets } from './redact.js';
 import type { Logger, LogLevel } from './log.js';
 
 export type LogFields = Readonly<Record<string, unknown>>;

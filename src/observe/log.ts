@@ -1,5 +1,5 @@
 /** Human-facing messages go to stderr so stdout stays clean for --json output. */
-import { redactSecrets } from '../db/redact.js';
+import { redactSecrets } from './redact.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 

@@ -7,10 +7,11 @@
 import { once } from 'node:events';
 import pg from 'pg';
 import { openDatabase, type Database } from '../db/connect.js';
-import { redactSecrets } from '../db/redact.js';
+import { redactSecrets } from '../observe/redact.js';
 import { ignoringFields, type FieldLogger } from '../observe/json-log.js';
 import { startHealthServer, type HealthServer } from '../observe/health.js';
 import { silentLogger } from '../observe/log.js';
+import { sourceLabel } from '../source/input.js';
 import { DaemonMetrics, type SyncMetrics } from '../observe/metrics.js';
 import type { LoadCounts } from '../store/history.js';
 import type { SyncConfig } from '../config/types.js';
@@ -203,10 +204,10 @@ function logStart(log: FieldLogger, units: readonly Unit[], database: string, ru
   const when = (u: Unit) => `${describeSchedule(u.schedule)}${runOnStart ? ', and once now' : ''}`;
   const only = units[0];
   if (only.name === undefined) {
-    log.info(`daemon started: syncing ${only.table} from ${only.sync.file} into ${database}, ${when(only)}`, {
+    log.info(`daemon started: syncing ${only.table} from ${sourceLabel(only.sync.file)} into ${database}, ${when(only)}`, {
       event: 'daemon_started',
       table: only.table,
-      file: only.sync.file,
+      file: sourceLabel(only.sync.file),
       schedule: only.schedule.text,
       timezone: only.schedule.timezone,
     });
@@ -220,10 +221,10 @@ function logStart(log: FieldLogger, units: readonly Unit[], database: string, ru
     },
   );
   for (const u of units) {
-    u.log.info(`scheduled: syncing ${u.table} from ${u.sync.file}, ${when(u)}`, {
+    u.log.info(`scheduled: syncing ${u.table} from ${sourceLabel(u.sync.file)}, ${when(u)}`, {
       event: 'sync_scheduled',
       table: u.table,
-      file: u.sync.file,
+      file: sourceLabel(u.sync.file),
       schedule: u.schedule.text,
       timezone: u.schedule.timezone,
     });

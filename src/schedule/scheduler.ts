@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration } from '../config/duration.js';
-import { redactSecrets } from '../db/redact.js';
+import { redactSecrets } from '../observe/redact.js';
 import { LockBusyError, messageOf, SyncAbortedError } from '../errors.js';
 import type { FieldLogger } from '../observe/json-log.js';
 import type { RunStatus, SkipReason } from '../observe/metrics.js';

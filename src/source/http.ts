@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { ConfigError } from '../errors.js';
+import { redactUrl } from '../observe/redact.js';
 
 export interface UrlOptions {
   /** No byte for this long (connecting, waiting for the answer, or mid-body) is an error; 0 disables it. */
@@ -45,51 +46,6 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** We ask for identity; a gzip body anyway is found by its magic bytes like any gzip data. */
 const DECODABLE = new Set(['identity', 'gzip', 'x-gzip']);
 export const URL_PROTOCOLS = new Set(['http:', 'https:']);
-
-/** Query keys whose values are hidden in labels: any key containing one of these... */
-const SECRET_IN_KEY = /token|secret|passw|pwd|signature|credential|auth|api[-_]?key|access[-_]?key|private|session/iu;
-/** ...or having one of these as a whole word (`key`, `api_key`, `AccessKeyId`, `sig`; not `monkey`). */
-const SECRET_WORDS = new Set(['key', 'sig', 'pass']);
-
-export function isSecretKey(key: string): boolean {
-  if (SECRET_IN_KEY.test(key)) return true;
-  return key.split(/[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])/u).some((word) => SECRET_WORDS.has(word.toLowerCase()));
-}
-
-function decodeQueryPart(part: string): string {
-  try {
-    return decodeURIComponent(part.replace(/\+/gu, ' '));
-  } catch {
-    return part;
-  }
-}
-
-/**
- * The URL as it may be shown: no user or password, no fragment, and the values of secret-looking
- * query keys replaced by `***` (other keys and values are kept exactly as written).
- */
-export function redactUrl(location: string | URL): string {
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
-    // Not a URL: show nothing of it but its scheme, since it may still hold a secret.
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*:)/u.exec(String(location))?.[1];
-    return scheme ? `${scheme}//(not a valid URL)` : '(not a valid URL)';
-  }
-  const query = url.search
-    .slice(1)
-    .split('&')
-    .filter((part) => part !== '')
-    .map((part) => {
-      const eq = part.indexOf('=');
-      const key = eq === -1 ? part : part.slice(0, eq);
-      return eq !== -1 && isSecretKey(decodeQueryPart(key)) ? `${key}=***` : part;
-    })
-    .join('&');
-  const host = url.host === '' ? '' : `//${url.host}`;
-  return `${url.protocol}${host}${url.pathname}${query === '' ? '' : `?${query}`}`;
-}
 
 /** Parses an http(s) URL; anything else is a ConfigError naming `setting`. */
 export function parseHttpUrl(location: string, setting: string): URL {

@@ -8,9 +8,8 @@ import { access, constants, stat } from 'node:fs/promises';
 import { PassThrough, addAbortSignal, pipeline, type Readable } from 'node:stream';
 import { ConfigError } from '../errors.js';
 import { GzipSniffer, gunzip } from './gzip.js';
-import { HttpError, openUrl, parseHttpUrl, redactUrl } from './http.js';
-
-export { isSecretKey, redactUrl } from './http.js';
+import { redactUrl } from '../observe/redact.js';
+import { HttpError, openUrl, parseHttpUrl } from './http.js';
 
 export interface InputOptions {
   /** Read for `-`; process.stdin by default. */

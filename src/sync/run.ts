@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { SyncConfig } from '../config/types.js';
-import type { Database } from '../db/connect.js';
-import { redactSecrets } from '../db/redact.js';
+import { withLimits, type Database } from '../db/connect.js';
+import { SocketRegistry } from '../db/sockets.js';
+import { redactSecrets } from '../observe/redact.js';
 import { ConfigError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
 import type { ChunkLayout, Reject } from '../load/layout.js';
 import { StagingPool } from '../load/pool.js';
@@ -16,6 +17,7 @@ import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
 import { mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
 import { RecordSource } from '../source/record-source.js';
+import { checkTargetNames } from '../table/identifier.js';
 import { formatOf } from '../source/format.js';
 import { matchHeader, positionalLayout } from '../source/header.js';
 import { checkReadable, openInput, type Input } from '../source/input.js';
@@ -68,11 +70,13 @@ export interface PreparedSource {
   warnings: string[];
 }
 
-export async function prepareSource(config: SyncConfig, log: Logger): Promise<PreparedSource> {
+/** Aborting `signal` stops a read blocked anywhere (a FIFO nobody writes to, a slow URL, a long gunzip). */
+export async function prepareSource(config: SyncConfig, log: Logger, signal?: AbortSignal): Promise<PreparedSource> {
   const spec = config.target;
   const warnings: string[] = [];
+  checkTargetNames(spec);
   await checkReadable(config.file, 'CSV_FILE (--file)');
-  const input = await openInput(config.file);
+  const input = await openInput(config.file, { signal });
   const format = formatOf(config.format, input.label);
   const source = new RecordSource(input.stream, {
     format,
@@ -128,10 +132,13 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   const warnings = [...prepared.warnings];
 
   // 2. The control connection: holds the table lock and runs the merge.
-  const control = new pg.Client({ ...db.connection, application_name: `etl sync ${spec.name}` });
+  // Every connection gets the bulk-work limits; main-thread sockets are tracked so an abort can cut them.
+  const sockets = new SocketRegistry();
+  const connection = withLimits(db.connection, config.limits);
+  const control = new pg.Client(sockets.track({ ...connection, application_name: `etl sync ${spec.name}` }));
   control.on('error', () => undefined); // surfaced by the next query on it
   const side = new pg.Pool({
-    ...db.connection,
+    ...sockets.track(connection),
     application_name: `etl sync ${spec.name} (history)`,
     min: config.minConnections > 0 ? 1 : 0,
     max: 2,
@@ -147,12 +154,12 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   let rejects: RejectSink | undefined;
   const counts = zeroCounts();
 
-  let controlPid: number | undefined;
   const onAbort = () => {
-    // A merge in progress is cancelled server-side; its transaction rolls back.
-    if (controlPid !== undefined && phase === 'merging') {
-      side.query('SELECT pg_cancel_backend($1)', [controlPid]).catch(() => undefined);
-    }
+    // Stop at once, whatever is waiting: workers (and their COPY sockets) are terminated, and this
+    // thread's sockets are cut, so the server rolls back a COPY or a merge in progress. The
+    // compensations then run on fresh connections.
+    void pool?.abort(new SyncAbortedError(`sync of ${spec.name} interrupted`, loadId)).catch(() => undefined);
+    sockets.destroyAll();
   };
   signal?.addEventListener('abort', onAbort);
   const checkAbort = () => {
@@ -161,8 +168,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   };
 
   try {
+    checkAbort();
     await control.connect();
-    controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await migrate(control);
     checkAbort();
     await acquireTableLock(control, spec.name, config.lockTimeoutMs);
@@ -211,7 +218,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     pool = new StagingPool({
       workers: config.workers,
       batchSize: config.batchSize,
-      connection: { ...db.connection, application_name: `etl sync ${spec.name} (worker)` },
+      connection: { ...connection, application_name: `etl sync ${spec.name} (worker)` },
       copySql: copyInto(spec, id),
       layout,
       skipCopy: false,

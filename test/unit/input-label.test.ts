@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isSecretKey, redactUrl, sourceLabel } from '../../src/source/input.js';
+import { isSecretKey, redactUrl } from '../../src/observe/redact.js';
+import { sourceLabel } from '../../src/source/input.js';
 
 describe('redactUrl', () => {
   it('drops the user and password', () => {

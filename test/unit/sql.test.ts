@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral, quoteTable } from '../../src/db/quote.js';
-import { redactSecrets } from '../../src/db/redact.js';
+import { redactSecrets } from '../../src/observe/redact.js';
 import {
   copyInto,
   createPartition,
