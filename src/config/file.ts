@@ -147,7 +147,10 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
   t.allowOnly(['schema', 'table']);
   const schema = t.string('schema') ?? 'public';
   const table = t.string('table', true);
-  for (const [field, value] of [['schema', schema], ['table', table]] as const) {
+  for (const [field, value] of [
+    ['schema', schema],
+    ['table', table],
+  ] as const) {
     const problem = identifierProblem(value);
     if (problem) t.fail(field, problem);
   }

@@ -204,13 +204,16 @@ function logStart(log: FieldLogger, units: readonly Unit[], database: string, ru
   const when = (u: Unit) => `${describeSchedule(u.schedule)}${runOnStart ? ', and once now' : ''}`;
   const only = units[0];
   if (only.name === undefined) {
-    log.info(`daemon started: syncing ${only.table} from ${sourceLabel(only.sync.file)} into ${database}, ${when(only)}`, {
-      event: 'daemon_started',
-      table: only.table,
-      file: sourceLabel(only.sync.file),
-      schedule: only.schedule.text,
-      timezone: only.schedule.timezone,
-    });
+    log.info(
+      `daemon started: syncing ${only.table} from ${sourceLabel(only.sync.file)} into ${database}, ${when(only)}`,
+      {
+        event: 'daemon_started',
+        table: only.table,
+        file: sourceLabel(only.sync.file),
+        schedule: only.schedule.text,
+        timezone: only.schedule.timezone,
+      },
+    );
     return;
   }
   log.info(

@@ -77,7 +77,8 @@ export function httpNotifier(url: string, timeoutMs: number, log: Logger, userAg
       await response.arrayBuffer().catch(() => undefined);
       if (!response.ok) log.warn(`notify: ${receiver} answered ${response.status} to the ${event.event} event`);
     } catch (error) {
-      const why = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs}ms` : causeMessage(error, secrets);
+      const why =
+        (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs}ms` : causeMessage(error, secrets);
       log.warn(`notify: could not deliver the ${event.event} event to ${receiver} (${why})`);
     }
   };

@@ -3,8 +3,9 @@
  * on the fly when its first bytes say gzip. Read errors, a truncated download or corrupt gzip data
  * reach the consumer as a stream error naming the source, never as an early end of the data.
  */
-import { createReadStream, fstatSync } from 'node:fs';
+import { createReadStream, fstatSync, openSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { PassThrough, addAbortSignal, pipeline, type Readable } from 'node:stream';
 import { ConfigError } from '../errors.js';
 import { GzipSniffer, gunzip } from './gzip.js';
@@ -122,7 +123,13 @@ async function openRaw(location: string, options: InputOptions): Promise<RawInpu
   const info = await stat(location).catch((error: unknown) => {
     throw namingSource(location, error);
   });
-  // A FIFO or a device has no meaningful size.
+  // A FIFO is read through the event loop (like a piped stdin), not a thread-pool read: a FIFO
+  // nobody writes to would block that thread, and with it the process's exit, for good.
+  if (info.isFIFO()) {
+    const fd = openSync(location, constants.O_RDONLY | constants.O_NONBLOCK);
+    return { stream: new Socket({ fd, readable: true, writable: false }), name: location };
+  }
+  // A device has no meaningful size.
   return {
     stream: createReadStream(location, { highWaterMark: 1 << 20 }),
     size: info.isFile() ? info.size : undefined,

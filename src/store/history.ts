@@ -82,12 +82,18 @@ export async function finishLoad(
 }
 
 /** Loads of this table still marked running. Called while holding the table lock, so their runs are dead. */
-export async function runningLoads(db: pg.ClientBase | pg.Pool, table: string): Promise<string[]> {
-  const r = await db.query<{ load_id: string }>(
-    `SELECT load_id FROM etl_info_schema.loads WHERE table_name = $1 AND status = 'running'`,
+export interface RunningLoad {
+  loadId: string;
+  host: string | null;
+  pid: number | null;
+}
+
+export async function runningLoads(db: pg.ClientBase | pg.Pool, table: string): Promise<RunningLoad[]> {
+  const r = await db.query<{ load_id: string; host: string | null; pid: number | null }>(
+    `SELECT load_id, host, pid FROM etl_info_schema.loads WHERE table_name = $1 AND status = 'running'`,
     [table],
   );
-  return r.rows.map((row) => row.load_id);
+  return r.rows.map((row) => ({ loadId: row.load_id, host: row.host, pid: row.pid }));
 }
 
 export async function markAborted(db: pg.ClientBase | pg.Pool, loadId: string, reason: string): Promise<void> {

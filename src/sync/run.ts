@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { SyncConfig } from '../config/types.js';
 import { withLimits, type Database } from '../db/connect.js';
+import { connectionLostReason } from '../db/connection-lost.js';
 import { SocketRegistry } from '../db/sockets.js';
 import { redactSecrets } from '../observe/redact.js';
 import { ConfigError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
@@ -72,6 +73,18 @@ export interface PreparedSource {
 
 /** Aborting `signal` stops a read blocked anywhere (a FIFO nobody writes to, a slow URL, a long gunzip). */
 export async function prepareSource(config: SyncConfig, log: Logger, signal?: AbortSignal): Promise<PreparedSource> {
+  try {
+    return await openSource(config, log, signal);
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    throw new SyncAbortedError(
+      `sync of ${config.target.name} interrupted (${String(signal.reason ?? 'aborted')}) while opening its input; nothing was written`,
+      undefined,
+    );
+  }
+}
+
+async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal | undefined): Promise<PreparedSource> {
   const spec = config.target;
   const warnings: string[] = [];
   checkTargetNames(spec);
@@ -153,6 +166,10 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   let pool: StagingPool | undefined;
   let rejects: RejectSink | undefined;
   const counts = zeroCounts();
+  /** Why the database could not be reached by a compensation: the rest is left to the next sync. */
+  let lostDatabase: string | undefined;
+  /** COMMIT was sent: if the connection is lost now, only the load's recorded status tells the outcome. */
+  let committing = false;
 
   const onAbort = () => {
     // Stop at once, whatever is waiting: workers (and their COPY sockets) are terminated, and this
@@ -175,9 +192,9 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     await acquireTableLock(control, spec.name, config.lockTimeoutMs);
     locked = true;
     const recovered = await recoverAbandoned(control, spec);
-    for (const id of recovered)
+    for (const { loadId: id, why } of recovered)
       log.warn(
-        `load ${id} of ${spec.name} was left running by a killed process: its staging rows were removed and it is marked aborted`,
+        `load ${id} of ${spec.name} was abandoned (${why}): its staging rows were removed and it is marked aborted`,
       );
     const { created } = await ensureTarget(control, spec);
     if (created) log.info(`created ${spec.schema}.${spec.table} from the configuration of ${spec.name}`);
@@ -194,6 +211,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       dryRun: config.dryRun,
     });
     compensations.register('mark load failed', async () => {
+      if (lostDatabase !== undefined) return; // the next sync records it
       await finishLoad(
         side,
         id,
@@ -205,8 +223,11 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     rejects = new RejectSink(id, config.rejectsFile);
     const sink = rejects;
     compensations.register('flush rejects', async () => {
-      await sink.flush(side);
-      await sink.close();
+      try {
+        if (lostDatabase === undefined) await sink.flush(side);
+      } finally {
+        await sink.close();
+      }
     });
     await control.query(createPartition(spec, id).text);
     compensations.register('drop staging partition', async () => {
@@ -264,6 +285,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       beforeCommit: async () => {
         await config.faults?.beforeStep?.('commit');
         checkAbort();
+        committing = true;
       },
     });
     Object.assign(counts, merged);
@@ -314,10 +336,17 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       counts.staged = pool.staged;
     }
     if (rejects) counts.rejected = rejects.total;
-    await compensations.runAll((name, undoError) =>
-      log.error(`compensation "${name}" failed: ${messageOf(undoError)}`),
-    );
-    throw classify(error, spec.name, loadId, signal);
+    await compensations.runAll((name, undoError) => {
+      const lost = connectionLostReason(undoError);
+      if (lost === undefined) log.error(`compensation "${name}" failed: ${messageOf(undoError)}`);
+      else lostDatabase ??= lost;
+    });
+    if (lostDatabase !== undefined && loadId !== undefined)
+      log.error(
+        `load ${loadId} could not be cleaned up: the database cannot be reached (${lostDatabase}). ` +
+          `The next sync of ${spec.name} removes its staging rows and records it as aborted`,
+      );
+    throw classify(error, spec.name, loadId, signal, committing);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (locked) await releaseTableLock(control, spec.name).catch(() => undefined);
@@ -326,7 +355,13 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   }
 }
 
-function classify(error: unknown, target: string, loadId: string | undefined, signal: AbortSignal | undefined): Error {
+function classify(
+  error: unknown,
+  target: string,
+  loadId: string | undefined,
+  signal: AbortSignal | undefined,
+  committing: boolean,
+): Error {
   if (error instanceof ConfigError || error instanceof SyncAbortedError) return error;
   if (signal?.aborted)
     return new SyncAbortedError(
@@ -334,6 +369,18 @@ function classify(error: unknown, target: string, loadId: string | undefined, si
       loadId,
     );
   if (loadId === undefined) return error instanceof Error ? error : new Error(String(error));
+  const lost = connectionLostReason(error);
+  if (lost !== undefined) {
+    // Said as it is: the server rolls back what was not committed, but this run cannot confirm it.
+    const outcome = committing
+      ? `it was lost while committing, so ${target} has either all of this load or none of it: the load's status (etl status --load ${loadId}) is recorded in the same transaction and tells which`
+      : `nothing was committed, so ${target} is unchanged`;
+    return new SyncFailedError(
+      `sync of ${target} lost its database connection (load ${loadId}): ${redactSecrets(lost)}; ${outcome}`,
+      loadId,
+      { cause: error },
+    );
+  }
   return new SyncFailedError(
     `sync of ${target} failed and was rolled back (load ${loadId}): ${redactSecrets(messageOf(error))}`,
     loadId,

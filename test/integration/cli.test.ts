@@ -164,7 +164,11 @@ describe('etl sync (CLI)', () => {
 
     const r = await runCli(['sync', '--file', tempFile(day2), '--json'], { DATABASE_URL: db.url });
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`load ${dead.load_id} of followers was left running by a killed process`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `load ${dead.load_id} of followers was abandoned \\(the process running it \\(pid \\d+ on [^)]+\\) stopped without finishing it: it was killed or crashed\\)`,
+      ),
+    );
     expect((await loads(db)).find((l) => l.load_id === dead.load_id)).toMatchObject({ status: 'aborted' });
     expect(await stagingPartitions(db)).toEqual([]);
     expect(await followers(db)).toEqual({
