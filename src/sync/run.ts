@@ -171,12 +171,15 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   /** COMMIT was sent: if the connection is lost now, only the load's recorded status tells the outcome. */
   let committing = false;
 
+  let controlPid: number | undefined;
   const onAbort = () => {
     // Stop at once, whatever is waiting: workers (and their COPY sockets) are terminated, and this
-    // thread's sockets are cut, so the server rolls back a COPY or a merge in progress. The
-    // compensations then run on fresh connections.
+    // thread's sockets are cut, so a stalled network cannot hold the run. The server notices a cut
+    // socket only when it next talks to the client, so a merge (or lock wait) is ended explicitly.
+    // The compensations then run on fresh connections.
     void pool?.abort(new SyncAbortedError(`sync of ${spec.name} interrupted`, loadId)).catch(() => undefined);
     sockets.destroyAll();
+    if (controlPid !== undefined) void endBackend(connection, controlPid);
   };
   signal?.addEventListener('abort', onAbort);
   const checkAbort = () => {
@@ -187,6 +190,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   try {
     checkAbort();
     await control.connect();
+    controlPid = (await control.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await migrate(control);
     checkAbort();
     await acquireTableLock(control, spec.name, config.lockTimeoutMs);
@@ -352,6 +356,20 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     if (locked) await releaseTableLock(control, spec.name).catch(() => undefined);
     await control.end().catch(() => undefined);
     await side.end().catch(() => undefined);
+  }
+}
+
+/** Ends a backend from a fresh connection (best effort: on a dead network the connect timeout ends it). */
+async function endBackend(connection: pg.ClientConfig, pid: number): Promise<void> {
+  const client = new pg.Client({ ...connection, application_name: 'etl sync (abort)' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT pg_terminate_backend($1)', [pid]);
+  } catch {
+    // The connection is gone with the network; the server ends the session when it notices.
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
