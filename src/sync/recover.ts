@@ -22,15 +22,16 @@ function alive(pid: number): boolean {
 }
 
 /**
- * What can truthfully be said of a run that left its load running: on this host, whether its
- * process is gone; elsewhere only that it stopped (killed, or cut off from the database so that it
- * could not record its outcome).
+ * What can truthfully be said of a run that left its load running: it stopped before recording an
+ * outcome, either killed or cut off from the database (so that it could not clean up); on this host
+ * it can also be told whether its process is gone.
  */
 function whyAbandoned(load: RunningLoad): string {
   const who = `pid ${load.pid ?? '?'} on ${load.host ?? 'an unknown host'}`;
+  const how = 'it was killed, or it lost its database connection and could not clean up';
   if (load.host === hostname() && load.pid !== null && !alive(load.pid))
-    return `the process running it (${who}) stopped without finishing it: it was killed or crashed`;
-  return `the run (${who}) stopped without finishing it: it was killed, or it lost its database connection and could not record its outcome`;
+    return `its process (${who}) is gone: it stopped without finishing the load (${how})`;
+  return `its run (${who}) stopped without finishing the load (${how})`;
 }
 
 /**

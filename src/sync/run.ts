@@ -206,14 +206,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
 
     loadId = randomUUID();
     const id = loadId;
-    await createLoad(control, {
-      loadId: id,
-      table: spec.name,
-      source: input.label,
-      host: hostname(),
-      pid: process.pid,
-      dryRun: config.dryRun,
-    });
+    // Registered before the insert, for the same reason as the partition below (an update of a
+    // load that was never recorded changes nothing).
     compensations.register('mark load failed', async () => {
       if (lostDatabase !== undefined) return; // the next sync records it
       await finishLoad(
@@ -224,6 +218,14 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
         failure ? redactSecrets(messageOf(failure)) : 'failed',
       );
     });
+    await createLoad(control, {
+      loadId: id,
+      table: spec.name,
+      source: input.label,
+      host: hostname(),
+      pid: process.pid,
+      dryRun: config.dryRun,
+    });
     rejects = new RejectSink(id, config.rejectsFile);
     const sink = rejects;
     compensations.register('flush rejects', async () => {
@@ -233,10 +235,12 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
         await sink.close();
       }
     });
-    await control.query(createPartition(spec, id).text);
+    // Registered first: an abort that cuts the connection mid-statement cannot tell whether the
+    // server created it, and dropping it is harmless either way.
     compensations.register('drop staging partition', async () => {
       await side.query(dropPartition(spec, id).text);
     });
+    await control.query(createPartition(spec, id).text);
 
     const stageStart = performance.now();
     // 3. Stage: chunks fan out to the workers, which parse, validate and COPY.
@@ -350,7 +354,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
         `load ${loadId} could not be cleaned up: the database cannot be reached (${lostDatabase}). ` +
           `The next sync of ${spec.name} removes its staging rows and records it as aborted`,
       );
-    throw classify(error, spec.name, loadId, signal, committing);
+    throw classify(error, spec.name, loadId, signal, { committing, cleanedUp: lostDatabase === undefined });
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (locked) await releaseTableLock(control, spec.name).catch(() => undefined);
@@ -378,14 +382,16 @@ function classify(
   target: string,
   loadId: string | undefined,
   signal: AbortSignal | undefined,
-  committing: boolean,
+  { committing, cleanedUp }: { committing: boolean; cleanedUp: boolean },
 ): Error {
-  if (error instanceof ConfigError || error instanceof SyncAbortedError) return error;
+  if (error instanceof ConfigError) return error;
   if (signal?.aborted)
     return new SyncAbortedError(
-      `sync of ${target} interrupted (${String(signal.reason ?? 'aborted')}); rolled back`,
+      `sync of ${target} interrupted (${String(signal.reason ?? 'aborted')}); ` +
+        (cleanedUp ? 'rolled back' : `nothing was committed, so ${target} is unchanged`),
       loadId,
     );
+  if (error instanceof SyncAbortedError) return error;
   if (loadId === undefined) return error instanceof Error ? error : new Error(String(error));
   const lost = connectionLostReason(error);
   if (lost !== undefined) {

@@ -166,7 +166,7 @@ describe('etl sync (CLI)', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(
       new RegExp(
-        `load ${dead.load_id} of followers was abandoned \\(the process running it \\(pid \\d+ on [^)]+\\) stopped without finishing it: it was killed or crashed\\)`,
+        `load ${dead.load_id} of followers was abandoned \\(its process \\(pid \\d+ on [^)]+\\) is gone: it stopped without finishing the load`,
       ),
     );
     expect((await loads(db)).find((l) => l.load_id === dead.load_id)).toMatchObject({ status: 'aborted' });

@@ -1,0 +1,265 @@
+/**
+ * Fault injection on real processes, a real PostgreSQL and a real network path: signals while a read
+ * is blocked (a FIFO, a gzip bomb), a network that stalls or is reset mid-load (a TCP proxy), and a
+ * second signal while the cleanup waits. Each checks the exit code, the message, the table
+ * unchanged, and nothing left behind once the next sync has run.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import {
+  finished,
+  followers,
+  generatedCsv,
+  loads,
+  runCli,
+  stagingPartitions,
+  startCli,
+  tempFile,
+  waitFor,
+  type CliResult,
+} from '../helpers/sync.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+let db: TestDatabase;
+let proxy: TcpProxy | undefined;
+const writers: number[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'etl-hardening-'));
+let fifoCount = 0;
+
+beforeEach(async () => {
+  db = await createTestDatabase();
+});
+afterEach(async () => {
+  for (const fd of writers.splice(0)) closeSync(fd);
+  await proxy?.close();
+  proxy = undefined;
+  await db.drop();
+});
+
+const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\n';
+const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ncat@example.com,Cat\n';
+const day1Rows = { 'ann@example.com': 'Ann', 'bob@example.com': 'Bob' };
+const day2Rows = { 'ann@example.com': 'Ann', 'bob@example.com': 'Robert', 'cat@example.com': 'Cat' };
+
+function makeFifo(): string {
+  fifoCount += 1;
+  const path = join(dir, `input-${fifoCount}.csv`);
+  execFileSync('mkfifo', [path]);
+  return path;
+}
+
+/** Whether process `pid` has `path` open (Linux /proc): the CLI has reached the read. */
+function hasOpen(pid: number, path: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the FIFO's write end once the CLI reads it, writes `text`, and keeps it open (a writer that stalls). */
+async function stallingWriter(path: string, text: string): Promise<number> {
+  const fd = await waitFor(
+    async () => {
+      try {
+        return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch {
+        return undefined; // ENXIO: nobody reads it yet
+      }
+    },
+    30_000,
+    'the CLI to open the FIFO',
+  );
+  writers.push(fd);
+  writeSync(fd, text);
+  return fd;
+}
+
+async function runningLoad(): Promise<string> {
+  return waitFor(
+    async () => (await loads(db)).find((l) => l.status === 'running')?.load_id as string | undefined,
+    30_000,
+    'a running load',
+  );
+}
+
+async function stagedRows(): Promise<boolean> {
+  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM public.staging_followers');
+  return Number(r.rows[0].n) > 0;
+}
+
+/** The history once the next sync (straight to the database) has cleaned up. */
+async function nextSyncCleansUp(deadLoad: string): Promise<CliResult> {
+  const next = await runCli(['sync', '--file', tempFile(day2)], { DATABASE_URL: db.url });
+  expect(next.code).toBe(0);
+  expect(next.stderr).toMatch(new RegExp(`load ${deadLoad} of followers was abandoned \\(its process \\(pid \\d+`));
+  const dead = (await loads(db)).find((l) => l.load_id === deadLoad)!;
+  expect(dead.status).toBe('aborted');
+  expect(dead.error).toMatch(
+    /^abandoned: its process \(pid \d+ on .+\) is gone: it stopped without finishing the load \(it was killed, or it lost its database connection and could not clean up\); a later sync removed its staging rows$/,
+  );
+  expect(await stagingPartitions(db)).toEqual([]);
+  expect(await followers(db)).toEqual(day2Rows);
+  return next;
+}
+
+describe('signals during blocked reads', () => {
+  it('stops at once on SIGTERM while reading a FIFO nobody writes to', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    const fifo = makeFifo();
+    const child = startCli(['sync', '--file', fifo], { DATABASE_URL: db.url });
+    const done = finished(child);
+    await waitFor(async () => hasOpen(child.pid!, fifo), 30_000, 'the CLI to open the FIFO');
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain(
+      'etl error: sync of followers interrupted (SIGTERM) while opening its input; nothing was written',
+    );
+    expect(await followers(db)).toEqual(day1Rows);
+    expect((await loads(db)).map((l) => l.status)).toEqual(['succeeded']);
+  });
+
+  it('rolls back at once on SIGTERM while the writer of a FIFO stalls mid-file', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    const fifo = makeFifo();
+    const child = startCli(['sync', '--file', fifo], { DATABASE_URL: db.url });
+    const done = finished(child);
+    await stallingWriter(fifo, 'email,full_name\ncat@example.com,Cat\n');
+    const loadId = await runningLoad();
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); rolled back');
+    expect(await followers(db)).toEqual(day1Rows);
+    expect((await loads(db)).find((l) => l.load_id === loadId)).toMatchObject({ status: 'aborted' });
+    expect(await stagingPartitions(db)).toEqual([]);
+  });
+
+  it('rolls back at once on SIGTERM while a gzip bomb is being decompressed', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    // A header, then 1 GiB of zeros with no line end: about 1 MiB compressed.
+    const bomb = join(dir, 'bomb.csv.gz');
+    const zeros = Buffer.alloc(1 << 20);
+    await pipeline(
+      Readable.from(
+        (function* () {
+          yield Buffer.from('email,full_name\n');
+          for (let i = 0; i < 1024; i += 1) yield zeros;
+        })(),
+      ),
+      createGzip({ level: 1 }),
+      createWriteStream(bomb),
+    );
+    const child = startCli(['sync', '--file', bomb], { DATABASE_URL: db.url });
+    const done = finished(child);
+    const loadId = await runningLoad();
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); rolled back');
+    expect(await followers(db)).toEqual(day1Rows);
+    expect((await loads(db)).find((l) => l.load_id === loadId)).toMatchObject({ status: 'aborted' });
+    expect(await stagingPartitions(db)).toEqual([]);
+  });
+});
+
+describe('a network that stalls or is cut', () => {
+  it('ends the run on SIGTERM while the network is still stalled mid-COPY; the next sync cleans up', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    proxy = await startTcpProxy(db.url);
+    const fifo = makeFifo();
+    const child = startCli(['sync', '--file', fifo, '--batch-size', '500'], {
+      DATABASE_URL: proxy.url,
+      DB_CONNECT_TIMEOUT: '2s',
+    });
+    const done = finished(child);
+    const fd = await stallingWriter(fifo, generatedCsv(2000));
+    const loadId = await runningLoad();
+    await waitFor(stagedRows, 30_000, 'rows in staging');
+    proxy.stall();
+    // More batches go to the workers, whose COPY now never gets an answer.
+    writeSync(fd, generatedCsv(2000).split('\n').slice(1).join('\n').replaceAll('user', 'more'));
+    child.kill('SIGTERM');
+    const r = await done; // the network is still stalled: nothing waited for it
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('etl warn: SIGTERM received: stopping and rolling back this load');
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `etl error: load ${loadId} could not be cleaned up: the database cannot be reached \\((timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired)\\)\\. The next sync of followers removes its staging rows and records it as aborted`,
+      ),
+    );
+    expect(r.stderr).not.toMatch(/compensation ".*" failed/);
+    expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); nothing was committed, so followers is unchanged');
+    await proxy.close();
+    expect(await followers(db)).toEqual(day1Rows);
+    await nextSyncCleansUp(loadId);
+  });
+
+  it('says the run lost its database when the connection is reset mid-load; the next sync cleans up', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    proxy = await startTcpProxy(db.url);
+    const fifo = makeFifo();
+    const child = startCli(['sync', '--file', fifo, '--batch-size', '500'], { DATABASE_URL: proxy.url });
+    const done = finished(child);
+    const fd = await stallingWriter(fifo, generatedCsv(2000));
+    const loadId = await runningLoad();
+    await waitFor(stagedRows, 30_000, 'rows in staging');
+    await proxy.reset();
+    writeSync(fd, generatedCsv(1000).split('\n').slice(1).join('\n').replaceAll('user', 'more'));
+    closeSync(writers.splice(writers.indexOf(fd), 1)[0]);
+    const r = await done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `etl error: sync of followers lost its database connection \\(load ${loadId}\\): .*(ECONNREFUSED|ECONNRESET|Connection terminated).*; nothing was committed, so followers is unchanged`,
+      ),
+    );
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `etl error: load ${loadId} could not be cleaned up: the database cannot be reached \\(.*ECONNREFUSED.*\\)`,
+      ),
+    );
+    expect(r.stderr).not.toMatch(/compensation ".*" failed/);
+    expect(r.stderr).not.toMatch(/killed/);
+    expect(await followers(db)).toEqual(day1Rows);
+    await nextSyncCleansUp(loadId);
+  });
+
+  it('exits at once on a second SIGTERM while the cleanup waits for a stalled database', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    proxy = await startTcpProxy(db.url);
+    const fifo = makeFifo();
+    const child = startCli(['sync', '--file', fifo], { DATABASE_URL: proxy.url, DB_CONNECT_TIMEOUT: '1h' });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = finished(child);
+    await stallingWriter(fifo, 'email,full_name\ncat@example.com,Cat\n');
+    const loadId = await runningLoad();
+    proxy.stall();
+    child.kill('SIGTERM');
+    // The cleanup now waits to connect through the stalled network (for up to an hour).
+    await waitFor(async () => stderr.includes('SIGTERM received'), 30_000, 'the first signal to be handled');
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('etl error: second SIGTERM: exiting without waiting for the rollback to finish');
+    await proxy.close();
+    expect(await followers(db)).toEqual(day1Rows);
+    await nextSyncCleansUp(loadId);
+  });
+});
