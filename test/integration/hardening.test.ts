@@ -6,6 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -204,7 +206,9 @@ describe('a network that stalls or is cut', () => {
       ),
     );
     expect(r.stderr).not.toMatch(/compensation ".*" failed/);
-    expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); nothing was committed, so followers is unchanged');
+    expect(r.stderr).toContain(
+      'etl error: sync of followers interrupted (SIGTERM); nothing was committed, so followers is unchanged',
+    );
     await proxy.close();
     expect(await followers(db)).toEqual(day1Rows);
     await nextSyncCleansUp(loadId);
@@ -261,5 +265,89 @@ describe('a network that stalls or is cut', () => {
     await proxy.close();
     expect(await followers(db)).toEqual(day1Rows);
     await nextSyncCleansUp(loadId);
+  });
+});
+
+describe("names at PostgreSQL's limits", () => {
+  const entry = (name: string, table: string, file: string) => ({
+    name,
+    source: file,
+    target: { table },
+    key: 'code',
+    columns: [
+      { name: 'code', type: 'text' },
+      { name: 'n', type: 'integer' },
+    ],
+  });
+  const tableExists = async (name: string) =>
+    (await db.query('SELECT 1 FROM pg_class WHERE relname = $1', [name])).rowCount === 1;
+
+  it('refuses two tables whose 63-byte cut is the same (exit 2), touching nothing', async () => {
+    const prefix = 'x'.repeat(63);
+    const data = tempFile('code,n\na,1\n');
+    for (const name of ['one', 'two']) {
+      const config = tempFile(JSON.stringify({ syncs: [entry(name, `${prefix}_${name}`, data)] }), 'etl.config.json');
+      const r = await runCli(['sync', name, '--config', config], { DATABASE_URL: db.url });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `syncs[0].target.table "${prefix}_${name}" is 67 bytes long; PostgreSQL names hold at most 63 bytes (it would be cut to "${prefix}"); use a shorter name`,
+      );
+    }
+    expect(await tableExists(prefix)).toBe(false);
+    const schema = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'etl_info_schema'`);
+    expect(schema.rowCount).toBe(0);
+  });
+
+  it('syncs two tables of 63 bytes that share 60, each with its own staging table', async () => {
+    const prefix = 'y'.repeat(60);
+    const config = tempFile(
+      JSON.stringify({
+        syncs: [
+          entry('one', `${prefix}one`, tempFile('code,n\na,1\nb,2\n')),
+          entry('two', `${prefix}two`, tempFile('code,n\nc,3\n')),
+        ],
+      }),
+      'etl.config.json',
+    );
+    const r = await runCli(['sync', '--all', '--config', config], { DATABASE_URL: db.url });
+    expect(r.code).toBe(0);
+    const one = await db.query(`SELECT code, n FROM "${prefix}one" ORDER BY code`);
+    const two = await db.query(`SELECT code, n FROM "${prefix}two" ORDER BY code`);
+    expect(one.rows).toEqual([
+      { code: 'a', n: 1 },
+      { code: 'b', n: 2 },
+    ]);
+    expect(two.rows).toEqual([{ code: 'c', n: 3 }]);
+    const staging = await db.query<{ relname: string }>(
+      `SELECT relname FROM pg_class WHERE relname LIKE 'etl_staging_%' AND relkind = 'p' ORDER BY relname`,
+    );
+    expect(staging.rows).toHaveLength(2);
+  });
+});
+
+describe('an http source that stalls', () => {
+  it('stops at once on SIGTERM while the server sends nothing more', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.write('email,full_name\ncat@example.com,Cat\n'); // and then nothing, connection open
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stalls.csv`;
+      const child = startCli(['sync', '--file', url], { DATABASE_URL: db.url });
+      const done = finished(child);
+      const loadId = await runningLoad();
+      child.kill('SIGTERM');
+      const r = await done;
+      expect(r.code).toBe(143);
+      expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); rolled back');
+      expect(await followers(db)).toEqual(day1Rows);
+      expect((await loads(db)).find((l) => l.load_id === loadId)).toMatchObject({ status: 'aborted' });
+      expect(await stagingPartitions(db)).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
