@@ -3,8 +3,11 @@
  * token, a webhook with credentials and a token) never reach any output: text and JSON logs, errors,
  * --json, etl status, /metrics, /healthz, notifications. The credentials are still used.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getText, killDaemons, startDaemon } from '../fixtures/daemon-helpers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -124,6 +127,27 @@ describe('secrets in URLs', () => {
       expectNoSecret('/healthz', health);
     },
   );
+
+  it('never shows them for the syncs of a config file either', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etl-secrets-'));
+    const entry = {
+      name: 'codes',
+      source: { url: sourceUrl('bad.csv'), format: 'csv' },
+      target: { table: 'codes' },
+      key: 'code',
+      columns: [{ name: 'code', type: 'text' }],
+    };
+    writeFileSync(join(dir, 'etl.config.json'), JSON.stringify({ syncs: [entry] }));
+    const daemon = startDaemon(
+      ['--all', '--cron', '@every 1h', '--retries', '0', '--log-format', 'json'],
+      { DATABASE_URL: databaseUrl },
+      dir,
+    );
+    await daemon.waitForText(/answered 500/);
+    await daemon.stop();
+    expect(daemon.stderr()).toContain(`http://${base}/bad.csv?day=1&token=***`);
+    expectNoSecret('the daemon log', daemon.stderr());
+  });
 
   it('never shows webhook credentials when the notification cannot be delivered', async () => {
     const closed = `http://hook:${HOOK_PASSWORD}@127.0.0.1:1/hook?token=${HOOK_TOKEN}`;
