@@ -69,7 +69,7 @@ describe('etl sync progress', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /--progress-interval <duration>' argument .* is invalid\. write a positive duration such as 5s/u,
+      /--progress-interval <duration>' argument .* is invalid\. not a positive duration; write e\.g\. 500ms/u,
     );
   });
 });

@@ -41,7 +41,7 @@ describe('resolveSyncConfig', () => {
 
   it.each([
     [{}, { BATCH_SIZE: 'abc' }, /BATCH_SIZE="abc" is not a whole number/],
-    [{ workers: '-1' }, {}, /--workers=-1 is out of range/],
+    [{ workers: '-1' }, {}, /--workers="-1" is out of range; use a whole number from 1 to 256/],
     [{}, { DB_MIN_CONNS: '5', DB_MAX_CONNS: '3' }, /DB_MIN_CONNS \(5\) is larger than DB_MAX_CONNS \(3\)/],
     [{ workers: '9' }, {}, /needs 12 connections.*DB_MAX_CONNS.*is 10/],
     [{ lockTimeout: 'soon' }, {}, /--lock-timeout="soon" is not a duration/],
@@ -49,7 +49,7 @@ describe('resolveSyncConfig', () => {
     [{ encoding: 'klingon' }, {}, /not an encoding/],
     [{ delimiter: ';;' }, {}, /--delimiter=";;" must be a single ASCII character/],
     [{}, { ALLOW_EMPTY: 'maybe' }, /ALLOW_EMPTY="maybe" is not a boolean/],
-    [{}, { DATABASE_URL: 'mysql://u:pw@h/db' }, /DATABASE_URL must be a postgres:\/\//],
+    [{}, { DATABASE_URL: 'mysql://u:pw@h/db' }, /DATABASE_URL must be a URL that starts with postgres:\/\/ or postgresql:\/\//],
   ])('refuses %j %j naming the setting', (flags, env, message) => {
     expect(() => resolveSyncConfig(flags, env)).toThrow(ConfigError);
     expect(() => resolveSyncConfig(flags, env)).toThrow(message);
