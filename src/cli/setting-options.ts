@@ -52,7 +52,9 @@ export function argumentParser<T>(parse: Parser<T>): (value: string) => T {
       // commander names the option and the value already: keep only what is wrong and the fix.
       const message = (error as Error).message;
       const prefix = `${origin}=${JSON.stringify(value)} `;
-      throw new InvalidArgumentError(message.startsWith(prefix) ? message.slice(prefix.length).replace(/^is /u, '') : message);
+      throw new InvalidArgumentError(
+        message.startsWith(prefix) ? message.slice(prefix.length).replace(/^is /u, '') : message,
+      );
     }
   };
 }

@@ -215,7 +215,11 @@ export function statusCommand(): Command {
   return new Command('status')
     .description('show recent loads (newest first), one load in detail, or the bad rows of a load')
     .addOption(new Option('--table <name>', 'only loads of this table').conflicts('load'))
-    .option('--limit <n>', 'how many loads (default: 20) or bad rows with --rejects (default: 100)', argumentParser(integer(1)))
+    .option(
+      '--limit <n>',
+      'how many loads (default: 20) or bad rows with --rejects (default: 100)',
+      argumentParser(integer(1)),
+    )
     .option('--load <id>', 'show this load in detail')
     .option('--rejects', 'with --load: list the bad rows of that load (line, reason, raw text) in line order')
     .option('--json', 'print one JSON object on stdout')

@@ -49,7 +49,11 @@ describe('resolveSyncConfig', () => {
     [{ encoding: 'klingon' }, {}, /not an encoding/],
     [{ delimiter: ';;' }, {}, /--delimiter=";;" must be a single ASCII character/],
     [{}, { ALLOW_EMPTY: 'maybe' }, /ALLOW_EMPTY="maybe" is not a boolean/],
-    [{}, { DATABASE_URL: 'mysql://u:pw@h/db' }, /DATABASE_URL must be a URL that starts with postgres:\/\/ or postgresql:\/\//],
+    [
+      {},
+      { DATABASE_URL: 'mysql://u:pw@h/db' },
+      /DATABASE_URL must be a URL that starts with postgres:\/\/ or postgresql:\/\//,
+    ],
   ])('refuses %j %j naming the setting', (flags, env, message) => {
     expect(() => resolveSyncConfig(flags, env)).toThrow(ConfigError);
     expect(() => resolveSyncConfig(flags, env)).toThrow(message);
