@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveSyncConfig } from '../../src/index.js';
-import { parseDuration } from '../../src/config/duration.js';
+import { formatDuration, parseDuration } from '../../src/config/duration.js';
 
 describe('resolveSyncConfig', () => {
   it('uses the defaults with no settings, and the embedded database', () => {
@@ -74,4 +74,15 @@ describe('parseDuration', () => {
     ['1d', 86400000],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
   it.each(['', 'soon', '10x', '5 m'])('refuses %j', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [0, '0ms'],
+    [250.4, '250ms'],
+    [1234, '1.23s'],
+    [12_345, '12.3s'],
+    [65_000, '1m05s'],
+    [3_780_000, '1h03m'],
+  ])('%d ms is %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
 });
