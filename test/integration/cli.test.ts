@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   finished,
   followers,
@@ -14,13 +14,7 @@ import {
   waitFor,
 } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\n';
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ncat@example.com,Cat\n';

@@ -6,8 +6,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { runCli, waitFor } from '../helpers/sync.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { runCli, tempDir, waitFor } from '../helpers/sync.js';
 import {
   getJson,
   getText,
@@ -18,18 +18,15 @@ import {
   type Receiver,
 } from '../fixtures/daemon-helpers.js';
 
-let db: TestDatabase;
+const db = useTestDatabase();
 let dir: string;
 const receivers: Receiver[] = [];
-beforeEach(async () => {
-  db = await createTestDatabase();
-  dir = mkdtempSync(join(tmpdir(), 'etl-daemon-config-'));
+beforeEach(() => {
+  dir = tempDir('daemon-config');
 });
 afterEach(async () => {
   await killDaemons();
   while (receivers.length > 0) await receivers.pop()!.close();
-  await db.drop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const entry = (name: string, source: string, extra: object = {}) => ({

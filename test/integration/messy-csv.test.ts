@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, SyncFailedError, sync, type Flags } from '../../src/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   configFor,
   followers,
@@ -16,13 +16,7 @@ import {
 
 const fixture = (name: string) => join(projectRoot, 'test', 'fixtures', 'csv', name);
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 async function syncFixture(name: string, flags: Flags = {}) {
   return sync(configFor(db, { file: fixture(name), ...flags }));
