@@ -392,7 +392,7 @@ describe('etl daemon with syncs of the config file', () => {
     expect(badCron.stderr).toContain(`${path}: syncs[1].cron="every day" is not a valid schedule: it has 2 field(s)`);
     const both = await runCli(['daemon', 'products', '--all'], env, dir);
     expect([both.code, both.stderr]).toEqual([2, expect.stringContaining('give sync names or --all, not both')]);
-    const noFile = await runCli(['daemon', '--all'], env, mkdtempSync(join(tmpdir(), 'etl-daemon-no-config-')));
+    const noFile = await runCli(['daemon', '--all'], env, tempDir('no-config'));
     expect([noFile.code, noFile.stderr]).toEqual([
       2,
       expect.stringContaining('no config file: create etl.config.json'),

@@ -1,10 +1,9 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, LoadNotFoundError, loadRejects, status, SyncFailedError } from '../../src/index.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { runCli, syncCsv } from '../helpers/sync.js';
+import { runCli, syncCsv, tempDir } from '../helpers/sync.js';
 
 const db = useTestDatabase();
 
@@ -47,7 +46,7 @@ describe('etl status on a database without history', () => {
   });
 
   it('does not initialise an embedded server just to find nothing recorded', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'etl-status-cwd-'));
+    const cwd = tempDir('status-cwd');
     const dir = join(cwd, 'never-created');
     const r = await runCli(['status', '--embedded-dir', dir], {}, cwd);
     expect(r.code).toBe(0);
