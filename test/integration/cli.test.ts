@@ -69,6 +69,7 @@ describe('etl sync (CLI)', () => {
     [[], { WORKER_POOL_SIZE: '-2' }, /WORKER_POOL_SIZE="-2" is out of range/],
     [['--file', '/nonexistent/x.csv'], {}, /the file \/nonexistent\/x\.csv does not exist/],
     [['--no-such-flag'], {}, /unknown option '--no-such-flag'/],
+    [['--db-max-conns', '2'], {}, /but DB_MAX_CONNS \(--db-max-conns\) is 2/],
   ])('exits 2 on bad settings %j %j before touching the database', async (args, env, message) => {
     const r = await runCli(['sync', '--file', tempFile(day1), ...args], { DATABASE_URL: db.url, ...env });
     expect(r.code).toBe(2);
