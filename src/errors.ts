@@ -46,6 +46,23 @@ export class SyncAbortedError extends Error {
   }
 }
 
+/** `write`/`stage` after `commit`/`abort`, or a second `commit`: nothing was done. */
+export class LoadClosedError extends Error {
+  readonly code = 'ETL_LOAD_CLOSED';
+  constructor(
+    target: string,
+    readonly loadId: string,
+    state: string,
+  ) {
+    super(
+      state === 'committing'
+        ? `load ${loadId} of ${target} is already committing; wait for that commit instead of calling commit again`
+        : `load ${loadId} of ${target} is ${state}: it takes no more records and cannot be committed or aborted again; open a new loader`,
+    );
+    this.name = 'LoadClosedError';
+  }
+}
+
 /** PostgreSQL SQLSTATE codes this tool reacts to. */
 export const PG_CODES = {
   lockNotAvailable: '55P03',

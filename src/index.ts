@@ -18,10 +18,14 @@ export { configForDefinition, findDefinition, runAll, type NamedOutcome } from '
 export type { SyncConfig, DatabaseSetting } from './config/types.js';
 export { followersTarget } from './table/followers.js';
 export { openDatabase, type Database } from './db/connect.js';
-export { ConfigError, LockBusyError, messageOf, SyncAbortedError, SyncFailedError } from './errors.js';
+export { ConfigError, LoadClosedError, LockBusyError, messageOf, SyncAbortedError, SyncFailedError } from './errors.js';
 export { DeleteLimitError, EmptyLoadError } from './merge/transaction.js';
 export { SourceError } from './source/input.js';
 export type { SyncResult, SyncProgress } from './sync/run.js';
+// Records from code: a loader on the same load lifecycle as a file sync.
+export { openLoader, load, Loader } from './loader/loader.js';
+export type { LoaderOptions, LoaderReject, TargetDefinition } from './loader/options.js';
+export type { LoadProgress } from './load/result.js';
 export type { LoadCounts, LoadStatus } from './store/history.js';
 export { stderrLogger, type Logger } from './observe/log.js';
 

@@ -21,16 +21,6 @@ export interface CsvOptions {
   encoding: string;
 }
 
-/** Test-only failure points, reachable through the library API (never from the CLI or env). */
-export interface FaultInjection {
-  /** The worker thread handling this batch number (1-based) exits abruptly. */
-  killWorkerOnBatch?: number;
-  /** Called between steps; a throw here fails the run at that step. */
-  beforeStep?: (step: SyncStep) => void | Promise<void>;
-}
-
-export type SyncStep = 'staged' | 'merge' | 'commit' | 'cleanup';
-
 /**
  * The settings that resolveSyncConfig turns into other fields (below); every other setting of
  * SYNC_SETTINGS appears in SyncConfig as it is, under its key (file, format, batchSize, workers,
@@ -64,5 +54,4 @@ export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
   rejectsFile?: string;
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */
   maxDeletePercent?: number;
-  faults?: FaultInjection;
 }

@@ -20,8 +20,6 @@ export interface ChunkTask {
   data: Uint8Array;
   startLine: number;
   index?: RecordIndex;
-  /** Parse and validate only (dry runs that must not stage, and tests). */
-  skipCopy?: boolean;
   /** Fault injection for tests: this worker thread exits before copying. */
   crash?: boolean;
 }
@@ -65,7 +63,7 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
     task.layout.format === 'csv'
       ? parseChunk(data, task.startLine, task.layout, task.index)
       : parseJsonChunk(data, task.layout, task.index!);
-  if (parsed.rows > 0 && !task.skipCopy) {
+  if (parsed.rows > 0) {
     const conn = await connection(task.connection);
     try {
       await pipeline(Readable.from([parsed.copy]), conn.query(copyFrom(task.copySql)));
@@ -74,5 +72,5 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
       throw error;
     }
   }
-  return { staged: task.skipCopy ? 0 : parsed.rows, records: parsed.records, rejects: parsed.rejects };
+  return { staged: parsed.rows, records: parsed.records, rejects: parsed.rejects };
 }

@@ -7,7 +7,7 @@ import { forEachRecord } from './fast-csv.js';
 import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
 
-export type { CsvLayout, ParsedChunk, RecordIndex, Reject } from './layout.js';
+export type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 
 const PARSE_OPTIONS: Options = {
   relax_column_count: true,

@@ -34,7 +34,6 @@ export interface StagingPoolOptions {
   connection: pg.ClientConfig;
   copySql: string;
   layout: ChunkLayout;
-  skipCopy: boolean;
   /** Called with each chunk's rejected rows as soon as the chunk is done. */
   onRejects: (rejects: Reject[]) => void;
   /** Test-only: the chunk number (1-based) whose worker thread dies. */
@@ -93,7 +92,6 @@ export class StagingPool {
       data: chunk.data,
       startLine: chunk.startLine,
       index: { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds },
-      skipCopy: this.options.skipCopy,
       crash: this.chunks === this.options.crashOnChunk,
     };
     const job = (this.pool.run(task) as Promise<ChunkOutcome>).then(

@@ -14,6 +14,7 @@ import {
   stagingColumns,
 } from '../table/ddl.js';
 import type { TargetSpec } from '../table/spec.js';
+import { DELETE_FLAG, listPartitions } from '../merge/sql.js';
 
 interface ColumnInfo {
   name: string;
@@ -118,13 +119,32 @@ function compare(spec: TargetSpec, existing: ColumnInfo[], wanted: Map<string, s
   return out;
 }
 
+const sameColumns = (have: ColumnInfo[], want: { name: string; type: string }[]) =>
+  have.length === want.length && want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
+
+/**
+ * The staging parent matches the spec. Loads of one target may stage at the same time, some with
+ * delete markers (a loader from code always can mark deletes) and some without, so the delete flag
+ * is added in place when missing and tolerated when unused: it defaults to false. Any other change
+ * of shape recreates the parent, which is refused while a live load still stages into it.
+ */
 async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<void> {
   const have = await tableColumns(client, spec.stagingSchema, spec.stagingTable);
   const want = stagingColumns(spec);
   if (have) {
-    const same =
-      have.length === want.length && want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
-    if (same) return;
+    const withFlag = stagingColumns({ ...spec, deleteWhen: spec.deleteWhen ?? { field: '', op: '=', value: '' } });
+    const withoutFlag = withFlag.filter((c) => c.name !== DELETE_FLAG);
+    if (sameColumns(have, want) || (!spec.deleteWhen && sameColumns(have, withFlag))) return;
+    const table = quoteTable(spec.stagingSchema, spec.stagingTable);
+    if (spec.deleteWhen && sameColumns(have, withoutFlag)) {
+      // A delete marker stages only its key: the other columns must accept null (older staging
+      // tables, such as the followers one of migration 1, declared them NOT NULL).
+      for (const c of spec.columns)
+        if (!spec.key.includes(c.name))
+          await client.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`);
+      await client.query(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(DELETE_FLAG)} boolean NOT NULL DEFAULT false`);
+      return;
+    }
     const r = await client.query<{ comment: string | null; relkind: string }>(
       `SELECT obj_description(c.oid, 'pg_class') AS comment, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
       [spec.stagingSchema, spec.stagingTable],
@@ -135,8 +155,15 @@ async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<v
         `${spec.stagingSchema}.${spec.stagingTable} exists but is not an etl staging table of this shape; rename it, or drop it if it is a leftover`,
       );
     }
-    // The configuration changed: the old staging parent holds nothing of value (no load runs while we hold the lock).
-    await client.query(`DROP TABLE ${quoteTable(spec.stagingSchema, spec.stagingTable)}`);
+    // Recovery has just removed the partitions of dead loads: any left belong to loads still staging.
+    const list = listPartitions(spec);
+    const live = await client.query(list.text, list.values);
+    if ((live.rowCount ?? 0) > 0) {
+      throw new ConfigError(
+        `the configuration of ${spec.name} changed while ${live.rowCount} load(s) with the previous one are still staging into ${spec.stagingSchema}.${spec.stagingTable}; try again when they have finished`,
+      );
+    }
+    await client.query(`DROP TABLE ${table}`);
   }
   for (const statement of createStagingTable(spec)) await client.query(statement);
 }

@@ -81,7 +81,7 @@ export async function finishLoad(
   await db.query(finishLoadQuery(loadId, status, counts, error));
 }
 
-/** Loads of this table still marked running. Called while holding the table lock, so their runs are dead. */
+/** Loads of this table still marked running: alive, or abandoned by a run that is gone (see load-lock.ts). */
 export interface RunningLoad {
   loadId: string;
   host: string | null;

@@ -5,7 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type pg from 'pg';
-import type { Reject } from '../load/parse-chunk.js';
+import type { Reject } from '../load/layout.js';
 
 function csvField(value: string | number): string {
   const s = String(value);

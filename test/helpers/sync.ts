@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveSyncConfig, sync, type Flags, type SyncConfig, type SyncOptions } from '../../src/index.js';
+import { withFaults, type LoadFaults } from '../../src/load/faults.js';
 import type { TestDatabase } from './db.js';
 
 export const projectRoot = resolve(import.meta.dirname, '..', '..');
@@ -50,6 +51,11 @@ export async function syncCsv(
   options: SyncOptions = {},
 ) {
   return sync(configFor(db, { file: tempFile(csv), ...flags }, extra), options);
+}
+
+/** Syncs CSV text with test-only failure points attached to its configuration. */
+export async function syncCsvWithFaults(db: TestDatabase, csv: string | Buffer, flags: Flags, faults: LoadFaults) {
+  return sync(withFaults(configFor(db, { file: tempFile(csv), ...flags }), faults));
 }
 
 export async function followers(db: TestDatabase): Promise<Record<string, string>> {

@@ -11,6 +11,7 @@ import {
   stagingPartitions,
   stagingRows,
   syncCsv,
+  syncCsvWithFaults,
 } from '../helpers/sync.js';
 
 const db = useTestDatabase();
@@ -127,12 +128,9 @@ describe('etl sync failures', () => {
     await syncCsv(db, day1);
     const snapshot = await followers(db);
     const activity = await lastActivity(db);
-    const error = await syncCsv(
-      db,
-      generatedCsv(1000),
-      { batchSize: '100' },
-      { faults: { killWorkerOnBatch: 3 } },
-    ).catch((e: unknown) => e);
+    const error = await syncCsvWithFaults(db, generatedCsv(1000), { batchSize: '100' }, { killWorkerOnBatch: 3 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(SyncFailedError);
     await expectUnchanged(snapshot, activity);
     expect((await loads(db)).at(-1)).toMatchObject({ status: 'failed' });
@@ -161,7 +159,7 @@ describe('etl sync failures', () => {
     const beforeStep = (step: string) => {
       if (step === 'commit') throw new Error('injected failure before commit');
     };
-    const error = await syncCsv(db, day2, {}, { faults: { beforeStep } }).catch((e: unknown) => e);
+    const error = await syncCsvWithFaults(db, day2, {}, { beforeStep }).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/injected failure before commit/);
     await expectUnchanged(snapshot, activity);
     expect((await loads(db)).at(-1)).toMatchObject({ status: 'failed' });

@@ -4,6 +4,7 @@ import type { TargetSpec } from '../table/spec.js';
 import { quoteTable } from '../db/quote.js';
 import { listPartitions } from '../merge/sql.js';
 import { markAborted, runningLoads, type RunningLoad } from '../store/history.js';
+import { ownerIsGone } from '../store/load-lock.js';
 
 export interface AbandonedLoad {
   loadId: string;
@@ -34,18 +35,36 @@ function whyAbandoned(load: RunningLoad): string {
   return `its run (${who}) stopped without finishing the load (${how})`;
 }
 
+/** The load id a staging partition belongs to (its name ends in the id without dashes). */
+function loadIdOfPartition(name: string): string | undefined {
+  const m = /_([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/u.exec(name);
+  return m ? m.slice(1).join('-') : undefined;
+}
+
 /**
- * Runs while holding the table lock, so no other run of this target is alive: a load still marked
- * running was abandoned. Its staging partition is dropped and it is marked aborted, with the reason.
- * Any partition left behind for another reason (a cleanup that failed after commit) is dropped too.
+ * Cleans up after loads of this target whose owner is gone (kill -9, a lost host or connection): a
+ * load still marked running whose load lock nobody holds has its staging partition dropped and is
+ * marked aborted, with the reason. A partition of a load that is no longer running (a cleanup that
+ * failed after commit) is dropped too. Partitions of live loads, which may be staging right now,
+ * are left alone.
+ *
+ * Partitions are listed before the running loads: a load creates its history row before its
+ * partition, so every partition listed belongs to a row the second query sees.
  */
 export async function recoverAbandoned(client: pg.ClientBase, spec: TargetSpec): Promise<AbandonedLoad[]> {
-  const dead = await runningLoads(client, spec.name);
-  const parts = await client.query<{ schema: string; name: string }>(
-    listPartitions(spec).text,
-    listPartitions(spec).values,
-  );
-  for (const p of parts.rows) await client.query(`DROP TABLE IF EXISTS ${quoteTable(p.schema, p.name)}`);
+  const list = listPartitions(spec);
+  const parts = (await client.query<{ schema: string; name: string }>(list.text, list.values)).rows;
+  const dead: RunningLoad[] = [];
+  const live = new Set<string>();
+  for (const load of await runningLoads(client, spec.name)) {
+    if (await ownerIsGone(client, load.loadId)) dead.push(load);
+    else live.add(load.loadId);
+  }
+  for (const p of parts) {
+    const owner = loadIdOfPartition(p.name);
+    if (owner === undefined || !live.has(owner))
+      await client.query(`DROP TABLE IF EXISTS ${quoteTable(p.schema, p.name)}`);
+  }
   const abandoned: AbandonedLoad[] = [];
   for (const load of dead) {
     const why = whyAbandoned(load);
