@@ -21,6 +21,7 @@ export { openDatabase, type Database } from './db/connect.js';
 export { ConfigError, LockBusyError, messageOf, SyncAbortedError, SyncFailedError } from './errors.js';
 export { DeleteLimitError, EmptyLoadError } from './merge/transaction.js';
 export { SourceError } from './source/input.js';
+export { S3Error } from './source/s3-location.js';
 export type { SyncResult, SyncProgress } from './sync/run.js';
 export type { LoadCounts, LoadStatus } from './store/history.js';
 export { stderrLogger, type Logger } from './observe/log.js';

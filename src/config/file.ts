@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import type { SourceFormat } from '../source/record-source.js';
+import { LOAD_FORMATS, type LoadFormat } from '../source/format.js';
 import type { ColumnSpec, DeleteRule, SyncMode, TargetSpec } from '../table/spec.js';
 import { derivedName, identifierProblem } from '../table/identifier.js';
 import { parseColumnType } from '../table/types.js';
@@ -95,7 +95,6 @@ const SYNC_FIELDS = [
 const SOURCE_FIELDS = ['path', 'url', 'format', 'delimiter', 'quote', 'header', 'encoding'];
 const COLUMN_FIELDS = ['name', 'type', 'source', 'nullable'];
 const MODES: readonly SyncMode[] = ['mirror', 'upsert', 'append'];
-const FORMATS: readonly SourceFormat[] = ['csv', 'ndjson', 'json'];
 const NAME = /^[A-Za-z0-9_.-]+$/u;
 
 /** `op = 'D'`, `deleted = true`, `"Status" != 'active'`: one field compared with one value. */
@@ -112,7 +111,7 @@ export function parseDeleteRule(text: string): DeleteRule | undefined {
 
 /** Relative source paths are read from the config file's directory, wherever etl is started. */
 function sourceLocation(location: string, baseDir: string): string {
-  if (location === '-' || /^https?:\/\//iu.test(location) || isAbsolute(location)) return location;
+  if (location === '-' || /^(https?|s3):\/\//iu.test(location) || isAbsolute(location)) return location;
   return resolve(baseDir, location);
 }
 
@@ -133,8 +132,8 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
     const location = s.string('path') ?? s.string('url') ?? s.fail('', 'needs "path" or "url"');
     flags.file = sourceLocation(location, baseDir);
     const format = s.string('format');
-    if (format !== undefined && !FORMATS.includes(format as SourceFormat))
-      s.fail('format', `must be one of ${FORMATS.join(', ')}`);
+    if (format !== undefined && !LOAD_FORMATS.includes(format as LoadFormat))
+      s.fail('format', `must be one of ${LOAD_FORMATS.join(', ')}`);
     if (format) flags.format = format;
     if (s.string('delimiter')) flags.delimiter = s.string('delimiter');
     if (s.string('quote')) flags.quote = s.string('quote');

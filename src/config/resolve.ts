@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { isKnownEncoding } from '../source/decode.js';
+import { LOAD_FORMATS, type LoadFormat } from '../source/format.js';
 import { followersTarget } from '../table/followers.js';
 import type { TargetSpec } from '../table/spec.js';
 import { parseDuration } from './duration.js';
@@ -89,6 +90,29 @@ function database(flags: Flags, env: Env, embeddedDir: string): DatabaseSetting 
   return { kind: 'embedded', dir: embeddedDir };
 }
 
+/** The flag or S3_ENDPOINT, else the AWS SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
+function s3Endpoint(setting: Raw | undefined, env: Env): string | undefined {
+  const raw =
+    setting ??
+    ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']
+      .filter((name) => env[name])
+      .map((name) => ({ value: env[name]!, origin: name }))[0];
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.value);
+  } catch {
+    throw new ConfigError(`${raw.origin} is not a valid URL; write e.g. http://127.0.0.1:9000`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`${raw.origin} must be an http:// or https:// URL`);
+  if (url.username !== '' || url.password !== '')
+    throw new ConfigError(
+      `${raw.origin} must not hold credentials; they come from the AWS default chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles)`,
+    );
+  return raw.value;
+}
+
 export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = followersTarget): SyncConfig {
   const get = (key: SyncSettingKey) => pick(key, flags, env);
   const batchSize = integer(get('batchSize')!, 1, 10_000_000);
@@ -143,9 +167,9 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
   const file = get('file')!.value;
   const formatSetting = get('format');
   const format = formatSetting?.value.trim().toLowerCase();
-  if (format !== undefined && format !== 'csv' && format !== 'ndjson' && format !== 'json') {
+  if (format !== undefined && !LOAD_FORMATS.includes(format as LoadFormat)) {
     throw new ConfigError(
-      `${formatSetting!.origin}=${JSON.stringify(formatSetting!.value)} is not a format; use csv, ndjson or json`,
+      `${formatSetting!.origin}=${JSON.stringify(formatSetting!.value)} is not a format; use csv, ndjson, json or parquet`,
     );
   }
   const embeddedDir = get('embeddedDir')!.value;
@@ -157,7 +181,8 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
     limits,
     target,
     file,
-    format,
+    format: format as LoadFormat | undefined,
+    s3: Object.freeze({ endpoint: s3Endpoint(get('s3Endpoint'), env) }),
     csv: Object.freeze({ delimiter, quote, header: boolean(get('header')!), encoding: encoding.value }),
     batchSize,
     workers,

@@ -22,13 +22,19 @@ export const SYNC_SETTINGS = [
     flag: '--file <path>',
     env: 'CSV_FILE',
     default: 'tables/followers.csv',
-    help: 'the file to sync: a path, - for stdin, or an http(s) URL; .gz is decompressed',
+    help: 'the file to sync: a path, - for stdin, an http(s) URL or s3://bucket/key; a glob, an s3:// prefix or a .manifest loads many files as one; .gz is decompressed',
   },
   {
     key: 'format',
     flag: '--format <format>',
     env: 'SOURCE_FORMAT',
-    help: 'csv, ndjson or json (default: from the file name; csv when it does not say)',
+    help: 'csv, ndjson, json or parquet (default: from the file name; csv when it does not say)',
+  },
+  {
+    key: 's3Endpoint',
+    flag: '--s3-endpoint <url>',
+    env: 'S3_ENDPOINT',
+    help: 'an S3-compatible endpoint for s3:// sources, addressed path-style (default: AWS_ENDPOINT_URL, else AWS)',
   },
   {
     key: 'batchSize',

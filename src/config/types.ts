@@ -1,5 +1,5 @@
 import type { TargetSpec } from '../table/spec.js';
-import type { SourceFormat } from '../source/record-source.js';
+import type { LoadFormat } from '../source/format.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
 export type DatabaseSetting =
@@ -38,10 +38,12 @@ export interface SyncConfig {
   maxConnections: number;
   limits: ConnectionLimits;
   target: TargetSpec;
-  /** A path, '-' for stdin, or an http(s) URL. */
+  /** A path, '-' for stdin, an http(s) URL, an s3:// object, prefix or glob, a glob of paths, or a .manifest file. */
   file: string;
-  /** csv, ndjson or json; undefined means: by the file name's extension. */
-  format?: SourceFormat;
+  /** csv, ndjson, json or parquet; undefined means: by the file name's extension. */
+  format?: LoadFormat;
+  /** s3:// sources: an S3-compatible endpoint; undefined means AWS (credentials always come from the AWS default chain). */
+  s3: { endpoint?: string };
   csv: CsvOptions;
   batchSize: number;
   workers: number;

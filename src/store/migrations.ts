@@ -66,4 +66,13 @@ CREATE TABLE etl_info_schema.rejects (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'rejects name their file (many files as one load)',
+    sql: `
+ALTER TABLE etl_info_schema.rejects ADD COLUMN file text NOT NULL DEFAULT '';
+ALTER TABLE etl_info_schema.rejects DROP CONSTRAINT rejects_pkey;
+ALTER TABLE etl_info_schema.rejects ADD PRIMARY KEY (load_id, file, line);
+`,
+  },
 ];

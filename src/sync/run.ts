@@ -21,7 +21,9 @@ import { RecordSource } from '../source/record-source.js';
 import { checkTargetNames } from '../table/identifier.js';
 import { formatOf } from '../source/format.js';
 import { matchHeader, positionalLayout } from '../source/header.js';
-import { checkReadable, openInput, type Input } from '../source/input.js';
+import { checkReadable, openInput } from '../source/input.js';
+import type { ChunkSource, ReadProgress } from '../source/chunk-source.js';
+import { needsFileReader } from '../source/load-route.js';
 import { createLoad, finishLoad, zeroCounts, type LoadCounts } from '../store/history.js';
 import { acquireTableLock, releaseTableLock } from '../store/lock.js';
 import { migrate } from '../store/migrate.js';
@@ -65,10 +67,12 @@ class TooManyRejectsError extends Error {}
 
 /** The input, opened and its header checked: everything that can fail without the database. */
 export interface PreparedSource {
-  input: Input;
-  source: RecordSource;
+  input: ReadProgress;
+  source: ChunkSource;
   layout: ChunkLayout;
   warnings: string[];
+  /** Many files as one load: names each reject's file and its line there. */
+  placeRejects?: (rejects: Reject[]) => Reject[];
 }
 
 /** Aborting `signal` stops a read blocked anywhere (a FIFO nobody writes to, a slow URL, a long gunzip). */
@@ -86,11 +90,30 @@ export async function prepareSource(config: SyncConfig, log: Logger, signal?: Ab
 
 async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal | undefined): Promise<PreparedSource> {
   const spec = config.target;
-  const warnings: string[] = [];
   checkTargetNames(spec);
+  if (needsFileReader(config.file, config.format)) {
+    // Loaded on demand: the AWS SDK and the Parquet reader cost most of a second at startup.
+    const { prepareFiles } = await import('../source/many-files.js');
+    return prepareFiles({
+      location: config.file,
+      format: config.format,
+      spec,
+      csv: config.csv,
+      recordsPerChunk: config.batchSize,
+      s3: config.s3,
+      log,
+    });
+  }
+  const warnings: string[] = [];
   await checkReadable(config.file, 'CSV_FILE (--file)');
-  const input = await openInput(config.file, { signal });
+  const input = await openInput(config.file, { signal, s3: config.s3 });
   const format = formatOf(config.format, input.label);
+  if (format === 'parquet') {
+    input.stream.destroy();
+    throw new ConfigError(
+      `${input.label}: Parquet cannot be read from standard input; give a path, URL or s3:// object`,
+    );
+  }
   const source = new RecordSource(input.stream, {
     format,
     delimiter: config.csv.delimiter,
@@ -142,7 +165,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
   const spec = config.target;
   const { log, db, signal } = env;
   const { input, source, layout } = prepared;
-  const warnings = [...prepared.warnings];
+  // Shared: a many-files source adds warnings (a skipped optional file) while it reads.
+  const warnings = prepared.warnings;
 
   // 2. The control connection: holds the table lock and runs the merge.
   // Every connection gets the bulk-work limits; main-thread sockets are tracked so an abort can cut them.
@@ -226,7 +250,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       pid: process.pid,
       dryRun: config.dryRun,
     });
-    rejects = new RejectSink(id, config.rejectsFile);
+    rejects = new RejectSink(id, config.rejectsFile, prepared.placeRejects !== undefined);
     const sink = rejects;
     compensations.register('flush rejects', async () => {
       try {
@@ -251,7 +275,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       copySql: copyInto(spec, id),
       layout,
       skipCopy: false,
-      onRejects: (batch) => sink.add(batch),
+      onRejects: (batch) => sink.add(prepared.placeRejects ? prepared.placeRejects(batch) : batch),
       crashOnChunk: config.faults?.killWorkerOnBatch,
     });
     const tooMany = () => {
