@@ -7,7 +7,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AsyncBuffer } from 'hyparquet';
-import { HttpError, redactUrl } from '../http.js';
+import { redactUrl } from '../../observe/redact.js';
+import { HttpError } from '../http.js';
 import type { S3Ref, S3Settings } from '../s3-location.js';
 import { openS3Object, s3ObjectSize } from '../s3.js';
 
