@@ -90,6 +90,7 @@ const SYNC_FIELDS = [
   'max_errors',
   'allow_empty',
   'max_delete',
+  'if_changed',
   'cron',
 ];
 const SOURCE_FIELDS = ['path', 'url', 'format', 'delimiter', 'quote', 'header', 'encoding'];
@@ -230,6 +231,8 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
   if (allowEmpty !== undefined) flags.allowEmpty = allowEmpty;
   const maxDelete = f.number('max_delete', 0, 100);
   if (maxDelete !== undefined) flags.maxDelete = String(maxDelete);
+  const ifChanged = f.boolean('if_changed');
+  if (ifChanged !== undefined) flags.ifChanged = ifChanged;
 
   const targetName = schema === 'public' ? table : `${schema}.${table}`;
   const target: TargetSpec = {

@@ -8,6 +8,7 @@ import { isKnownEncoding } from '../source/decode.js';
 import { followersTarget } from '../table/followers.js';
 import type { TargetSpec } from '../table/spec.js';
 import { parseDuration } from './duration.js';
+import { memorySize } from './memory.js';
 import { SYNC_SETTINGS, type SyncSettingKey } from './settings.js';
 import type { DatabaseSetting, SyncConfig } from './types.js';
 import { boolean, type Raw } from './values.js';
@@ -167,5 +168,7 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
     allowEmpty: boolean(get('allowEmpty')!),
     maxDeletePercent,
     dryRun: boolean(get('dryRun')!),
+    ifChanged: boolean(get('ifChanged')!),
+    workMem: memorySize(get('workMem')!),
   });
 }

@@ -136,6 +136,20 @@ export const SYNC_SETTINGS = [
     help: 'read, validate and report what would change, changing nothing',
   },
   {
+    key: 'ifChanged',
+    flag: '--if-changed',
+    env: 'IF_CHANGED',
+    default: 'false',
+    help: 'skip the sync when the source is byte-identical to the last successful load of the table',
+  },
+  {
+    key: 'workMem',
+    flag: '--work-mem <size>',
+    env: 'MERGE_WORK_MEM',
+    default: '256MB',
+    help: "PostgreSQL work_mem for the merge transaction (e.g. 64MB, 1GB), so its hash joins stay in memory",
+  },
+  {
     key: 'embeddedDir',
     flag: '--embedded-dir <path>',
     env: 'ETL_EMBEDDED_DIR',

@@ -52,5 +52,9 @@ export interface SyncConfig {
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */
   maxDeletePercent?: number;
   dryRun: boolean;
+  /** Skip the sync when the source's size and SHA-256 equal those of the table's last successful load. */
+  ifChanged: boolean;
+  /** work_mem for the merge transaction, as PostgreSQL spells it (256MB). */
+  workMem: string;
   faults?: FaultInjection;
 }

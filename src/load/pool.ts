@@ -53,6 +53,9 @@ export class StagingPool {
   private chunks = 0;
   staged = 0;
   records = 0;
+  /** Worker time summed over threads: parsing and validating, and COPYing (they overlap across threads). */
+  parseMs = 0;
+  copyMs = 0;
 
   constructor(private readonly options: StagingPoolOptions) {
     this.pool = new Piscina({
@@ -100,6 +103,8 @@ export class StagingPool {
       (outcome) => {
         this.staged += outcome.staged;
         this.records += outcome.records;
+        this.parseMs += outcome.parseMs;
+        this.copyMs += outcome.copyMs;
         if (outcome.rejects.length > 0) this.options.onRejects(outcome.rejects);
       },
       (error: unknown) => {

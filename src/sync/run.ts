@@ -54,8 +54,19 @@ export interface SyncResult {
   /** The first bad lines, when some were skipped under --max-errors. */
   firstRejects: Reject[];
   warnings: string[];
-  /** Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup. */
-  phases: { setupMs: number; stageMs: number; mergeMs: number; cleanupMs: number };
+  /**
+   * Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup;
+   * the workers' parse and COPY time summed over threads; each step of the merge transaction.
+   */
+  phases: {
+    setupMs: number;
+    stageMs: number;
+    mergeMs: number;
+    cleanupMs: number;
+    workerParseMs: number;
+    workerCopyMs: number;
+    mergeSteps: Record<string, number>;
+  };
   durationMs: number;
   rowsPerSecond: number;
 }
@@ -273,6 +284,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     counts.read = pool.records;
     counts.staged = pool.staged;
     counts.rejected = sink.total;
+    const worker = { parseMs: pool.parseMs, copyMs: pool.copyMs };
     await pool.close();
     pool = undefined;
     tooMany();
@@ -285,6 +297,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     phase = 'merging';
     env.onProgress?.({ bytesRead: input.bytesRead(), totalBytes: input.size, rowsRead: counts.read, phase });
     const merged = await mergeLoad(control, spec, id, {
+      workMem: config.workMem,
       allowEmpty: config.allowEmpty,
       maxDeletePercent: config.maxDeletePercent,
       dryRun: config.dryRun,
@@ -296,7 +309,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
         committing = true;
       },
     });
-    Object.assign(counts, merged);
+    Object.assign(counts, merged.counts);
     if (config.dryRun) await finishLoad(side, id, 'succeeded', counts);
     compensations.settle('mark load failed');
     compensations.settle('flush rejects');
@@ -321,6 +334,9 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       stageMs: mergeStart - stageStart,
       mergeMs: cleanupStart - mergeStart,
       cleanupMs: performance.now() - cleanupStart,
+      workerParseMs: worker.parseMs,
+      workerCopyMs: worker.copyMs,
+      mergeSteps: merged.steps,
     };
     if (counts.rejected > 0) warnings.push(`${counts.rejected} bad row(s) skipped: ${describeRejects(sink.first())}`);
     return {
