@@ -4,6 +4,8 @@ const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000
 
 export function summaryText(r: SyncResult): string {
   const c = r.counts;
+  if (r.skipped)
+    return `skipped ${r.target}: ${r.source} is unchanged since the last successful load (--if-changed; load ${r.loadId}, took ${fmtMs(r.durationMs)})\n`;
   const head = r.dryRun
     ? `dry run of ${r.target} from ${r.source}: nothing was changed (load ${r.loadId})`
     : `synced ${r.target} from ${r.source} (load ${r.loadId})`;
@@ -24,7 +26,8 @@ export function summaryText(r: SyncResult): string {
 export function summaryJson(r: SyncResult): string {
   return (
     JSON.stringify({
-      status: 'succeeded',
+      status: r.skipped ? 'skipped' : 'succeeded',
+      ...(r.skipped ? { skipped: r.skipped } : {}),
       load_id: r.loadId,
       target: r.target,
       source: r.source,

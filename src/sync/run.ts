@@ -4,6 +4,7 @@
  * any failure (or a signal) leaves the target exactly as it was and nothing of the load behind.
  */
 import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { SyncConfig } from '../config/types.js';
@@ -12,6 +13,14 @@ import { connectionLostReason } from '../db/connection-lost.js';
 import { SocketRegistry } from '../db/sockets.js';
 import { redactSecrets } from '../observe/redact.js';
 import { ConfigError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
+import {
+  fileFingerprint,
+  FingerprintStream,
+  lastFingerprint,
+  recordFingerprint,
+  sameFingerprint,
+  type Fingerprint,
+} from '../load/fingerprint.js';
 import type { ChunkLayout, Reject } from '../load/layout.js';
 import { StagingPool } from '../load/pool.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
@@ -54,6 +63,8 @@ export interface SyncResult {
   /** The first bad lines, when some were skipped under --max-errors. */
   firstRejects: Reject[];
   warnings: string[];
+  /** Set when --if-changed skipped the sync: the source equals the table's last successful load. */
+  skipped?: 'unchanged';
   /**
    * Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup;
    * the workers' parse and COPY time summed over threads; each step of the merge transaction.
@@ -77,6 +88,8 @@ class TooManyRejectsError extends Error {}
 /** The input, opened and its header checked: everything that can fail without the database. */
 export interface PreparedSource {
   input: Input;
+  /** Hashes the source's bytes as they are read: recorded with the load, compared by --if-changed. */
+  fingerprint: FingerprintStream;
   source: RecordSource;
   layout: ChunkLayout;
   warnings: string[];
@@ -102,7 +115,10 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
   await checkReadable(config.file, 'CSV_FILE (--file)');
   const input = await openInput(config.file, { signal });
   const format = formatOf(config.format, input.label);
-  const source = new RecordSource(input.stream, {
+  const fingerprint = new FingerprintStream();
+  // Errors of either stream destroy the other, so a read error still reaches the record source.
+  pipeline(input.stream, fingerprint, () => undefined);
+  const source = new RecordSource(fingerprint, {
     format,
     delimiter: config.csv.delimiter,
     quote: config.csv.quote,
@@ -145,7 +161,7 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
     throw new ConfigError(`${input.label}: cannot read the header: ${(error as Error).message}`, { cause: error });
   }
   layout ??= positionalLayout(spec, config.csv.delimiter, config.csv.quote);
-  return { input, source, layout, warnings };
+  return { input, source, layout, warnings, fingerprint };
 }
 
 export async function runSync(config: SyncConfig, prepared: PreparedSource, env: SyncEnvironment): Promise<SyncResult> {
@@ -211,6 +227,11 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       log.warn(
         `load ${id} of ${spec.name} was abandoned (${why}): its staging rows were removed and it is marked aborted`,
       );
+    const last = config.ifChanged ? await lastFingerprint(control, spec.name) : undefined;
+    if (last && sameFingerprint(await fileFingerprint(config.file), last)) {
+      source.destroy();
+      return await skipUnchanged(side, config, input.label, last, started, warnings);
+    }
     const { created } = await ensureTarget(control, spec);
     if (created) log.info(`created ${spec.schema}.${spec.table} from the configuration of ${spec.name}`);
     checkAbort();
@@ -289,6 +310,18 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     pool = undefined;
     tooMany();
     await sink.flush(side);
+    const read = prepared.fingerprint.result();
+    await recordFingerprint(side, id, read);
+    if (last && sameFingerprint(read, last)) {
+      // A source that cannot be read twice (stdin, a URL) is compared once read: the merge is skipped.
+      await control.query(dropPartition(spec, id).text);
+      compensations.settle('drop staging partition');
+      compensations.settle('mark load failed');
+      compensations.settle('flush rejects');
+      await sink.close();
+      await finishLoad(side, id, 'skipped', counts);
+      return skippedResult(config, input.label, id, started, warnings, counts);
+    }
     await config.faults?.beforeStep?.('staged');
     checkAbort();
 
@@ -377,6 +410,61 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     await control.end().catch(() => undefined);
     await side.end().catch(() => undefined);
   }
+}
+
+/** Records a load that --if-changed skipped before reading anything, and reports it. */
+async function skipUnchanged(
+  db: pg.Pool,
+  config: SyncConfig,
+  source: string,
+  fingerprint: Fingerprint,
+  started: number,
+  warnings: string[],
+): Promise<SyncResult> {
+  const loadId = randomUUID();
+  await createLoad(db, {
+    loadId,
+    table: config.target.name,
+    source,
+    host: hostname(),
+    pid: process.pid,
+    dryRun: config.dryRun,
+  });
+  await recordFingerprint(db, loadId, fingerprint);
+  await finishLoad(db, loadId, 'skipped', zeroCounts());
+  return skippedResult(config, source, loadId, started, warnings, zeroCounts());
+}
+
+function skippedResult(
+  config: SyncConfig,
+  source: string,
+  loadId: string,
+  started: number,
+  warnings: string[],
+  counts: LoadCounts,
+): SyncResult {
+  const durationMs = performance.now() - started;
+  return {
+    loadId,
+    target: config.target.name,
+    source,
+    dryRun: config.dryRun,
+    counts,
+    firstRejects: [],
+    warnings,
+    skipped: 'unchanged',
+    phases: {
+      setupMs: durationMs,
+      stageMs: 0,
+      mergeMs: 0,
+      cleanupMs: 0,
+      workerParseMs: 0,
+      workerCopyMs: 0,
+      mergeSteps: {},
+    },
+    durationMs,
+    rowsPerSecond: 0,
+  };
 }
 
 /** Ends a backend from a fresh connection (best effort: on a dead network the connect timeout ends it). */

@@ -5,7 +5,7 @@
  * over the whole table.
  */
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import {
@@ -28,17 +28,27 @@ import { sync } from '../../src/index.js';
 import { configForDefinition } from '../../src/sync/named.js';
 import { followersTarget } from '../../src/table/followers.js';
 import type { TargetSpec } from '../../src/table/spec.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFile } from '../helpers/sync.js';
+
+/** The server's version decides which strategies exist, so it is read before the tests are collected. */
+async function serverVersion(): Promise<number> {
+  const c = new pg.Client({ connectionString: adminUrl() });
+  await c.connect();
+  try {
+    return Number((await c.query<{ version: number }>(serverVersionNum().text)).rows[0].version);
+  } finally {
+    await c.end();
+  }
+}
+const version = await serverVersion();
 
 let db: TestDatabase;
 let client: pg.Client;
-let version: number;
 beforeEach(async () => {
   db = await createTestDatabase();
   client = await db.client();
   await migrate(client);
-  version = Number((await client.query(serverVersionNum().text)).rows[0].version);
 });
 afterEach(async () => {
   await client.end();
