@@ -103,7 +103,18 @@ export async function runEtlSync(
   const measured = await runMeasured(
     {
       file: process.execPath,
-      args: [ETL_BIN, 'sync', '--file', file, '--database-url', url, '--json', '--quiet', ...context.flags, ...caseFlags],
+      args: [
+        ETL_BIN,
+        'sync',
+        '--file',
+        file,
+        '--database-url',
+        url,
+        '--json',
+        '--quiet',
+        ...context.flags,
+        ...caseFlags,
+      ],
       env: context.env,
       cwd: context.cwd,
       node: { nodeOptions },

@@ -8,7 +8,15 @@ import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:o
 import { join } from 'node:path';
 import { summarizeProfiles } from './cpu-profile.js';
 import { prepareData, removeFiles, type DataSet } from './data-files.js';
-import { FOLLOWERS_DDL, followersContent, followersWrites, query, ScratchDatabases, settleFollowers, type Server } from './database.js';
+import {
+  FOLLOWERS_DDL,
+  followersContent,
+  followersWrites,
+  query,
+  ScratchDatabases,
+  settleFollowers,
+  type Server,
+} from './database.js';
 import { cleanEtlEnv, runEtlMigrate, runEtlSync, type EtlContext } from './etl-process.js';
 import { detectRssMethod, type Measured, type RssMethod } from './measure.js';
 import type { BenchOptions } from './options.js';
@@ -165,7 +173,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
     for (const rows of options.rows) {
       const data = await prepareData(options.dataDir, options.seed, rows, log);
       created.push(...data.created);
-      const cases = casesOf(data);
+      const cases = casesOf(data).filter((c) => options.cases.includes(c.name));
       const runs = new Map<string, RunRecord[]>(
         cases.flatMap((c) => [
           [`${c.name}/reference`, []],
@@ -220,9 +228,9 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
         }
         results.push(result);
       }
-      const nextDay = results.find((r) => r.case === 'next-day')!;
+      const nextDay = results.find((r) => r.case === 'next-day');
       for (const r of results)
-        if (r.case === 'same-file' || r.case === 'if-changed')
+        if (nextDay && (r.case === 'same-file' || r.case === 'if-changed'))
           r.ratio_to_next_day_reference = round(r.etl.median_wall_s / nextDay.reference.median_wall_s, 3);
       sizes.push({
         rows,

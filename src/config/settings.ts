@@ -147,7 +147,7 @@ export const SYNC_SETTINGS = [
     flag: '--work-mem <size>',
     env: 'MERGE_WORK_MEM',
     default: '256MB',
-    help: "PostgreSQL work_mem for the merge transaction (e.g. 64MB, 1GB), so its hash joins stay in memory",
+    help: 'PostgreSQL work_mem for the merge transaction (e.g. 64MB, 1GB), so its hash joins stay in memory',
   },
   {
     key: 'embeddedDir',

@@ -117,7 +117,8 @@ export class SyncMetrics {
     // Every series exists from the start, so alerts on rate() or absence work before the first run.
     for (const status of RUN_STATUSES) metrics.runs.labels({ ...labels, status }).inc(0);
     for (const kind of ROW_KINDS) metrics.rows.labels({ ...labels, kind }).inc(0);
-    for (const reason of ['overlap', 'breaker', 'unchanged'] as const) metrics.skipped.labels({ ...labels, reason }).inc(0);
+    for (const reason of ['overlap', 'breaker', 'unchanged'] as const)
+      metrics.skipped.labels({ ...labels, reason }).inc(0);
     metrics.retries.labels(labels).inc(0);
     metrics.breaker.labels(labels).set(0);
   }

@@ -132,8 +132,7 @@ async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<v
       [spec.stagingSchema, spec.stagingTable],
     );
     // Migration 1 made public.staging_followers without the comment, with user columns under their names.
-    const legacy =
-      sameAs(namedStagingColumns(spec)) || sameAs(namedStagingColumns({ ...spec, deleteWhen: undefined }));
+    const legacy = sameAs(namedStagingColumns(spec)) || sameAs(namedStagingColumns({ ...spec, deleteWhen: undefined }));
     const ours = r.rows[0]?.relkind === 'p' && (r.rows[0]?.comment === STAGING_COMMENT || legacy);
     if (!ours) {
       throw new ConfigError(

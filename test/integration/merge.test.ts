@@ -228,7 +228,9 @@ describe.each(strategies())('the merge by $name', ({ mergeAll: all }) => {
 
   it('merges into a table without a unique key, removing repeated keys first', async () => {
     const spec: TargetSpec = { ...followersTarget, table: 'people', stagingTable: 'staging_people' };
-    await client.query(`CREATE TABLE public.people (email varchar(255), full_name varchar(255), modified_at timestamptz)`);
+    await client.query(
+      `CREATE TABLE public.people (email varchar(255), full_name varchar(255), modified_at timestamptz)`,
+    );
     await ensureTarget(client, spec);
     await client.query(`INSERT INTO public.people VALUES ('a@x.io', 'Ann', now()), ('b@x.io', 'Bob', now())`);
     const loadId = await stage(spec, [
@@ -289,7 +291,10 @@ describe('staging columns', () => {
 describe('merge plans at 100k rows', () => {
   /** The plan's node types, from EXPLAIN (FORMAT JSON), depth first. */
   async function nodes(statement: Statement): Promise<string[]> {
-    const r = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement.text}`, statement.values);
+    const r = await client.query<{ 'QUERY PLAN': unknown }>(
+      `EXPLAIN (FORMAT JSON) ${statement.text}`,
+      statement.values,
+    );
     const out: string[] = [];
     const walk = (n: { 'Node Type': string; 'Join Type'?: string; Plans?: unknown[] }) => {
       out.push(n['Join Type'] ? `${n['Node Type']} (${n['Join Type']})` : n['Node Type']);

@@ -201,7 +201,10 @@ describe('reading results', () => {
       cleanup_ms: 2,
     });
     const withSteps = { ...withPhases, merge_steps_ms: { analyze: 20, merge: 250 } };
-    expect(parseEtlSummary(JSON.stringify(withSteps)).phases).toMatchObject({ 'merge.analyze': 20, 'merge.merge': 250 });
+    expect(parseEtlSummary(JSON.stringify(withSteps)).phases).toMatchObject({
+      'merge.analyze': 20,
+      'merge.merge': 250,
+    });
     expect(parseEtlSummary(JSON.stringify({ ...base, status: 'skipped' })).skipped).toBe(true);
     expect(() => parseEtlSummary('{"status":"failed","error":"boom"}')).toThrow(/did not succeed/);
     expect(() => parseEtlSummary('not json')).toThrow(/no JSON summary/);

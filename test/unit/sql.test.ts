@@ -54,7 +54,9 @@ describe('merge statements', () => {
     const upsert = mergeAll({ ...followersTarget, mode: 'upsert' }, loadId).text;
     expect(upsert).not.toContain('BY SOURCE');
     const marked = mergeAll({ ...followersTarget, deleteWhen: { field: 'op', op: '=', value: 'D' } }, loadId).text;
-    expect(marked.replace(/\s+/g, ' ')).toContain('WHEN MATCHED AND s."etl_delete" THEN DELETE WHEN MATCHED AND NOT s."etl_delete" AND ROW');
+    expect(marked.replace(/\s+/g, ' ')).toContain(
+      'WHEN MATCHED AND s."etl_delete" THEN DELETE WHEN MATCHED AND NOT s."etl_delete" AND ROW',
+    );
   });
 
   it('inserts into an empty target with no join', () => {
