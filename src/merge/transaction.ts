@@ -165,10 +165,11 @@ async function mergeByKey(
   }
   const before = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
   const all =
-    options.mergeAll ?? Number((await steps.run('begin', serverVersionNum())).rows[0]?.version ?? 0) >= MERGE_ALL_SINCE;
+    options.mergeAll ??
+    Number((await steps.run('catalog', serverVersionNum())).rows[0]?.version ?? 0) >= MERGE_ALL_SINCE;
   // Into an empty table every key is new: a repeated one fails the unique index, whatever the mode.
   const checkable = before === 0 || spec.mode === 'mirror';
-  if (checkable && !spec.deleteWhen && (await steps.run('count_target', hasUniqueKey(spec))).rows[0]?.unique === true) {
+  if (checkable && !spec.deleteWhen && (await steps.run('catalog', hasUniqueKey(spec))).rows[0]?.unique === true) {
     await steps.sql('savepoint', 'SAVEPOINT etl_assume_distinct');
     try {
       await applyChanges(steps, spec, loadId, options, counts, before, all);
