@@ -171,9 +171,16 @@ export function deleteAbsent(spec: TargetSpec, loadId: string): Statement {
   };
 }
 
-/** The rows of the load that upsert, inserted with no join: the fast path into an empty target. */
+/**
+ * The rows of the load that upsert, inserted with no join: the fast path into an empty target. In
+ * key order, so the key's index grows at its right edge instead of splitting pages all over (at 1M
+ * rows the unordered insert took longer than sorting first and inserting in order).
+ */
 export function insertAll(spec: TargetSpec, loadId: string): Statement {
-  return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)}`, values: [] };
+  const order = keyColumns(spec)
+    .map((c) => staged(spec, c))
+    .join(', ');
+  return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY ${order}`, values: [] };
 }
 
 /** MERGE's clauses that rewrite changed rows and insert new keys (delete markers excluded). */

@@ -59,9 +59,9 @@ describe('merge statements', () => {
     );
   });
 
-  it('inserts into an empty target with no join', () => {
+  it('inserts into an empty target with no join, in key order', () => {
     expect(insertAll(followersTarget, loadId).text).toMatch(
-      /INSERT INTO "public"\."followers" \("email", "full_name", "modified_at"\)\s+SELECT s\."c1", s\."c2", now\(\) FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE true$/,
+      /INSERT INTO "public"\."followers" \("email", "full_name", "modified_at"\)\s+SELECT s\."c1", s\."c2", now\(\) FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE true ORDER BY s\."c1"$/,
     );
   });
 
