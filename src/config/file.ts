@@ -49,6 +49,14 @@ class Fields {
     return v;
   }
 
+  /** A single character, kept as written: a tab ("\t" in JSON, a real tab in YAML) is not blank space here. */
+  character(field: string): string | undefined {
+    const v = this.obj[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || v === '') this.fail(field, `must be one character, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
   number(field: string, min: number, max: number): number | undefined {
     const v = this.obj[field];
     if (v === undefined || v === null) return undefined;
@@ -136,8 +144,10 @@ function parseSync(file: string, raw: unknown, index: number, baseDir: string): 
     if (format !== undefined && !FORMATS.includes(format as SourceFormat))
       s.fail('format', `must be one of ${FORMATS.join(', ')}`);
     if (format) flags.format = format;
-    if (s.string('delimiter')) flags.delimiter = s.string('delimiter');
-    if (s.string('quote')) flags.quote = s.string('quote');
+    const delimiter = s.character('delimiter');
+    if (delimiter !== undefined) flags.delimiter = delimiter;
+    const quote = s.character('quote');
+    if (quote !== undefined) flags.quote = quote;
     if (s.string('encoding')) flags.encoding = s.string('encoding');
     const header = s.boolean('header');
     if (header !== undefined) flags.header = header;

@@ -8,6 +8,7 @@ import { isKnownEncoding } from '../source/decode.js';
 import { followersTarget } from '../table/followers.js';
 import type { TargetSpec } from '../table/spec.js';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import { SYNC_SETTINGS, type SyncSettingKey } from './settings.js';
 import type { DatabaseSetting, SyncConfig } from './types.js';
 import { boolean, type Raw } from './values.js';
@@ -47,6 +48,19 @@ function durationSetting(raw: Raw, allowZero: boolean): number {
       `${raw.origin}=${JSON.stringify(raw.value)} is not a ${allowZero ? '' : 'positive '}duration up to 24 days; write e.g. 30s, 5m, 1h${allowZero ? ' (0 = no limit)' : ''}`,
     );
   return Math.ceil(ms);
+}
+
+const MIN_RECORD_BYTES = 1024;
+/** Past this, one record's text alone nears V8's string limit and a worker's heap. */
+const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+function recordSize(raw: Raw): number {
+  const n = parseSize(raw.value);
+  if (n === undefined || n < MIN_RECORD_BYTES || n > MAX_RECORD_BYTES)
+    throw new ConfigError(
+      `${raw.origin}=${JSON.stringify(raw.value)} is not a size from 1KiB to 256MiB; write e.g. 16MiB, 512KiB or a number of bytes`,
+    );
+  return n;
 }
 
 function singleChar(raw: Raw): string {
@@ -163,6 +177,7 @@ export function resolveSyncConfig(flags: Flags, env: Env, target: TargetSpec = f
     workers,
     lockTimeoutMs,
     maxErrors: integer(get('maxErrors')!, 0),
+    maxRecordBytes: recordSize(get('maxRecordSize')!),
     rejectsFile: get('rejects')?.value,
     allowEmpty: boolean(get('allowEmpty')!),
     maxDeletePercent,

@@ -93,6 +93,13 @@ export const SYNC_SETTINGS = [
     default: '0',
     help: 'bad rows to skip (and record) before the load fails',
   },
+  {
+    key: 'maxRecordSize',
+    flag: '--max-record-size <size>',
+    env: 'MAX_RECORD_SIZE',
+    default: '16MiB',
+    help: 'the largest record (a CSV row or a JSON element) read; a larger one is a bad row (e.g. 16MiB, 512KiB)',
+  },
   { key: 'rejects', flag: '--rejects <path>', env: 'REJECTS_FILE', help: 'also write bad rows to this CSV file' },
   {
     key: 'allowEmpty',

@@ -25,6 +25,8 @@ export interface CsvOptions {
 export interface FaultInjection {
   /** The worker thread handling this batch number (1-based) exits abruptly. */
   killWorkerOnBatch?: number;
+  /** The worker thread handling this batch number (1-based) allocates until its heap limit stops it. */
+  exhaustWorkerMemoryOnBatch?: number;
   /** Called between steps; a throw here fails the run at that step. */
   beforeStep?: (step: SyncStep) => void | Promise<void>;
 }
@@ -47,6 +49,8 @@ export interface SyncConfig {
   workers: number;
   lockTimeoutMs: number;
   maxErrors: number;
+  /** The largest record read, in bytes: a larger one is a bad row (or fails the load at once when no bad row is allowed). */
+  maxRecordBytes: number;
   rejectsFile?: string;
   allowEmpty: boolean;
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */

@@ -6,14 +6,16 @@ function split(text: string, recordsPerChunk: number, pieceSize = 3, firstChunkR
     delimiter: 44,
     quote: 34,
     recordsPerChunk,
-    maxChunkBytes: 1 << 20,
+    chunkBytes: 1 << 20,
+    maxRecordBytes: 1 << 20,
+    onTooLarge: 'fail',
+    label: 'test.csv',
     firstChunkRecords,
   });
   const bytes = Buffer.from(text);
   const out: Chunk[] = [];
   for (let i = 0; i < bytes.length; i += pieceSize) out.push(...s.push(bytes.subarray(i, i + pieceSize)));
-  const last = s.finish();
-  if (last) out.push(last);
+  out.push(...s.finish());
   return out;
 }
 
@@ -45,10 +47,10 @@ describe('RecordSplitter', () => {
     ]);
   });
 
-  it('does not count blank lines as records but keeps them in the chunk for line numbering', () => {
+  it('does not count blank lines as records, and drops those before a chunk', () => {
     expect(view(split('\n\na,1\n\r\nb,2\n\n', 1))).toEqual([
-      { text: '\n\na,1\n', startLine: 1, records: 1 },
-      { text: '\r\nb,2\n', startLine: 4, records: 1 },
+      { text: 'a,1\n', startLine: 3, records: 1 },
+      { text: 'b,2\n', startLine: 5, records: 1 },
     ]);
   });
 
@@ -64,8 +66,18 @@ describe('RecordSplitter', () => {
   });
 
   it('fails with the line of a quote that is never closed instead of buffering the whole file', () => {
-    const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 10, maxChunkBytes: 64 });
+    const s = new RecordSplitter({
+      delimiter: 44,
+      quote: 34,
+      recordsPerChunk: 10,
+      chunkBytes: 1 << 20,
+      maxRecordBytes: 64,
+      onTooLarge: 'fail',
+      label: 'test.csv',
+    });
     s.push(Buffer.from('a,1\nb,"open\n'));
-    expect(() => s.push(Buffer.from('x'.repeat(100)))).toThrow(/quoted field opened at line 2 is never closed/);
+    expect(() => s.push(Buffer.from('x'.repeat(100)))).toThrow(
+      /test\.csv, line 2: a record is larger than the maximum record size of 64 bytes .*quoted field opened at line 2/,
+    );
   });
 });
