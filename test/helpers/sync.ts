@@ -84,12 +84,22 @@ export function startCli(
   env: Record<string, string | undefined> = {},
   cwd = projectRoot,
 ): ChildProcess {
+  return startCliWith([], args, env, cwd);
+}
+
+/** Starts the built CLI with options for node itself (e.g. --import a preloaded hook). */
+export function startCliWith(
+  nodeArgs: string[],
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd = projectRoot,
+): ChildProcess {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('PG') && k !== 'DATABASE_URL' && k !== 'TEST_DATABASE_URL') clean[k] = v;
   }
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-  return spawn(process.execPath, [join(projectRoot, 'bin', 'etl'), ...args], {
+  return spawn(process.execPath, [...nodeArgs, join(projectRoot, 'bin', 'etl'), ...args], {
     cwd,
     env: clean,
     stdio: ['pipe', 'pipe', 'pipe'],
