@@ -10,7 +10,7 @@
  */
 import { ByteQueue } from './byte-queue.js';
 import { tooLargeChunk, type Chunk } from './splitter.js';
-import { tooLargeMessage, type SplitLimits } from './split-limits.js';
+import { DeferredFailure, tooLargeMessage, type SplitLimits } from './split-limits.js';
 
 const enum State {
   BeforeArray,
@@ -32,6 +32,7 @@ const HEAD_BYTES = 1024;
 
 export class JsonArraySplitter {
   private state = State.BeforeArray;
+  private readonly failure = new DeferredFailure();
   private depth = 0;
   /** Inside a string of a container element. */
   private inString = false;
@@ -54,7 +55,10 @@ export class JsonArraySplitter {
   constructor(private readonly options: SplitLimits & { recordsPerChunk: number }) {}
 
   push(bytes: Buffer): Chunk[] {
-    const chunks: Chunk[] = [];
+    return this.failure.guard((chunks) => this.scan(bytes, chunks));
+  }
+
+  private scan(bytes: Buffer, chunks: Chunk[]): void {
     const base = this.queue.removed + this.queue.length;
     this.queue.push(bytes);
     const { maxRecordBytes } = this.options;
@@ -121,10 +125,10 @@ export class JsonArraySplitter {
       this.queue.drop(this.queue.length);
       this.nextStartLine = this.line;
     }
-    return chunks;
   }
 
   finish(): Chunk[] {
+    this.failure.rethrow();
     const chunks: Chunk[] = [];
     const end = this.queue.removed + this.queue.length;
     if (this.state === State.InScalar) this.endElement(end, chunks);

@@ -39,3 +39,29 @@ export function tooLargeMessage(limits: SplitLimits, line: number, detail: { hin
 export function tooLargeReason(record: TooLargeRecord, maxRecordBytes: number): string {
   return `the record is ${record.bytes} bytes long, over the maximum record size of ${formatBytes(maxRecordBytes)} (${SETTING}); its text is cut to the first ${record.head.length} bytes`;
 }
+
+/**
+ * A read error found while scanning is raised at the next read, after the chunks completed before
+ * it are handed on: so a bad record right after the header fails the load (exit 1, recorded in
+ * history) however the bytes happened to arrive, rather than the header read.
+ */
+export class DeferredFailure {
+  private error: unknown;
+  private failed = false;
+
+  guard<T>(scan: (out: T[]) => void): T[] {
+    this.rethrow();
+    const out: T[] = [];
+    try {
+      scan(out);
+    } catch (error) {
+      this.failed = true;
+      this.error = error;
+    }
+    return out;
+  }
+
+  rethrow(): void {
+    if (this.failed) throw this.error;
+  }
+}

@@ -10,7 +10,7 @@
  * is skipped to its end and reported (with its real length and its first bytes) as a bad row.
  */
 import { ByteQueue } from './byte-queue.js';
-import { tooLargeMessage, type SplitLimits, type TooLargeRecord } from './split-limits.js';
+import { DeferredFailure, tooLargeMessage, type SplitLimits, type TooLargeRecord } from './split-limits.js';
 
 export interface Chunk {
   /** UTF-8 bytes of whole records (the last chunk may end without a line end). */
@@ -55,6 +55,7 @@ export function tooLargeChunk(records: TooLargeRecord[], line: number): Chunk {
 
 export class RecordSplitter {
   private state = State.FieldStart;
+  private readonly failure = new DeferredFailure();
   private readonly queue = new ByteQueue();
   private prev = -1;
   /** A CR ended a line: the cut waits for the next byte, which may be the LF of a CRLF. */
@@ -90,8 +91,11 @@ export class RecordSplitter {
 
   /** Feeds bytes; returns the chunks completed by them. */
   push(bytes: Buffer): Chunk[] {
-    const chunks: Chunk[] = [];
-    if (bytes.length === 0) return chunks;
+    return this.failure.guard((chunks) => this.scan(bytes, chunks));
+  }
+
+  private scan(bytes: Buffer, chunks: Chunk[]): void {
+    if (bytes.length === 0) return;
     const base = this.queue.removed + this.queue.length;
     this.queue.push(bytes);
     const { delimiter, quote, maxRecordBytes } = this.options;
@@ -149,11 +153,11 @@ export class RecordSplitter {
     this.state = state;
     // The bytes of a record being skipped are never kept.
     if (this.skipping) this.queue.drop(this.queue.length);
-    return chunks;
   }
 
   /** The records after the last cut (the last one may lack a line end), as final chunks. */
   finish(): Chunk[] {
+    this.failure.rethrow();
     const chunks: Chunk[] = [];
     const end = this.queue.removed + this.queue.length;
     this.crPending = false;
