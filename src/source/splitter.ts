@@ -68,6 +68,8 @@ export class RecordSplitter {
   /** The record being skipped for its size. */
   private skipping: { line: number; head: Buffer } | undefined;
   private recordsSinceCut = 0;
+  /** Offset in the input past the blank lines read since the last cut, while no record follows them. */
+  private blankEnd = 0;
   private recordsPerChunk: number;
   // Offsets are relative to the first byte held in the queue, which is where the next chunk starts.
   private starts: number[] = [];
@@ -99,30 +101,39 @@ export class RecordSplitter {
     const base = this.queue.removed + this.queue.length;
     this.queue.push(bytes);
     const { delimiter, quote, maxRecordBytes } = this.options;
+    // The hot state lives in locals; fields are synced around the (per record) method calls.
     let state = this.state;
+    let line = this.line;
+    let prev = this.prev;
+    /** Where the current record passes the maximum size (never, outside a record or when skipping). */
+    let tooLargeAt = this.recordStarted && !this.skipping ? this.recordStart + maxRecordBytes : Infinity;
     for (let i = 0; i < bytes.length; i += 1) {
       const b = bytes[i];
-      const at = base + i;
       if (this.crPending) {
         this.crPending = false;
+        this.line = line;
         if (b === LF) {
-          this.prev = b;
-          this.lineEnded(at + 1, chunks);
+          prev = b;
+          this.lineEnded(base + i + 1, chunks);
           continue;
         }
-        this.lineEnded(at, chunks);
+        this.lineEnded(base + i, chunks);
       }
-      if (b === CR || (b === LF && this.prev !== CR)) this.line += 1;
-      this.prev = b;
+      if (b === CR || (b === LF && prev !== CR)) line += 1;
+      prev = b;
       let ended = false;
       switch (state) {
         case State.FieldStart:
           if (b === LF || b === CR) ended = true;
           else {
-            if (!this.recordStarted) this.startRecord(at);
+            if (!this.recordStarted) {
+              this.line = line;
+              this.startRecord(base + i);
+              tooLargeAt = base + i + maxRecordBytes;
+            }
             if (b === quote) {
               state = State.Quoted;
-              this.quotedSinceLine = this.line;
+              this.quotedSinceLine = line;
             } else if (b !== delimiter) state = State.Unquoted;
           }
           break;
@@ -142,17 +153,24 @@ export class RecordSplitter {
       }
       if (ended) {
         state = State.FieldStart;
-        if (this.recordStarted) this.endRecord(at, chunks);
+        this.line = line;
+        if (this.recordStarted) this.endRecord(base + i, chunks);
+        tooLargeAt = Infinity;
         if (b === CR) this.crPending = true;
-        else this.lineEnded(at + 1, chunks);
-      } else if (this.recordStarted && this.skipping === undefined && at - this.recordStart >= maxRecordBytes) {
+        else this.lineEnded(base + i + 1, chunks);
+      } else if (base + i >= tooLargeAt) {
         this.state = state;
+        this.line = line;
         this.startSkipping(chunks);
+        tooLargeAt = Infinity;
       }
     }
     this.state = state;
-    // The bytes of a record being skipped are never kept.
+    this.line = line;
+    this.prev = prev;
+    // The bytes of a record being skipped are never kept, nor blank lines before any record.
     if (this.skipping) this.queue.drop(this.queue.length);
+    else if (!this.recordStarted && this.recordsSinceCut === 0) this.dropBlankLines();
   }
 
   /** The records after the last cut (the last one may lack a line end), as final chunks. */
@@ -167,11 +185,16 @@ export class RecordSplitter {
   }
 
   private startRecord(at: number): void {
+    this.dropBlankLines();
     this.recordStarted = true;
     this.recordStart = at;
     this.recordLine = this.line;
     this.starts.push(at - this.queue.removed);
     this.lines.push(this.line);
+  }
+
+  private dropBlankLines(): void {
+    if (this.blankEnd > this.queue.removed) this.queue.drop(this.blankEnd - this.queue.removed);
   }
 
   private endRecord(at: number, chunks: Chunk[]): void {
@@ -189,7 +212,8 @@ export class RecordSplitter {
   /** After a line end (`after`: the offset past it): cut when the chunk is full; drop leading blank lines. */
   private lineEnded(after: number, chunks: Chunk[]): void {
     if (this.recordsSinceCut === 0) {
-      this.queue.drop(after - this.queue.removed);
+      // Dropped when the next record starts or the read ends: once, not per line.
+      this.blankEnd = after;
       this.nextStartLine = this.line;
       return;
     }
