@@ -80,8 +80,13 @@ export function parseWithCsvParse(data: Buffer, layout: CsvLayout, index: Record
     },
   });
   if (failed || records.length !== index.lines.length) return undefined;
-  return stageRecords(records, layout, (i) => index.lines[i], rawOf, data.length, (i) =>
-    invalid?.has(i) ? INVALID_TEXT : quotingProblem(rawOf(i), layout),
+  return stageRecords(
+    records,
+    layout,
+    (i) => index.lines[i],
+    rawOf,
+    data.length,
+    (i) => (invalid?.has(i) ? INVALID_TEXT : quotingProblem(rawOf(i), layout)),
   ).result();
 }
 

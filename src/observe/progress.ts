@@ -87,8 +87,7 @@ export function progressLine(v: ProgressView): string {
   const parts = [`${groupDigits(v.rowsRead)} rows`];
   if (v.rowsPerSecond !== undefined) parts.push(`${groupDigits(Math.round(v.rowsPerSecond))} rows/s`);
   const percent = percentRead(v.bytesRead, v.totalBytes);
-  const decompressed =
-    v.decompressedBytes === undefined ? '' : ` (${formatBytes(v.decompressedBytes)} decompressed)`;
+  const decompressed = v.decompressedBytes === undefined ? '' : ` (${formatBytes(v.decompressedBytes)} decompressed)`;
   parts.push(
     (percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`) +
       decompressed,

@@ -85,7 +85,11 @@ export function matchHeader(
 }
 
 /** A name the target reads that the header repeats is ambiguous: which field would feed it? */
-function refuseRepeatedNames(fields: readonly string[], read: readonly string[], where: { file: string; line: number }) {
+function refuseRepeatedNames(
+  fields: readonly string[],
+  read: readonly string[],
+  where: { file: string; line: number },
+) {
   for (const name of new Set(read.map(normal))) {
     const at = fields.flatMap((f, i) => (normal(f) === name ? [i + 1] : []));
     if (at.length > 1) {

@@ -238,7 +238,13 @@ const docColumns = [
   { name: 'doc', type: 'jsonb' },
 ];
 
-const docSync = (source: string) => ({ name: 'docs', source, target: { table: 'docs' }, key: 'id', columns: docColumns });
+const docSync = (source: string) => ({
+  name: 'docs',
+  source,
+  target: { table: 'docs' },
+  key: 'id',
+  columns: docColumns,
+});
 
 // Item 7. JSONTestSuite i_number_very_big_negative_int / y_number_very_big_negative_int and
 // i_number_huge_exp: digits beyond a double's precision.

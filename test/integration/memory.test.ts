@@ -66,7 +66,11 @@ const valid = 'ann@example.com,Ann\n';
 const after = 'bob@example.com,Bob\n';
 
 it('fails at once on a 300 MB line with no line end, naming the line and the limit', async () => {
-  const file = writeFile('no-line-end.csv', [['email,full_name\n', 1], [valid, 1], ['x', 300 * MiB]]);
+  const file = writeFile('no-line-end.csv', [
+    ['email,full_name\n', 1],
+    [valid, 1],
+    ['x', 300 * MiB],
+  ]);
   const result = await etlSync(file);
   expect(result.code).toBe(1);
   expect(result.stderr).toMatch(
@@ -113,9 +117,7 @@ it('cuts chunks by bytes: 2,000 rows of 20,000 columns load within the memory bo
   const result = await etlSync(path);
   expect(result.code).toBe(0);
   const expected = Object.fromEntries(
-    Array.from({ length: rows }, (_, i) => [`user${i}@example.com`, `Name ${i}`]).sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    ),
+    Array.from({ length: rows }, (_, i) => [`user${i}@example.com`, `Name ${i}`]).sort(([a], [b]) => (a < b ? -1 : 1)),
   );
   expect(await followers(db)).toEqual(expected);
   expect(result.peakRssMb).toBeLessThan(LIMIT_MB);

@@ -34,10 +34,7 @@ describe('splitRecords (the fast path)', () => {
     ['a,b', [['a', 'b']]],
     ['a,\n', [['a', '']]],
     // A lone CR ends a line (old Mac exports), as LF and CRLF do.
-    [
-      'a\rb,c\r',
-      [['a'], ['b', 'c']],
-    ],
+    ['a\rb,c\r', [['a'], ['b', 'c']]],
     ['\r\ra,"x\ry"\r\r\n', [['a', 'x\ry']]],
     // Only empty lines are blank: a line of spaces or delimiters is a record of empty fields.
     ['  \n', [['  ']]],
