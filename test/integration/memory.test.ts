@@ -147,7 +147,7 @@ it('reads a gzip bomb of blank lines to its end in bounded memory, then refuses 
   const before = await followers(db);
   const result = await etlSync(file);
   expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/no valid rows/u);
+  expect(result.stderr).toMatch(/has no data rows; refusing to empty public.followers/u);
   expect(await followers(db)).toEqual(before);
   expect(result.peakRssMb).toBeLessThan(LIMIT_MB);
 });
