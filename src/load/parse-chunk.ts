@@ -182,6 +182,7 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     },
   }) as unknown as { record: string[]; raw: string }[];
 
+  const invalidBytes = !isUtf8(data);
   const lines: number[] = [];
   const raws: string[] = [];
   let line = startLine;
@@ -197,7 +198,8 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     (i) => lines[i],
     (i) => raws[i],
     data.length,
-    (i) => (raws[i].includes('\uFFFD') && !isUtf8(data) ? INVALID_TEXT : quotingProblem(raws[i], layout)),
+    // Without an index, a record with invalid bytes is told by the U+FFFD they decode to.
+    (i) => (invalidBytes && raws[i].includes('\uFFFD') ? INVALID_TEXT : quotingProblem(raws[i], layout)),
   );
   for (const skip of skipped) {
     const blank = leadingBlankLines(skip.raw);

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import type pg from 'pg';
 import type { ChunkLayout, Reject } from './layout.js';
 import type { Chunk } from '../source/splitter.js';
-import { tooLargeReason } from '../source/split-limits.js';
+import { DEFAULT_CHUNK_BYTES, tooLargeReason } from '../source/split-limits.js';
 import type { ChunkOutcome, ChunkTask, CloseTask } from './copy-worker.js';
 
 /**
@@ -24,16 +24,13 @@ function workerFile(): string {
   return built;
 }
 
-/** The splitter cuts a chunk at the first record end past this many bytes (record-source.ts). */
-const CHUNK_BYTES = 4 * 1024 * 1024;
-
 /**
  * Room for a batch's records, strings and COPY text (about 1 KB a row at worst) plus the thread
  * itself, and for the largest chunk: up to 4 MiB plus one record of the maximum size, whose text,
  * field strings and COPY line live on the heap at once (about three times its bytes).
  */
 export function workerHeapMb(batchSize: number, maxRecordBytes: number): number {
-  return 48 + Math.ceil(batchSize / 1000) + Math.ceil((3 * (CHUNK_BYTES + maxRecordBytes)) / 1048576);
+  return 48 + Math.ceil(batchSize / 1000) + Math.ceil((3 * (DEFAULT_CHUNK_BYTES + maxRecordBytes)) / 1048576);
 }
 
 export interface StagingPoolOptions {

@@ -10,6 +10,7 @@ import { decoder } from './decode.js';
 import { parseHeaderRecord } from './header.js';
 import { JsonArraySplitter } from './json-splitter.js';
 import { RecordSplitter, type Chunk } from './splitter.js';
+import { DEFAULT_CHUNK_BYTES } from './split-limits.js';
 
 export type SourceFormat = 'csv' | 'ndjson' | 'json';
 
@@ -44,9 +45,6 @@ const UTF8 = new Set(['utf8', 'utf-8', 'unicode-1-1-utf-8']);
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** No byte of UTF-8 text is 0xFF: NDJSON is split on line ends only, with no quoting. */
 const NEVER = 0x1ff;
-
-/** Chunks stay small enough for a worker's heap however long the rows are. */
-const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 function splitterFor(options: RecordSourceOptions): Splitter {
   const limits = {

@@ -1,5 +1,8 @@
 /** The size limits the splitters share, and how a record over the maximum is described. */
 
+/** Chunks stay small enough for a worker's heap however long the rows are. */
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
 export interface SplitLimits {
   /** A chunk is cut at the first record boundary past this many bytes (or its record count). */
   chunkBytes: number;
