@@ -1,5 +1,5 @@
 import type { TargetSpec } from '../table/spec.js';
-import type { SourceFormat } from '../source/record-source.js';
+import type { SyncSettings } from './settings.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
 export type DatabaseSetting =
@@ -33,28 +33,38 @@ export interface FaultInjection {
 
 export type SyncStep = 'staged' | 'merge' | 'commit' | 'cleanup';
 
+/**
+ * The settings that resolveSyncConfig turns into other fields (below); every other setting of
+ * SYNC_SETTINGS appears in SyncConfig as it is, under its key (file, format, batchSize, workers,
+ * maxErrors, allowEmpty, dryRun, and any setting added to the table).
+ */
+type ReshapedSettings =
+  | 'databaseUrl'
+  | 'embeddedDir'
+  | 'minConns'
+  | 'maxConns'
+  | 'lockTimeout'
+  | 'maxDelete'
+  | 'rejects'
+  | 'delimiter'
+  | 'quote'
+  | 'header'
+  | 'encoding'
+  | 'connectTimeout'
+  | 'statementTimeout'
+  | 'idleInTransactionTimeout';
+
 /** Everything one sync needs, resolved once and frozen. */
-export interface SyncConfig {
+export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
   database: DatabaseSetting;
   minConnections: number;
   maxConnections: number;
   limits: ConnectionLimits;
   target: TargetSpec;
-  /** A path, '-' for stdin, or an http(s) URL. */
-  file: string;
-  /** csv, ndjson or json; undefined means: by the file name's extension. */
-  format?: SourceFormat;
   csv: CsvOptions;
-  batchSize: number;
-  workers: number;
   lockTimeoutMs: number;
-  maxErrors: number;
-  /** The largest record read, in bytes: a larger one is a bad row (or fails the load at once when no bad row is allowed). */
-  maxRecordBytes: number;
   rejectsFile?: string;
-  allowEmpty: boolean;
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */
   maxDeletePercent?: number;
-  dryRun: boolean;
   faults?: FaultInjection;
 }

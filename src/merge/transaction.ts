@@ -19,8 +19,8 @@ import {
   hasUniqueKey,
   touchTableStatus,
   updateChanged,
-  type Statement,
 } from './sql.js';
+import type { Statement } from '../db/statement.js';
 import { PG_CODES, pgCode } from '../errors.js';
 
 export interface MergeOptions {

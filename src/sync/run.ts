@@ -102,7 +102,7 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
     encoding: config.csv.encoding,
     recordsPerChunk: config.batchSize,
     label: input.label,
-    maxRecordBytes: config.maxRecordBytes,
+    maxRecordBytes: config.maxRecordSize,
     // With no bad row allowed, a record over the limit fails the load at once, unread.
     onTooLarge: config.maxErrors === 0 ? 'fail' : 'skip',
   });
@@ -260,7 +260,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       onRejects: (batch) => sink.add(batch),
       crashOnChunk: config.faults?.killWorkerOnBatch,
       exhaustMemoryOnChunk: config.faults?.exhaustWorkerMemoryOnBatch,
-      maxRecordBytes: config.maxRecordBytes,
+      maxRecordBytes: config.maxRecordSize,
     });
     const tooMany = () => {
       if (sink.total > config.maxErrors) {

@@ -11,6 +11,7 @@
  * Runs per field per row in worker threads: everything type-specific (limits, messages, shared
  * results) is decided once in typedNormalizer, and the regular expressions are module constants.
  */
+import { UUID_PATTERN } from '../db/uuid.js';
 import type { ColumnType } from './column-type.js';
 import { nestsDeeperThan } from './json-text.js';
 import type { SourceValue } from './source-value.js';
@@ -463,11 +464,9 @@ function textConverter(r: Refusals, maxLength: number | undefined): Convert {
 // ---------------------------------------------------------------------------------------------
 // uuid
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function uuidConverter(r: Refusals): Convert {
   return trimmed(r, (text) =>
-    UUID.test(text)
+    UUID_PATTERN.test(text)
       ? ok(text.toLowerCase())
       : r.invalid(text, 'is not a UUID (expected 8-4-4-4-12 hexadecimal digits)'),
   );

@@ -13,15 +13,15 @@ const source = (extra: string) =>
 describe('a tab delimiter in the config file', () => {
   it('is read as written: "\\t" in JSON', () => {
     const [def] = parseConfigText('etl.config.json', source(',"delimiter":"\\t"'));
-    expect(def.flags.delimiter).toBe('\t');
+    expect(def.settings.delimiter?.value).toBe('\t');
   });
 
   it('is read as written: a real tab in YAML', () => {
     const yaml =
       'syncs:\n  - name: s\n    source: { path: a.tsv, delimiter: "\t" }\n    target: { table: t }\n    key: id\n    columns: [{ name: id, type: int }]\n';
     const [def] = parseConfigText('etl.config.yaml', yaml);
-    expect(def.flags.delimiter).toBe('\t');
-    expect(resolveSyncConfig({ delimiter: def.flags.delimiter }, {}).csv.delimiter).toBe('\t');
+    expect(def.settings.delimiter?.value).toBe('\t');
+    expect(resolveSyncConfig({ delimiter: def.settings.delimiter?.value }, {}).csv.delimiter).toBe('\t');
   });
 
   it('still refuses an empty delimiter', () => {
@@ -34,10 +34,10 @@ describe('a tab delimiter in the config file', () => {
 // Item 11.
 describe('--max-record-size', () => {
   it('defaults to 16 MiB and takes sizes with units', () => {
-    expect(resolveSyncConfig({}, {}).maxRecordBytes).toBe(16 * 1024 * 1024);
-    expect(resolveSyncConfig({ maxRecordSize: '512KiB' }, {}).maxRecordBytes).toBe(512 * 1024);
-    expect(resolveSyncConfig({}, { MAX_RECORD_SIZE: '64M' }).maxRecordBytes).toBe(64 * 1024 * 1024);
-    expect(resolveSyncConfig({}, { MAX_RECORD_SIZE: '4096' }).maxRecordBytes).toBe(4096);
+    expect(resolveSyncConfig({}, {}).maxRecordSize).toBe(16 * 1024 * 1024);
+    expect(resolveSyncConfig({ maxRecordSize: '512KiB' }, {}).maxRecordSize).toBe(512 * 1024);
+    expect(resolveSyncConfig({}, { MAX_RECORD_SIZE: '64M' }).maxRecordSize).toBe(64 * 1024 * 1024);
+    expect(resolveSyncConfig({}, { MAX_RECORD_SIZE: '4096' }).maxRecordSize).toBe(4096);
   });
 
   it.each(['abc', '0', '12 parsecs', '1GiB'])('refuses %j, naming the setting', (value) => {

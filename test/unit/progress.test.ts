@@ -4,7 +4,6 @@ import {
   estimateRemainingMs,
   fitToWidth,
   formatBytes,
-  formatEta,
   groupDigits,
   percentRead,
   progressLine,
@@ -13,6 +12,7 @@ import {
   type ProgressReporterOptions,
 } from '../../src/observe/progress.js';
 import type { SyncProgress } from '../../src/index.js';
+import { formatDuration } from '../../src/config/duration.js';
 
 describe('progress formatting', () => {
   it('groups digits the same way in every locale', () => {
@@ -44,11 +44,11 @@ describe('progress formatting', () => {
   });
 
   it('prints estimates in whole seconds, minutes or hours', () => {
-    expect(formatEta(0)).toBe('0s');
-    expect(formatEta(-500)).toBe('0s');
-    expect(formatEta(8400)).toBe('8s');
-    expect(formatEta(65_000)).toBe('1m05s');
-    expect(formatEta(3_780_000)).toBe('1h03m');
+    expect(formatDuration(0, { wholeSeconds: true })).toBe('0s');
+    expect(formatDuration(-500, { wholeSeconds: true })).toBe('0s');
+    expect(formatDuration(8400, { wholeSeconds: true })).toBe('8s');
+    expect(formatDuration(65_000, { wholeSeconds: true })).toBe('1m05s');
+    expect(formatDuration(3_780_000, { wholeSeconds: true })).toBe('1h03m');
   });
 
   it('computes the share read, capped at 100%, and nothing without a size', () => {
