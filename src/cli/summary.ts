@@ -1,18 +1,17 @@
+import { formatDuration } from '../config/duration.js';
 import type { SyncResult } from '../index.js';
-
-const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`);
 
 export function summaryText(r: SyncResult): string {
   const c = r.counts;
   if (r.skipped)
-    return `skipped ${r.target}: ${r.source} is unchanged since the last successful load (--if-changed; load ${r.loadId}, took ${fmtMs(r.durationMs)})\n`;
+    return `skipped ${r.target}: ${r.source} is unchanged since the last successful load (--if-changed; load ${r.loadId}, took ${formatDuration(r.durationMs)})\n`;
   const head = r.dryRun
     ? `dry run of ${r.target} from ${r.source}: nothing was changed (load ${r.loadId})`
     : `synced ${r.target} from ${r.source} (load ${r.loadId})`;
   const lines = [
     head,
     `  read ${c.read}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`,
-    `  took ${fmtMs(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
+    `  took ${formatDuration(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
   ];
   if (c.rejected > 0)
     lines.push(`  note: ${c.rejected} bad row(s) were skipped; see: etl status --load ${r.loadId} --rejects`);

@@ -1,5 +1,5 @@
 import type { TargetSpec } from '../table/spec.js';
-import type { SourceFormat } from '../source/record-source.js';
+import type { SyncSettings } from './settings.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
 export type DatabaseSetting =
@@ -25,36 +25,46 @@ export interface CsvOptions {
 export interface FaultInjection {
   /** The worker thread handling this batch number (1-based) exits abruptly. */
   killWorkerOnBatch?: number;
+  /** The worker thread handling this batch number (1-based) allocates until its heap limit stops it. */
+  exhaustWorkerMemoryOnBatch?: number;
   /** Called between steps; a throw here fails the run at that step. */
   beforeStep?: (step: SyncStep) => void | Promise<void>;
 }
 
 export type SyncStep = 'staged' | 'merge' | 'commit' | 'cleanup';
 
+/**
+ * The settings that resolveSyncConfig turns into other fields (below); every other setting of
+ * SYNC_SETTINGS appears in SyncConfig as it is, under its key (file, format, batchSize, workers,
+ * maxErrors, allowEmpty, dryRun, and any setting added to the table).
+ */
+type ReshapedSettings =
+  | 'databaseUrl'
+  | 'embeddedDir'
+  | 'minConns'
+  | 'maxConns'
+  | 'lockTimeout'
+  | 'maxDelete'
+  | 'rejects'
+  | 'delimiter'
+  | 'quote'
+  | 'header'
+  | 'encoding'
+  | 'connectTimeout'
+  | 'statementTimeout'
+  | 'idleInTransactionTimeout';
+
 /** Everything one sync needs, resolved once and frozen. */
-export interface SyncConfig {
+export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
   database: DatabaseSetting;
   minConnections: number;
   maxConnections: number;
   limits: ConnectionLimits;
   target: TargetSpec;
-  /** A path, '-' for stdin, or an http(s) URL. */
-  file: string;
-  /** csv, ndjson or json; undefined means: by the file name's extension. */
-  format?: SourceFormat;
   csv: CsvOptions;
-  batchSize: number;
-  workers: number;
   lockTimeoutMs: number;
-  maxErrors: number;
   rejectsFile?: string;
-  allowEmpty: boolean;
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */
   maxDeletePercent?: number;
-  dryRun: boolean;
-  /** Skip the sync when the source's size and SHA-256 equal those of the table's last successful load. */
-  ifChanged: boolean;
-  /** work_mem for the merge transaction, as PostgreSQL spells it (256MB). */
-  workMem: string;
   faults?: FaultInjection;
 }

@@ -24,6 +24,8 @@ export interface ChunkTask {
   skipCopy?: boolean;
   /** Fault injection for tests: this worker thread exits before copying. */
   crash?: boolean;
+  /** Fault injection for tests: this worker allocates until its heap limit stops the thread. */
+  exhaustMemory?: boolean;
 }
 
 export interface CloseTask {
@@ -55,6 +57,11 @@ async function connection(config: pg.ClientConfig): Promise<pg.Client> {
   return fresh;
 }
 
+function exhaustMemory(): never {
+  const hog: number[][] = [];
+  for (;;) hog.push(new Array<number>(1 << 20).fill(hog.length));
+}
+
 export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOutcome> {
   if (task.kind === 'close') {
     const open = client;
@@ -63,6 +70,7 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
     return { staged: 0, records: 0, rejects: [], parseMs: 0, copyMs: 0 };
   }
   if (task.crash) process.exit(70);
+  if (task.exhaustMemory) exhaustMemory();
   const parseStart = performance.now();
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
   const parsed =

@@ -4,13 +4,10 @@
  * printed without a database.
  */
 import { quoteIdent, quoteLiteral, quoteTable } from '../db/quote.js';
+import type { Statement } from '../db/statement.js';
+import { UUID_PATTERN } from '../db/uuid.js';
 import { DELETE_FLAG, LINE_COLUMN, LOAD_ID_COLUMN, stagedName, stagedNameOf } from '../load/staging-columns.js';
 import { keyColumns, valueColumns, type ColumnSpec, type TargetSpec } from '../table/spec.js';
-
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
 
 const TEXT_TYPES = /^(text|varchar|character varying|char|character|bpchar)\b/i;
 
@@ -38,15 +35,13 @@ export function partitionName(spec: TargetSpec, loadId: string): string {
   return base + suffix;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export function partitionTable(spec: TargetSpec, loadId: string): string {
   return quoteTable(spec.stagingSchema, partitionName(spec, loadId));
 }
 
 /** DDL cannot take parameters, so the load id is checked to be a UUID before it becomes a literal. */
 export function createPartition(spec: TargetSpec, loadId: string): Statement {
-  if (!UUID.test(loadId)) throw new Error(`not a load id: ${loadId}`);
+  if (!UUID_PATTERN.test(loadId)) throw new Error(`not a load id: ${loadId}`);
   const id = quoteLiteral(loadId);
   return {
     text: `CREATE UNLOGGED TABLE ${partitionTable(spec, loadId)}

@@ -23,8 +23,8 @@ import {
   serverVersionNum,
   setWorkMem,
   touchTableStatus,
-  type Statement,
 } from './sql.js';
+import type { Statement } from '../db/statement.js';
 import { PG_CODES, pgCode } from '../errors.js';
 
 export interface MergeOptions {

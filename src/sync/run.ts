@@ -23,6 +23,7 @@ import {
 } from '../load/fingerprint.js';
 import type { ChunkLayout, Reject } from '../load/layout.js';
 import { StagingPool } from '../load/pool.js';
+import { checkHeap } from '../load/heap.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
 import { mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
@@ -42,6 +43,8 @@ import { recoverAbandoned } from './recover.js';
 export interface SyncProgress {
   bytesRead: number;
   totalBytes?: number;
+  /** gzip input: bytes after decompression. */
+  decompressedBytes?: number;
   rowsRead: number;
   phase: 'staging' | 'merging';
 }
@@ -126,6 +129,9 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
     encoding: config.csv.encoding,
     recordsPerChunk: config.batchSize,
     label: input.label,
+    maxRecordBytes: config.maxRecordSize,
+    // With no bad row allowed, a record over the limit fails the load at once, unread.
+    onTooLarge: config.maxErrors === 0 ? 'fail' : 'skip',
   });
   let layout: ChunkLayout | undefined;
   if (format !== 'csv') {
@@ -285,6 +291,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       skipCopy: false,
       onRejects: (batch) => sink.add(batch),
       crashOnChunk: config.faults?.killWorkerOnBatch,
+      exhaustMemoryOnChunk: config.faults?.exhaustWorkerMemoryOnBatch,
+      maxRecordBytes: config.maxRecordSize,
     });
     const tooMany = () => {
       if (sink.total > config.maxErrors) {
@@ -299,7 +307,14 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       await pool.stage(chunk);
       tooMany();
       if (sink.pendingCount >= 1000) await sink.flush(side);
-      env.onProgress?.({ bytesRead: input.bytesRead(), totalBytes: input.size, rowsRead: pool.records, phase });
+      checkHeap();
+      env.onProgress?.({
+        bytesRead: input.bytesRead(),
+        totalBytes: input.size,
+        decompressedBytes: input.compressed ? source.bytesScanned : undefined,
+        rowsRead: pool.records,
+        phase,
+      });
     }
     await pool.drain();
     counts.read = pool.records;

@@ -18,8 +18,8 @@ import {
   mergeUpserts,
   partitionTable,
   serverVersionNum,
-  type Statement,
 } from '../../src/merge/sql.js';
+import type { Statement } from '../../src/db/statement.js';
 import { DeleteLimitError, mergeLoad, type MergeOptions } from '../../src/merge/transaction.js';
 import { ensureTarget } from '../../src/store/ensure-target.js';
 import { zeroCounts } from '../../src/store/history.js';

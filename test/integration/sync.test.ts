@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LockBusyError, SyncAbortedError, SyncFailedError } from '../../src/index.js';
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   followers,
   followersWithTimes,
@@ -13,13 +13,7 @@ import {
   syncCsv,
 } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,"Bob, Jr."\ncat@example.com,Cat\n';
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ndan@example.com,Dan\n';
