@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import {
   ConfigError,
   DAEMON_SETTINGS,
@@ -20,6 +20,7 @@ import {
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './report.js';
+import { addSettingOptions, settingValuesFrom } from './setting-options.js';
 import { addSyncOptions, syncFlagsFrom } from './sync-options.js';
 
 /**
@@ -57,16 +58,7 @@ share one database and one health server.
 
 ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
   );
-  for (const s of DAEMON_SETTINGS) {
-    if (s.key === 'runOnStart')
-      cmd.addOption(
-        new Option('--run-on-start', `sync once right away at start, then on the schedule [env ${s.env}] (default)`),
-      );
-    const defNote = 'default' in s && s.key !== 'runOnStart' ? ` (default: ${s.default})` : '';
-    const option = new Option(s.flag, `${s.help} [env ${s.env}]${defNote}`);
-    if (s.key === 'logFormat') option.choices(['text', 'json']);
-    cmd.addOption(option);
-  }
+  addSettingOptions(cmd, DAEMON_SETTINGS);
   cmd.action(async (names: string[], opts: Record<string, unknown>, command: Command) => {
     let log: FieldLogger = ignoringFields(stderrLogger());
     const stop = new AbortController();
@@ -95,7 +87,7 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
     process.on('SIGTERM', onSignal);
     try {
       const env = environment(process.env, opts.envFile as string | undefined, process.cwd());
-      const daemonFlags = daemonFlagsFrom(command, opts);
+      const daemonFlags: DaemonFlags = settingValuesFrom(command, DAEMON_SETTINGS);
       if (resolveLogFormat(daemonFlags, env) === 'json') log = jsonLogger();
       const config = daemonConfig(names, opts, command, daemonFlags, env);
       await runDaemon(config, { log, signal: stop.signal, abortRunSignal: abortRun.signal });
@@ -120,7 +112,7 @@ function daemonConfig(
   daemonFlags: DaemonFlags,
   env: Env,
 ): DaemonConfig | NamedDaemonConfig {
-  const syncFlags = syncFlagsFrom(command, opts);
+  const syncFlags = syncFlagsFrom(command);
   if (!opts.all && names.length === 0) {
     if (opts.config !== undefined)
       throw new ConfigError('--config needs sync names or --all: which of its syncs should the daemon schedule?');
@@ -131,13 +123,4 @@ function daemonConfig(
   if (!loaded)
     throw new ConfigError('no config file: create etl.config.json (or pass --config FILE) to define named syncs');
   return resolveNamedDaemonConfig(loaded, opts.all ? { all: true } : { names }, syncFlags, daemonFlags, env);
-}
-
-/** Only flags given on the command line override the environment (as syncFlagsFrom does). */
-function daemonFlagsFrom(command: Command, opts: Record<string, unknown>): DaemonFlags {
-  const flags: DaemonFlags = {};
-  for (const s of DAEMON_SETTINGS) {
-    if (command.getOptionValueSource(s.key) === 'cli') (flags as Record<string, unknown>)[s.key] = opts[s.key];
-  }
-  return flags;
 }

@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { integer } from '../config/values.js';
 import { formatDuration } from '../config/duration.js';
 import {
   ConfigError,
@@ -14,6 +15,7 @@ import {
 } from '../index.js';
 import { redactSecrets } from '../observe/redact.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { argumentParser } from './setting-options.js';
 
 // ---- formatting: pure ----
 
@@ -168,12 +170,6 @@ export function loadJson(l: LoadRecord) {
 
 // ---- the command ----
 
-function positiveInteger(value: string): number {
-  if (!/^\d+$/u.test(value.trim()) || Number(value) < 1)
-    throw new InvalidArgumentError('use a whole number of at least 1');
-  return Number(value);
-}
-
 interface StatusFlags {
   table?: string;
   limit?: number;
@@ -226,7 +222,11 @@ export function statusCommand(): Command {
   return new Command('status')
     .description('show recent loads (newest first), one load in detail, or the bad rows of a load')
     .addOption(new Option('--table <name>', 'only loads of this table').conflicts('load'))
-    .option('--limit <n>', 'how many loads (default: 20) or bad rows with --rejects (default: 100)', positiveInteger)
+    .option(
+      '--limit <n>',
+      'how many loads (default: 20) or bad rows with --rejects (default: 100)',
+      argumentParser(integer(1)),
+    )
     .option('--load <id>', 'show this load in detail')
     .option('--rejects', 'with --load: list the bad rows of that load (line, reason, raw text) in line order')
     .option('--json', 'print one JSON object on stdout')

@@ -1,16 +1,17 @@
+import { formatDuration } from '../config/duration.js';
 import type { SyncResult } from '../index.js';
-
-const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`);
 
 export function summaryText(r: SyncResult): string {
   const c = r.counts;
+  if (r.skipped)
+    return `skipped ${r.target}: ${r.source} is unchanged since the last successful load (--if-changed; load ${r.loadId}, took ${formatDuration(r.durationMs)})\n`;
   const head = r.dryRun
     ? `dry run of ${r.target} from ${r.source}: nothing was changed (load ${r.loadId})`
     : `synced ${r.target} from ${r.source} (load ${r.loadId})`;
   const lines = [
     head,
     `  read ${c.read}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`,
-    `  took ${fmtMs(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
+    `  took ${formatDuration(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
   ];
   if (c.rejected > 0)
     lines.push(`  note: ${c.rejected} bad row(s) were skipped; see: etl status --load ${r.loadId} --rejects`);
@@ -24,7 +25,8 @@ export function summaryText(r: SyncResult): string {
 export function summaryJson(r: SyncResult): string {
   return (
     JSON.stringify({
-      status: 'succeeded',
+      status: r.skipped ? 'skipped' : 'succeeded',
+      ...(r.skipped ? { skipped: r.skipped } : {}),
       load_id: r.loadId,
       target: r.target,
       source: r.source,
@@ -43,7 +45,10 @@ export function summaryJson(r: SyncResult): string {
         read_parse_stage_ms: Math.round(r.phases.stageMs),
         merge_ms: Math.round(r.phases.mergeMs),
         cleanup_ms: Math.round(r.phases.cleanupMs),
+        worker_parse_ms: Math.round(r.phases.workerParseMs),
+        worker_copy_ms: Math.round(r.phases.workerCopyMs),
       },
+      merge_steps_ms: Object.fromEntries(Object.entries(r.phases.mergeSteps).map(([k, v]) => [k, Math.round(v)])),
       rows_per_second: Math.round(r.rowsPerSecond),
       first_rejects: r.firstRejects,
       warnings: r.warnings,

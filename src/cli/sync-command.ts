@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { parseDuration } from '../config/duration.js';
+import { Command } from 'commander';
+import { duration } from '../config/values.js';
 import {
   ConfigError,
   configForDefinition,
@@ -19,14 +19,9 @@ import {
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './report.js';
+import { argumentParser } from './setting-options.js';
 import { addSyncOptions, syncFlagsFrom } from './sync-options.js';
 import { summaryJson, summaryText } from './summary.js';
-
-function progressInterval(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) throw new InvalidArgumentError('write a positive duration such as 5s, 30s or 1m');
-  return ms;
-}
 
 export function syncCommand(): Command {
   const cmd = addSyncOptions(
@@ -46,7 +41,7 @@ export function syncCommand(): Command {
   cmd.option(
     '--progress-interval <duration>',
     'when stderr is not a terminal (docker logs, CI), print a progress line this often (default: 5s)',
-    progressInterval,
+    argumentParser(duration({ allowZero: false })),
   );
   cmd.action(async (name: string | undefined, opts: Record<string, unknown>, command: Command) => {
     // Progress goes to stderr, even with --json (stdout holds only the summary); --quiet turns it off.
@@ -70,7 +65,7 @@ export function syncCommand(): Command {
     process.on('SIGTERM', onSignal);
     try {
       const env = environment(process.env, opts.envFile as string | undefined, process.cwd());
-      const flags = syncFlagsFrom(command, opts);
+      const flags = syncFlagsFrom(command);
       const runOne = async (config: SyncConfig, db?: Awaited<ReturnType<typeof openDatabase>>) => {
         const result = await sync(config, { log, db, signal: controller.signal, onProgress: progress?.update });
         progress?.stop();

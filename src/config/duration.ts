@@ -9,10 +9,21 @@ export function parseDuration(text: string): number | undefined {
   return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]], 0);
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-  const m = Math.floor(ms / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
-  return m < 60 ? `${m}m${s}s` : `${Math.floor(m / 60)}h${m % 60}m`;
+/**
+ * The one way durations are shown: "250ms", "1.25s", "12.5s", "1m05s", "2h03m". With `wholeSeconds`
+ * (an estimate, where fractions would be false precision) seconds are rounded: "0s", "8s", "1m05s".
+ */
+export function formatDuration(ms: number, { wholeSeconds = false }: { wholeSeconds?: boolean } = {}): string {
+  const t = Math.max(0, ms);
+  if (wholeSeconds) {
+    const s = Math.round(t / 1000);
+    if (s < 60) return `${s}s`;
+  } else {
+    if (t < 1000) return `${Math.round(t)}ms`;
+    if (t < 60_000) return `${(t / 1000).toFixed(t < 10_000 ? 2 : 1)}s`;
+  }
+  const s = Math.round(t / 1000);
+  const m = Math.floor(s / 60);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return m < 60 ? `${m}m${two(s % 60)}s` : `${Math.floor(m / 60)}h${two(m % 60)}m`;
 }

@@ -1,14 +1,23 @@
 /**
- * Every setting a sync reads: its flag, its environment variable and its default. The README's
- * settings table documents exactly this list (a test keeps them in step).
+ * Every setting a sync reads: its flag, its environment variable, its default and its parser. The
+ * README's settings table documents exactly this list (a test keeps them in step). Adding a setting
+ * is one entry here (and its README row); it then appears in SyncConfig under its key.
  */
-export interface SettingDef {
-  key: string;
-  flag: string;
-  env?: string;
-  default?: string;
-  help: string;
-}
+import type { Resolved, SettingDef } from './setting.js';
+import {
+  boolean,
+  choice,
+  duration,
+  encoding,
+  integer,
+  percent,
+  singleChar,
+  size,
+  string,
+  timeout,
+  url,
+} from './values.js';
+import { memorySize } from './memory.js';
 
 export const SYNC_SETTINGS = [
   {
@@ -16,6 +25,7 @@ export const SYNC_SETTINGS = [
     flag: '--database-url <url>',
     env: 'DATABASE_URL',
     help: 'PostgreSQL connection URL (else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, else the embedded server)',
+    parse: url(['postgres:', 'postgresql:']),
   },
   {
     key: 'file',
@@ -23,18 +33,21 @@ export const SYNC_SETTINGS = [
     env: 'CSV_FILE',
     default: 'tables/followers.csv',
     help: 'the file to sync: a path, - for stdin, an http(s) URL or s3://bucket/key; a glob, an s3:// prefix or a .manifest loads many files as one; .gz is decompressed',
+    parse: string,
   },
   {
     key: 'format',
     flag: '--format <format>',
     env: 'SOURCE_FORMAT',
     help: 'csv, ndjson, json or parquet (default: from the file name; csv when it does not say)',
+    parse: choice(['csv', 'ndjson', 'json', 'parquet'], 'a format'),
   },
   {
     key: 's3Endpoint',
     flag: '--s3-endpoint <url>',
     env: 'S3_ENDPOINT',
     help: 'an S3-compatible endpoint for s3:// sources, addressed path-style (default: AWS_ENDPOINT_URL, else AWS)',
+    parse: url(['http:', 'https:']),
   },
   {
     key: 'batchSize',
@@ -42,6 +55,7 @@ export const SYNC_SETTINGS = [
     env: 'BATCH_SIZE',
     default: '20000',
     help: 'rows per batch handed to a worker',
+    parse: integer(1, 10_000_000),
   },
   {
     key: 'workers',
@@ -49,6 +63,7 @@ export const SYNC_SETTINGS = [
     env: 'WORKER_POOL_SIZE',
     default: '2',
     help: 'worker threads that parse, validate and COPY batches',
+    parse: integer(1, 256),
   },
   {
     key: 'minConns',
@@ -56,6 +71,7 @@ export const SYNC_SETTINGS = [
     env: 'DB_MIN_CONNS',
     default: '0',
     help: 'connections kept open while idle',
+    parse: integer(0, 10_000),
   },
   {
     key: 'maxConns',
@@ -63,6 +79,7 @@ export const SYNC_SETTINGS = [
     env: 'DB_MAX_CONNS',
     default: '10',
     help: 'most connections one run opens (workers + 3)',
+    parse: integer(1, 10_000),
   },
   {
     key: 'connectTimeout',
@@ -70,6 +87,7 @@ export const SYNC_SETTINGS = [
     env: 'DB_CONNECT_TIMEOUT',
     default: '30s',
     help: 'give up opening a database connection after this long',
+    parse: timeout({ allowZero: false }),
   },
   {
     key: 'statementTimeout',
@@ -77,6 +95,7 @@ export const SYNC_SETTINGS = [
     env: 'DB_STATEMENT_TIMEOUT',
     default: '1h',
     help: 'longest one statement (a COPY batch, the merge) may run; the client stops waiting 30s later (0 = no limit)',
+    parse: timeout({ allowZero: true }),
   },
   {
     key: 'idleInTransactionTimeout',
@@ -84,6 +103,7 @@ export const SYNC_SETTINGS = [
     env: 'DB_IDLE_IN_TRANSACTION_TIMEOUT',
     default: '10m',
     help: 'the server ends a session left idle inside a transaction this long, freeing its locks (0 = never)',
+    parse: timeout({ allowZero: true }),
   },
   {
     key: 'lockTimeout',
@@ -91,6 +111,7 @@ export const SYNC_SETTINGS = [
     env: 'LOCK_TIMEOUT',
     default: '30s',
     help: 'how long to wait for another run of the same table (0 = do not wait)',
+    parse: duration({ allowZero: true }),
   },
   {
     key: 'maxErrors',
@@ -98,20 +119,37 @@ export const SYNC_SETTINGS = [
     env: 'MAX_ERROR_RECORDS',
     default: '0',
     help: 'bad rows to skip (and record) before the load fails',
+    parse: integer(0),
   },
-  { key: 'rejects', flag: '--rejects <path>', env: 'REJECTS_FILE', help: 'also write bad rows to this CSV file' },
+  {
+    key: 'maxRecordSize',
+    flag: '--max-record-size <size>',
+    env: 'MAX_RECORD_SIZE',
+    default: '16MiB',
+    help: 'the largest record (a CSV row or a JSON element) read; a larger one is a bad row (e.g. 16MiB, 512KiB)',
+    parse: size(1024, 256 * 1024 * 1024),
+  },
+  {
+    key: 'rejects',
+    flag: '--rejects <path>',
+    env: 'REJECTS_FILE',
+    help: 'also write bad rows to this CSV file',
+    parse: string,
+  },
   {
     key: 'allowEmpty',
     flag: '--allow-empty',
     env: 'ALLOW_EMPTY',
     default: 'false',
     help: 'let a file with no valid rows empty the table',
+    parse: boolean,
   },
   {
     key: 'maxDelete',
     flag: '--max-delete <percent>',
     env: 'MAX_DELETE_PERCENT',
     help: 'refuse a sync that would delete more than this share of the table (default: no limit)',
+    parse: percent,
   },
   {
     key: 'delimiter',
@@ -119,14 +157,16 @@ export const SYNC_SETTINGS = [
     env: 'CSV_DELIMITER',
     default: ',',
     help: 'field delimiter (use "\\t" for tabs)',
+    parse: singleChar,
   },
-  { key: 'quote', flag: '--quote <char>', env: 'CSV_QUOTE', default: '"', help: 'quote character' },
+  { key: 'quote', flag: '--quote <char>', env: 'CSV_QUOTE', default: '"', help: 'quote character', parse: singleChar },
   {
     key: 'header',
     flag: '--no-header',
     env: 'CSV_HEADER',
     default: 'true',
     help: 'the file has no header: fields are email,full_name by position',
+    parse: boolean,
   },
   {
     key: 'encoding',
@@ -134,12 +174,30 @@ export const SYNC_SETTINGS = [
     env: 'CSV_ENCODING',
     default: 'utf-8',
     help: 'file encoding (utf-8, latin1, windows-1252, ...)',
+    parse: encoding,
   },
   {
     key: 'dryRun',
     flag: '--dry-run',
     default: 'false',
     help: 'read, validate and report what would change, changing nothing',
+    parse: boolean,
+  },
+  {
+    key: 'ifChanged',
+    flag: '--if-changed',
+    env: 'IF_CHANGED',
+    default: 'false',
+    help: 'skip the sync when the source is byte-identical to the last successful load of the table',
+    parse: boolean,
+  },
+  {
+    key: 'workMem',
+    flag: '--work-mem <size>',
+    env: 'MERGE_WORK_MEM',
+    default: '256MB',
+    help: 'PostgreSQL work_mem for the merge transaction (e.g. 64MB, 1GB), so its hash joins stay in memory',
+    parse: memorySize,
   },
   {
     key: 'embeddedDir',
@@ -147,7 +205,9 @@ export const SYNC_SETTINGS = [
     env: 'ETL_EMBEDDED_DIR',
     default: '.etl',
     help: 'where the embedded PostgreSQL keeps its data',
+    parse: string,
   },
 ] as const satisfies readonly SettingDef[];
 
 export type SyncSettingKey = (typeof SYNC_SETTINGS)[number]['key'];
+export type SyncSettings = Resolved<typeof SYNC_SETTINGS>;

@@ -1,5 +1,5 @@
 import type { TargetSpec } from '../table/spec.js';
-import type { LoadFormat } from '../source/format.js';
+import type { SyncSettings } from './settings.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
 export type DatabaseSetting =
@@ -25,34 +25,49 @@ export interface CsvOptions {
 export interface FaultInjection {
   /** The worker thread handling this batch number (1-based) exits abruptly. */
   killWorkerOnBatch?: number;
+  /** The worker thread handling this batch number (1-based) allocates until its heap limit stops it. */
+  exhaustWorkerMemoryOnBatch?: number;
   /** Called between steps; a throw here fails the run at that step. */
   beforeStep?: (step: SyncStep) => void | Promise<void>;
 }
 
 export type SyncStep = 'staged' | 'merge' | 'commit' | 'cleanup';
 
+/**
+ * The settings that resolveSyncConfig turns into other fields (below); every other setting of
+ * SYNC_SETTINGS appears in SyncConfig as it is, under its key (file, format, batchSize, workers,
+ * maxErrors, allowEmpty, dryRun, and any setting added to the table).
+ */
+type ReshapedSettings =
+  | 'databaseUrl'
+  | 'embeddedDir'
+  | 'minConns'
+  | 'maxConns'
+  | 'lockTimeout'
+  | 'maxDelete'
+  | 'rejects'
+  | 'delimiter'
+  | 'quote'
+  | 'header'
+  | 'encoding'
+  | 'connectTimeout'
+  | 'statementTimeout'
+  | 'idleInTransactionTimeout'
+  | 's3Endpoint';
+
 /** Everything one sync needs, resolved once and frozen. */
-export interface SyncConfig {
+export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
   database: DatabaseSetting;
   minConnections: number;
   maxConnections: number;
   limits: ConnectionLimits;
   target: TargetSpec;
-  /** A path, '-' for stdin, an http(s) URL, an s3:// object, prefix or glob, a glob of paths, or a .manifest file. */
-  file: string;
-  /** csv, ndjson, json or parquet; undefined means: by the file name's extension. */
-  format?: LoadFormat;
   /** s3:// sources: an S3-compatible endpoint; undefined means AWS (credentials always come from the AWS default chain). */
   s3: { endpoint?: string };
   csv: CsvOptions;
-  batchSize: number;
-  workers: number;
   lockTimeoutMs: number;
-  maxErrors: number;
   rejectsFile?: string;
-  allowEmpty: boolean;
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */
   maxDeletePercent?: number;
-  dryRun: boolean;
   faults?: FaultInjection;
 }

@@ -4,6 +4,7 @@
  * line every `intervalMs`. The formatting is pure (numbers in, strings out) and the clock is
  * injected, so all of it is testable without waiting.
  */
+import { formatDuration } from '../config/duration.js';
 import type { Logger } from './log.js';
 import type { SyncProgress } from '../sync/run.js';
 
@@ -25,15 +26,6 @@ export function formatBytes(bytes: number): string {
     unit += 1;
   }
   return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** Whole seconds for an estimate: "8s", "1m05s", "2h03m". */
-export function formatEta(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** Share of the input read, 0-100, or undefined when the size is unknown (stdin). */
@@ -63,6 +55,8 @@ export interface ProgressView {
   rowsRead: number;
   bytesRead: number;
   totalBytes?: number;
+  /** gzip input: bytes after decompression (a gzip bomb shows here). */
+  decompressedBytes?: number;
   rowsPerSecond?: number;
   etaMs?: number;
   /** How long staging took, once merging. */
@@ -74,20 +68,25 @@ export interface ProgressView {
 /**
  * "staging: 120,000 rows, 45,123 rows/s, 37% of 12.3 MiB, ETA 8s"
  * "staging: 120,000 rows, 45,123 rows/s, 5.1 MiB read"             (size unknown: stdin)
+ * "staging: 120,000 rows, 45,123 rows/s, 37% of 12.3 MiB (96.0 MiB decompressed), ETA 8s"
  * "merging: 1,000,000 rows staged in 22s; merging for 5s"
  */
 export function progressLine(v: ProgressView): string {
   if (v.phase === 'merging') {
-    const staged = v.stagedInMs === undefined ? '' : ` staged in ${formatEta(v.stagedInMs)}`;
-    return `merging: ${groupDigits(v.rowsRead)} rows${staged}; merging for ${formatEta(v.mergingMs ?? 0)}`;
+    const staged =
+      v.stagedInMs === undefined ? '' : ` staged in ${formatDuration(v.stagedInMs, { wholeSeconds: true })}`;
+    return `merging: ${groupDigits(v.rowsRead)} rows${staged}; merging for ${formatDuration(v.mergingMs ?? 0, { wholeSeconds: true })}`;
   }
   const parts = [`${groupDigits(v.rowsRead)} rows`];
   if (v.rowsPerSecond !== undefined) parts.push(`${groupDigits(Math.round(v.rowsPerSecond))} rows/s`);
   const percent = percentRead(v.bytesRead, v.totalBytes);
+  const decompressed = v.decompressedBytes === undefined ? '' : ` (${formatBytes(v.decompressedBytes)} decompressed)`;
   parts.push(
-    percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`,
+    (percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`) +
+      decompressed,
   );
-  if (percent !== undefined && v.etaMs !== undefined) parts.push(`ETA ${formatEta(v.etaMs)}`);
+  if (percent !== undefined && v.etaMs !== undefined)
+    parts.push(`ETA ${formatDuration(v.etaMs, { wholeSeconds: true })}`);
   return `staging: ${parts.join(', ')}`;
 }
 
@@ -186,12 +185,13 @@ export class ProgressReporter {
   /** The line as it would be printed now (without prefix or terminal codes). */
   line(at = this.now()): string | undefined {
     if (!this.last) return undefined;
-    const { phase, rowsRead, bytesRead, totalBytes } = this.last;
+    const { phase, rowsRead, bytesRead, totalBytes, decompressedBytes } = this.last;
     return progressLine({
       phase,
       rowsRead,
       bytesRead,
       totalBytes,
+      decompressedBytes,
       rowsPerSecond: this.rowsPerSecond,
       // The estimate counts down from when it was measured.
       etaMs: mapDefined(

@@ -4,27 +4,40 @@
  * is validated here with a message naming the setting and the valid forms. The syncs of the config
  * file (`etl daemon NAME`, `--all`) are resolved by named-config.ts on the same base.
  */
-import { parseDuration } from '../config/duration.js';
 import { resolveSyncConfig, type Env, type Flags } from '../config/resolve.js';
+import { pick, resolveSetting, resolveSettings } from '../config/setting.js';
 import type { SyncConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { parseSchedule, type Schedule } from './cron.js';
-import { DAEMON_LOCK_TIMEOUT, DAEMON_SETTINGS, type DaemonFlags, type DaemonSettingKey } from './settings.js';
-import { boolean, type Raw } from '../config/values.js';
+import {
+  DAEMON_LOCK_TIMEOUT,
+  DAEMON_SETTINGS,
+  type DaemonFlags,
+  type DaemonSettingKey,
+  type DaemonSettingValues,
+} from './settings.js';
 
-export type LogFormat = 'text' | 'json';
+export type LogFormat = DaemonSettingValues['logFormat'];
+
+/** The settings that resolveDaemonBase turns into other fields; the rest appear as they are, under their keys. */
+type ReshapedSettings =
+  | 'cron'
+  | 'timezone'
+  | 'retryDelay'
+  | 'breakerCooldown'
+  | 'notifyUrl'
+  | 'notifyTimeout'
+  | 'shutdownTimeout'
+  | 'healthPort'
+  | 'healthHost';
 
 /** The daemon's own settings, shared by every sync it schedules. */
-export interface DaemonSettings {
-  runOnStart: boolean;
-  retries: number;
+export interface DaemonSettings extends Omit<DaemonSettingValues, ReshapedSettings> {
   retryDelayMs: number;
-  breakerThreshold: number;
   breakerCooldownMs: number;
   notify?: { url: string; timeoutMs: number };
   shutdownTimeoutMs: number;
   health?: { host: string; port: number };
-  logFormat: LogFormat;
 }
 
 /** `etl daemon` without a sync name: the one sync the flags and environment describe. */
@@ -41,61 +54,11 @@ export interface DaemonBase {
   timezone: { value: string; origin: string };
 }
 
-function pick(key: DaemonSettingKey, flags: DaemonFlags, env: Env): Raw | undefined {
-  const def = DAEMON_SETTINGS.find((s) => s.key === key)!;
-  const flagName = key === 'runOnStart' ? '--run-on-start' : def.flag.split(' ')[0];
-  const flag = flags[key];
-  if (flag !== undefined) return { value: String(flag), origin: flagName };
-  const fromEnv = env[def.env];
-  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, origin: def.env };
-  if ('default' in def) return { value: def.default, origin: `${flagName} (default)` };
-  return undefined;
-}
-
-function integer(raw: Raw, min: number, max: number): number {
-  const t = raw.value.trim();
-  const n = Number(t);
-  if (!/^\d+$/u.test(t) || n < min || n > max) {
-    throw new ConfigError(
-      `${raw.origin}=${JSON.stringify(raw.value)} is not valid; use a whole number from ${min} to ${max}`,
-    );
-  }
-  return n;
-}
-
-function duration(raw: Raw, { allowZero }: { allowZero: boolean }): number {
-  const ms = parseDuration(raw.value);
-  if (ms === undefined || (!allowZero && ms <= 0)) {
-    throw new ConfigError(
-      `${raw.origin}=${JSON.stringify(raw.value)} is not a${allowZero ? '' : ' positive'} duration; write e.g. 500ms, 30s, 5m, 1h30m`,
-    );
-  }
-  return ms;
-}
+const definition = (key: DaemonSettingKey) => DAEMON_SETTINGS.find((s) => s.key === key)!;
 
 /** Resolved on its own first, so even a configuration error can be logged in the chosen format. */
 export function resolveLogFormat(flags: DaemonFlags, env: Env): LogFormat {
-  const raw = pick('logFormat', flags, env)!;
-  const format = raw.value.trim().toLowerCase();
-  if (format !== 'text' && format !== 'json')
-    throw new ConfigError(`${raw.origin}=${JSON.stringify(raw.value)} is not a log format; use text or json`);
-  return format;
-}
-
-function notifyUrl(raw: Raw): string {
-  // The value is never echoed: webhook URLs usually carry a token.
-  let url: URL;
-  try {
-    url = new URL(raw.value.trim());
-  } catch {
-    throw new ConfigError(
-      `${raw.origin} is not a URL; use an http:// or https:// URL (the value is not shown in case it holds a token)`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${raw.origin} must be an http:// or https:// URL (got ${url.protocol}//...)`);
-  }
-  return url.toString();
+  return resolveSetting(DAEMON_SETTINGS, 'logFormat', flags, env);
 }
 
 export function resolveDaemonConfig(syncFlags: Flags, daemonFlags: DaemonFlags, env: Env): DaemonConfig {
@@ -124,39 +87,43 @@ export function stdinError(where: string): ConfigError {
 
 /** Everything but the sync: validated once, whether the daemon runs one sync or several. */
 export function resolveDaemonBase(daemonFlags: DaemonFlags, env: Env): DaemonBase {
-  const get = (key: DaemonSettingKey) => pick(key, daemonFlags, env);
   const logFormat = resolveLogFormat(daemonFlags, env);
-  const timezone = get('timezone')!;
-  const cron = get('cron')!;
-  const schedule = parseSchedule(cron.value, {
-    timezone: timezone.value.trim(),
+  // The schedule's messages name the setting it came from, so its origin is kept.
+  const timezone = pick(definition('timezone'), daemonFlags, env)!;
+  const cron = pick(definition('cron'), daemonFlags, env)!;
+  const schedule = parseSchedule(String(cron.value), {
+    timezone: String(timezone.value).trim(),
     setting: cron.origin,
     timezoneSetting: timezone.origin,
   });
-
-  const breakerThreshold = integer(get('breakerThreshold')!, 0, 1_000_000);
-  const notify = get('notifyUrl');
-  const healthPort = get('healthPort');
-  const healthHost = get('healthHost')!.value.trim();
-  if (healthPort && healthHost === '')
+  const {
+    cron: _cron,
+    timezone: _timezone,
+    retryDelay,
+    breakerCooldown,
+    notifyUrl,
+    notifyTimeout,
+    shutdownTimeout,
+    healthPort,
+    healthHost,
+    ...rest
+  } = resolveSettings(DAEMON_SETTINGS, daemonFlags, env);
+  const host = healthHost.trim();
+  if (healthPort !== undefined && host === '')
     throw new ConfigError('HEALTH_HOST (--health-host) is empty; use an address such as 0.0.0.0 or 127.0.0.1');
 
   const settings: DaemonSettings = Object.freeze({
-    runOnStart: boolean(get('runOnStart')!),
-    retries: integer(get('retries')!, 0, 100),
-    retryDelayMs: duration(get('retryDelay')!, { allowZero: true }),
-    breakerThreshold,
-    breakerCooldownMs: duration(get('breakerCooldown')!, { allowZero: false }),
-    notify: notify
-      ? Object.freeze({ url: notifyUrl(notify), timeoutMs: duration(get('notifyTimeout')!, { allowZero: false }) })
-      : undefined,
-    shutdownTimeoutMs: duration(get('shutdownTimeout')!, { allowZero: true }),
-    health: healthPort ? Object.freeze({ host: healthHost, port: integer(healthPort, 0, 65_535) }) : undefined,
+    ...rest,
     logFormat,
+    retryDelayMs: retryDelay,
+    breakerCooldownMs: breakerCooldown,
+    notify: notifyUrl === undefined ? undefined : Object.freeze({ url: notifyUrl, timeoutMs: notifyTimeout }),
+    shutdownTimeoutMs: shutdownTimeout,
+    health: healthPort === undefined ? undefined : Object.freeze({ host, port: healthPort }),
   });
   return Object.freeze({
     settings,
     schedule,
-    timezone: Object.freeze({ value: timezone.value.trim(), origin: timezone.origin }),
+    timezone: Object.freeze({ value: String(timezone.value).trim(), origin: timezone.origin }),
   });
 }

@@ -1,8 +1,10 @@
 /**
- * The settings `etl daemon` adds to the sync's (SYNC_SETTINGS): flag, environment variable and
- * default of each. The CLI builds its options from this list and .env.example documents it.
+ * The settings `etl daemon` adds to the sync's (SYNC_SETTINGS): flag, environment variable, default
+ * and parser of each. The CLI builds its options from this list and .env.example documents it.
+ * Adding a setting is one entry here (and its README row); it then appears in DaemonSettings.
  */
-import type { SettingDef } from '../config/settings.js';
+import type { Resolved, SettingDef } from '../config/setting.js';
+import { boolean, choice, duration, integer, string, url } from '../config/values.js';
 
 export const DAEMON_SETTINGS = [
   {
@@ -11,6 +13,7 @@ export const DAEMON_SETTINGS = [
     env: 'CRON_SCHEDULE',
     default: '@every 24h',
     help: 'when to sync: @every <duration>, @hourly, @daily, @weekly, @monthly, @yearly, or a 5/6-field cron expression',
+    parse: string,
   },
   {
     key: 'timezone',
@@ -18,6 +21,7 @@ export const DAEMON_SETTINGS = [
     env: 'CRON_TZ',
     default: 'UTC',
     help: 'time zone of cron expressions and descriptors (IANA name)',
+    parse: string,
   },
   {
     key: 'runOnStart',
@@ -25,6 +29,7 @@ export const DAEMON_SETTINGS = [
     env: 'RUN_ON_START',
     default: 'true',
     help: 'do not sync right away at start; wait for the first scheduled time',
+    parse: boolean,
   },
   {
     key: 'retries',
@@ -32,6 +37,7 @@ export const DAEMON_SETTINGS = [
     env: 'SYNC_RETRIES',
     default: '3',
     help: 'extra attempts of a run after a transient failure (connection lost, server restarting, deadlock, lock timeout)',
+    parse: integer(0, 100),
   },
   {
     key: 'retryDelay',
@@ -39,6 +45,7 @@ export const DAEMON_SETTINGS = [
     env: 'SYNC_RETRY_DELAY',
     default: '5s',
     help: 'first backoff before a retry; doubles each time, with jitter',
+    parse: duration({ allowZero: true }),
   },
   {
     key: 'breakerThreshold',
@@ -46,6 +53,7 @@ export const DAEMON_SETTINGS = [
     env: 'BREAKER_THRESHOLD',
     default: '5',
     help: 'consecutive failed runs that open the circuit breaker (0 = never)',
+    parse: integer(0, 1_000_000),
   },
   {
     key: 'breakerCooldown',
@@ -53,12 +61,14 @@ export const DAEMON_SETTINGS = [
     env: 'BREAKER_COOLDOWN',
     default: '30m',
     help: 'how long an open breaker skips ticks before trying one run',
+    parse: duration({ allowZero: false }),
   },
   {
     key: 'notifyUrl',
     flag: '--notify-url <url>',
     env: 'NOTIFY_URL',
     help: 'POST a JSON event here when a run fails and when the breaker changes state',
+    parse: url(['http:', 'https:']),
   },
   {
     key: 'notifyTimeout',
@@ -66,6 +76,7 @@ export const DAEMON_SETTINGS = [
     env: 'NOTIFY_TIMEOUT',
     default: '5s',
     help: 'give up on a notification after this long',
+    parse: duration({ allowZero: false }),
   },
   {
     key: 'shutdownTimeout',
@@ -73,12 +84,14 @@ export const DAEMON_SETTINGS = [
     env: 'SHUTDOWN_TIMEOUT',
     default: '30s',
     help: 'on SIGTERM/SIGINT, how long a running sync may take to finish before it is aborted and rolled back',
+    parse: duration({ allowZero: true }),
   },
   {
     key: 'healthPort',
     flag: '--health-port <port>',
     env: 'HEALTH_PORT',
     help: 'serve GET /healthz and GET /metrics on this port (0 = any free port; default: no server)',
+    parse: integer(0, 65_535),
   },
   {
     key: 'healthHost',
@@ -86,6 +99,7 @@ export const DAEMON_SETTINGS = [
     env: 'HEALTH_HOST',
     default: '0.0.0.0',
     help: 'address the health server listens on',
+    parse: string,
   },
   {
     key: 'logFormat',
@@ -93,11 +107,13 @@ export const DAEMON_SETTINGS = [
     env: 'LOG_FORMAT',
     default: 'text',
     help: 'text, or json for one JSON object per line',
+    parse: choice(['text', 'json'], 'a log format'),
   },
 ] as const satisfies readonly SettingDef[];
 
 export type DaemonSettingKey = (typeof DAEMON_SETTINGS)[number]['key'];
-export type DaemonFlags = Partial<Record<DaemonSettingKey, string | boolean | undefined>>;
+export type DaemonFlags = Partial<Record<DaemonSettingKey, string | number | boolean | undefined>>;
+export type DaemonSettingValues = Resolved<typeof DAEMON_SETTINGS>;
 
 /**
  * The daemon does not wait for a table lock held by another run unless LOCK_TIMEOUT is set: with

@@ -3,8 +3,6 @@ import type { SourceFormat } from './record-source.js';
 /** What a load reads: the text formats cut into records, or Parquet read a row group at a time. */
 export type LoadFormat = SourceFormat | 'parquet';
 
-export const LOAD_FORMATS: readonly LoadFormat[] = ['csv', 'ndjson', 'json', 'parquet'];
-
 /** The format asked for, or the one the name says (after dropping .gz); CSV when nothing says. */
 export function formatOf(requested: LoadFormat | undefined, name: string): LoadFormat {
   if (requested) return requested;

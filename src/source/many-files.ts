@@ -29,6 +29,9 @@ export interface FilesOptions {
   spec: TargetSpec;
   csv: { delimiter: string; quote: string; header: boolean; encoding: string };
   recordsPerChunk: number;
+  /** The largest record read, and what a larger one is: a failed load, or a bad row (see RecordSource). */
+  maxRecordBytes: number;
+  onTooLarge: 'fail' | 'skip';
   s3: { endpoint?: string };
   /** Idle timeout of remote reads. */
   timeoutMs?: number;
@@ -93,7 +96,15 @@ class FileOpener {
     }
     await checkReadable(location, SETTING);
     const input = await openInput(location, { s3: this.options.s3, timeoutMs: this.options.timeoutMs });
-    const source = new RecordSource(input.stream, { format, ...csv, recordsPerChunk, label: input.label });
+    const { maxRecordBytes, onTooLarge } = this.options;
+    const source = new RecordSource(input.stream, {
+      format,
+      ...csv,
+      recordsPerChunk,
+      label: input.label,
+      maxRecordBytes,
+      onTooLarge,
+    });
     let layout: ChunkLayout | undefined = format === 'csv' ? undefined : jsonLayout(spec);
     if (format === 'csv') {
       try {

@@ -10,6 +10,7 @@ import {
   columnNullable,
   createStagingTable,
   createTargetTable,
+  namedStagingColumns,
   STAGING_COMMENT,
   stagingColumns,
 } from '../table/ddl.js';
@@ -120,16 +121,19 @@ function compare(spec: TargetSpec, existing: ColumnInfo[], wanted: Map<string, s
 
 async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<void> {
   const have = await tableColumns(client, spec.stagingSchema, spec.stagingTable);
-  const want = stagingColumns(spec);
+  const sameAs = (want: { name: string; type: string }[]) =>
+    have !== undefined &&
+    have.length === want.length &&
+    want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
   if (have) {
-    const same =
-      have.length === want.length && want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
-    if (same) return;
+    if (sameAs(stagingColumns(spec))) return;
     const r = await client.query<{ comment: string | null; relkind: string }>(
       `SELECT obj_description(c.oid, 'pg_class') AS comment, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
       [spec.stagingSchema, spec.stagingTable],
     );
-    const ours = r.rows[0]?.relkind === 'p' && r.rows[0]?.comment === STAGING_COMMENT;
+    // Migration 1 made public.staging_followers without the comment, with user columns under their names.
+    const legacy = sameAs(namedStagingColumns(spec)) || sameAs(namedStagingColumns({ ...spec, deleteWhen: undefined }));
+    const ours = r.rows[0]?.relkind === 'p' && (r.rows[0]?.comment === STAGING_COMMENT || legacy);
     if (!ours) {
       throw new ConfigError(
         `${spec.stagingSchema}.${spec.stagingTable} exists but is not an etl staging table of this shape; rename it, or drop it if it is a leftover`,

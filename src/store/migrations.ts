@@ -67,6 +67,18 @@ CREATE TABLE etl_info_schema.rejects (
 `,
   },
   {
+    version: 3,
+    name: 'source size and SHA-256 with every load; skipped loads (--if-changed)',
+    sql: `
+ALTER TABLE etl_info_schema.loads
+  ADD COLUMN source_bytes  bigint,
+  ADD COLUMN source_sha256 text;
+ALTER TABLE etl_info_schema.loads DROP CONSTRAINT loads_status_check;
+ALTER TABLE etl_info_schema.loads
+  ADD CONSTRAINT loads_status_check CHECK (status IN ('running', 'succeeded', 'failed', 'aborted', 'skipped'));
+`,
+  },
+  {
     version: 5,
     name: 'rejects name their file (many files as one load)',
     sql: `

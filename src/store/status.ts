@@ -9,6 +9,8 @@ import pg from 'pg';
 import type { DatabaseSetting } from '../config/types.js';
 import { openDatabase, type Database } from '../db/connect.js';
 import { quoteIdent, quoteTable } from '../db/quote.js';
+import type { Statement } from '../db/statement.js';
+import { UUID_PATTERN } from '../db/uuid.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/log.js';
 import type { LoadCounts, LoadStatus } from './history.js';
@@ -20,11 +22,6 @@ const REJECTS = quoteTable(HISTORY_SCHEMA, 'rejects');
 export const DEFAULT_LOAD_LIMIT = 20;
 export const DEFAULT_REJECT_LIMIT = 100;
 export const MAX_LIMIT = 1_000_000;
-
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
 
 /** One row of etl_info_schema.loads, as library callers see it. */
 export interface LoadRecord {
@@ -65,12 +62,10 @@ export class LoadNotFoundError extends Error {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu;
-
 /** A load id as the user typed it, checked before it reaches the database (which would reject it with 22P02). */
 export function checkLoadId(id: string, setting = '--load'): string {
   const t = id.trim();
-  if (!UUID.test(t))
+  if (!UUID_PATTERN.test(t))
     throw new ConfigError(
       `${setting} ${JSON.stringify(id)} is not a load id; load ids are UUIDs such as 3f0c5a4e-8d1b-4c57-9a53-0f7d2b9c6e11 (see etl status)`,
     );

@@ -10,7 +10,7 @@ import type { SyncResult } from './run.js';
 
 /** The entry's settings sit between the environment and the command line's flags. */
 export function configForDefinition(def: SyncDefinition, cliFlags: Flags, env: Env): SyncConfig {
-  return resolveSyncConfig({ ...def.flags, ...cliFlags }, env, def.target);
+  return resolveSyncConfig(cliFlags, env, def.target, def.settings);
 }
 
 export function findDefinition(defs: readonly SyncDefinition[], name: string, file: string): SyncDefinition {

@@ -4,6 +4,7 @@
  * any failure (or a signal) leaves the target exactly as it was and nothing of the load behind.
  */
 import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { SyncConfig } from '../config/types.js';
@@ -12,8 +13,17 @@ import { connectionLostReason } from '../db/connection-lost.js';
 import { SocketRegistry } from '../db/sockets.js';
 import { redactSecrets } from '../observe/redact.js';
 import { ConfigError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
+import {
+  fileFingerprint,
+  FingerprintStream,
+  lastFingerprint,
+  recordFingerprint,
+  sameFingerprint,
+  type Fingerprint,
+} from '../load/fingerprint.js';
 import type { ChunkLayout, Reject } from '../load/layout.js';
 import { StagingPool } from '../load/pool.js';
+import { checkHeap } from '../load/heap.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
 import { mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
@@ -35,6 +45,8 @@ import { recoverAbandoned } from './recover.js';
 export interface SyncProgress {
   bytesRead: number;
   totalBytes?: number;
+  /** gzip input: bytes after decompression. */
+  decompressedBytes?: number;
   rowsRead: number;
   phase: 'staging' | 'merging';
 }
@@ -56,8 +68,21 @@ export interface SyncResult {
   /** The first bad lines, when some were skipped under --max-errors. */
   firstRejects: Reject[];
   warnings: string[];
-  /** Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup. */
-  phases: { setupMs: number; stageMs: number; mergeMs: number; cleanupMs: number };
+  /** Set when --if-changed skipped the sync: the source equals the table's last successful load. */
+  skipped?: 'unchanged';
+  /**
+   * Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup;
+   * the workers' parse and COPY time summed over threads; each step of the merge transaction.
+   */
+  phases: {
+    setupMs: number;
+    stageMs: number;
+    mergeMs: number;
+    cleanupMs: number;
+    workerParseMs: number;
+    workerCopyMs: number;
+    mergeSteps: Record<string, number>;
+  };
   durationMs: number;
   rowsPerSecond: number;
 }
@@ -68,7 +93,14 @@ class TooManyRejectsError extends Error {}
 /** The input, opened and its header checked: everything that can fail without the database. */
 export interface PreparedSource {
   input: ReadProgress;
+  /**
+   * Hashes a single source's bytes as they are read: recorded with the load, compared by
+   * --if-changed. Many files as one load and Parquet have none (they are always read).
+   */
+  fingerprint?: FingerprintStream;
   source: ChunkSource;
+  /** Bytes after gunzip so far, for progress on a compressed source (a gzip bomb shows here). */
+  decompressedBytes?: () => number;
   layout: ChunkLayout;
   warnings: string[];
   /** Many files as one load: names each reject's file and its line there. */
@@ -100,6 +132,8 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
       spec,
       csv: config.csv,
       recordsPerChunk: config.batchSize,
+      maxRecordBytes: config.maxRecordSize,
+      onTooLarge: config.maxErrors === 0 ? 'fail' : 'skip',
       s3: config.s3,
       log,
     });
@@ -114,7 +148,10 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
       `${input.label}: Parquet cannot be read from standard input; give a path, URL or s3:// object`,
     );
   }
-  const source = new RecordSource(input.stream, {
+  const fingerprint = new FingerprintStream();
+  // Errors of either stream destroy the other, so a read error still reaches the record source.
+  pipeline(input.stream, fingerprint, () => undefined);
+  const source = new RecordSource(fingerprint, {
     format,
     delimiter: config.csv.delimiter,
     quote: config.csv.quote,
@@ -122,6 +159,9 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
     encoding: config.csv.encoding,
     recordsPerChunk: config.batchSize,
     label: input.label,
+    maxRecordBytes: config.maxRecordSize,
+    // With no bad row allowed, a record over the limit fails the load at once, unread.
+    onTooLarge: config.maxErrors === 0 ? 'fail' : 'skip',
   });
   let layout: ChunkLayout | undefined;
   if (format !== 'csv') {
@@ -157,7 +197,8 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
     throw new ConfigError(`${input.label}: cannot read the header: ${(error as Error).message}`, { cause: error });
   }
   layout ??= positionalLayout(spec, config.csv.delimiter, config.csv.quote);
-  return { input, source, layout, warnings };
+  const decompressedBytes = input.compressed ? () => source.bytesScanned : undefined;
+  return { input, source, layout, warnings, fingerprint, decompressedBytes };
 }
 
 export async function runSync(config: SyncConfig, prepared: PreparedSource, env: SyncEnvironment): Promise<SyncResult> {
@@ -224,6 +265,11 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       log.warn(
         `load ${id} of ${spec.name} was abandoned (${why}): its staging rows were removed and it is marked aborted`,
       );
+    const last = config.ifChanged ? await lastFingerprint(control, spec.name) : undefined;
+    if (last && sameFingerprint(await fileFingerprint(config.file), last)) {
+      source.destroy();
+      return await skipUnchanged(side, config, input.label, last, started, warnings);
+    }
     const { created } = await ensureTarget(control, spec);
     if (created) log.info(`created ${spec.schema}.${spec.table} from the configuration of ${spec.name}`);
     checkAbort();
@@ -277,6 +323,8 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       skipCopy: false,
       onRejects: (batch) => sink.add(prepared.placeRejects ? prepared.placeRejects(batch) : batch),
       crashOnChunk: config.faults?.killWorkerOnBatch,
+      exhaustMemoryOnChunk: config.faults?.exhaustWorkerMemoryOnBatch,
+      maxRecordBytes: config.maxRecordSize,
     });
     const tooMany = () => {
       if (sink.total > config.maxErrors) {
@@ -291,16 +339,36 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       await pool.stage(chunk);
       tooMany();
       if (sink.pendingCount >= 1000) await sink.flush(side);
-      env.onProgress?.({ bytesRead: input.bytesRead(), totalBytes: input.size, rowsRead: pool.records, phase });
+      checkHeap();
+      env.onProgress?.({
+        bytesRead: input.bytesRead(),
+        totalBytes: input.size,
+        decompressedBytes: prepared.decompressedBytes?.(),
+        rowsRead: pool.records,
+        phase,
+      });
     }
     await pool.drain();
     counts.read = pool.records;
     counts.staged = pool.staged;
     counts.rejected = sink.total;
+    const worker = { parseMs: pool.parseMs, copyMs: pool.copyMs };
     await pool.close();
     pool = undefined;
     tooMany();
     await sink.flush(side);
+    const read = prepared.fingerprint?.result();
+    if (read) await recordFingerprint(side, id, read);
+    if (last && sameFingerprint(read, last)) {
+      // A source that cannot be read twice (stdin, a URL) is compared once read: the merge is skipped.
+      await control.query(dropPartition(spec, id).text);
+      compensations.settle('drop staging partition');
+      compensations.settle('mark load failed');
+      compensations.settle('flush rejects');
+      await sink.close();
+      await finishLoad(side, id, 'skipped', counts);
+      return skippedResult(config, input.label, id, started, warnings, counts);
+    }
     await config.faults?.beforeStep?.('staged');
     checkAbort();
 
@@ -309,6 +377,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     phase = 'merging';
     env.onProgress?.({ bytesRead: input.bytesRead(), totalBytes: input.size, rowsRead: counts.read, phase });
     const merged = await mergeLoad(control, spec, id, {
+      workMem: config.workMem,
       allowEmpty: config.allowEmpty,
       maxDeletePercent: config.maxDeletePercent,
       dryRun: config.dryRun,
@@ -320,7 +389,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
         committing = true;
       },
     });
-    Object.assign(counts, merged);
+    Object.assign(counts, merged.counts);
     if (config.dryRun) await finishLoad(side, id, 'succeeded', counts);
     compensations.settle('mark load failed');
     compensations.settle('flush rejects');
@@ -345,6 +414,9 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
       stageMs: mergeStart - stageStart,
       mergeMs: cleanupStart - mergeStart,
       cleanupMs: performance.now() - cleanupStart,
+      workerParseMs: worker.parseMs,
+      workerCopyMs: worker.copyMs,
+      mergeSteps: merged.steps,
     };
     if (counts.rejected > 0) warnings.push(`${counts.rejected} bad row(s) skipped: ${describeRejects(sink.first())}`);
     return {
@@ -385,6 +457,61 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     await control.end().catch(() => undefined);
     await side.end().catch(() => undefined);
   }
+}
+
+/** Records a load that --if-changed skipped before reading anything, and reports it. */
+async function skipUnchanged(
+  db: pg.Pool,
+  config: SyncConfig,
+  source: string,
+  fingerprint: Fingerprint,
+  started: number,
+  warnings: string[],
+): Promise<SyncResult> {
+  const loadId = randomUUID();
+  await createLoad(db, {
+    loadId,
+    table: config.target.name,
+    source,
+    host: hostname(),
+    pid: process.pid,
+    dryRun: config.dryRun,
+  });
+  await recordFingerprint(db, loadId, fingerprint);
+  await finishLoad(db, loadId, 'skipped', zeroCounts());
+  return skippedResult(config, source, loadId, started, warnings, zeroCounts());
+}
+
+function skippedResult(
+  config: SyncConfig,
+  source: string,
+  loadId: string,
+  started: number,
+  warnings: string[],
+  counts: LoadCounts,
+): SyncResult {
+  const durationMs = performance.now() - started;
+  return {
+    loadId,
+    target: config.target.name,
+    source,
+    dryRun: config.dryRun,
+    counts,
+    firstRejects: [],
+    warnings,
+    skipped: 'unchanged',
+    phases: {
+      setupMs: durationMs,
+      stageMs: 0,
+      mergeMs: 0,
+      cleanupMs: 0,
+      workerParseMs: 0,
+      workerCopyMs: 0,
+      mergeSteps: {},
+    },
+    durationMs,
+    rowsPerSecond: 0,
+  };
 }
 
 /** Ends a backend from a fresh connection (best effort: on a dead network the connect timeout ends it). */

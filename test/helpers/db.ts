@@ -1,7 +1,7 @@
 /** Per-test databases on the run's PostgreSQL, so tests never see each other's rows. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 
 export function adminUrl(): string {
   return inject('adminUrl');
@@ -60,4 +60,34 @@ export async function createTestDatabase(prefix = 'etl_test'): Promise<TestDatab
     },
   };
   return db;
+}
+
+/**
+ * A fresh database for every test of the file (made before each test, dropped after it, even when
+ * the test fails). The returned object always stands for the current test's database.
+ */
+export function useTestDatabase(prefix?: string): TestDatabase {
+  let current: TestDatabase | undefined;
+  beforeEach(async () => {
+    current = await createTestDatabase(prefix);
+  });
+  afterEach(async () => {
+    await current?.drop();
+    current = undefined;
+  });
+  const now = (): TestDatabase => {
+    if (!current) throw new Error('the test database exists only while a test runs');
+    return current;
+  };
+  return {
+    get url() {
+      return now().url;
+    },
+    get name() {
+      return now().name;
+    },
+    query: (text, values) => now().query(text, values),
+    client: () => now().client(),
+    drop: () => now().drop(),
+  };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveSyncConfig, sync, type Flags, type SyncConfig, type SyncOptions } from '../../src/index.js';
@@ -7,14 +7,33 @@ import type { TestDatabase } from './db.js';
 
 export const projectRoot = resolve(import.meta.dirname, '..', '..');
 
-const scratch = mkdtempSync(join(tmpdir(), 'etl-test-files-'));
+/** This test file's temporary directory, made on first use and removed after its tests (integration-setup.ts). */
+let scratch: string | undefined;
 let fileCounter = 0;
+
+function scratchDir(): string {
+  scratch ??= mkdtempSync(join(tmpdir(), 'etl-test-files-'));
+  return scratch;
+}
+
+export function removeScratch(): void {
+  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+}
 
 /** Writes text (or bytes) to a fresh temporary file and returns its path. */
 export function tempFile(content: string | Buffer, name = 'input.csv'): string {
   fileCounter += 1;
-  const path = join(scratch, `${fileCounter}-${name}`);
+  const path = join(scratchDir(), `${fileCounter}-${name}`);
   writeFileSync(path, content);
+  return path;
+}
+
+/** A fresh empty directory, removed with the other temporary files. */
+export function tempDir(name = 'dir'): string {
+  fileCounter += 1;
+  const path = join(scratchDir(), `${fileCounter}-${name}`);
+  mkdirSync(path);
   return path;
 }
 
@@ -78,22 +97,58 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the built CLI as a subprocess. */
+/**
+ * The only variables a CLI subprocess inherits: what a process needs to run, never a setting. The
+ * developer's own DATABASE_URL, PG*, BATCH_SIZE, ... and CI's TEST_DATABASE_URL stay out.
+ */
+const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'LANG', 'LC_ALL', 'TZ', 'SYSTEMROOT'];
+
+const children = new Set<ChildProcess>();
+
+/** For afterEach (integration-setup.ts): a subprocess a failed test left running is killed outright. */
+export async function killChildren(): Promise<void> {
+  await Promise.all(
+    [...children].map(async (child) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('close', r));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      children.delete(child);
+    }),
+  );
+}
+
+/**
+ * Starts the built CLI as a subprocess, in an empty directory unless told otherwise, so neither the
+ * developer's environment nor a .env or etl.config.* of the checkout reaches it.
+ */
 export function startCli(
   args: string[],
   env: Record<string, string | undefined> = {},
-  cwd = projectRoot,
+  cwd: string = tempDir('cwd'),
+): ChildProcess {
+  return startCliWith([], args, env, cwd);
+}
+
+/** Starts the built CLI with options for node itself (e.g. --import a preloaded hook). */
+export function startCliWith(
+  nodeArgs: string[],
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd: string = tempDir('cwd'),
 ): ChildProcess {
   const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('PG') && k !== 'DATABASE_URL' && k !== 'TEST_DATABASE_URL') clean[k] = v;
-  }
+  for (const k of INHERITED) if (process.env[k] !== undefined) clean[k] = process.env[k];
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-  return spawn(process.execPath, [join(projectRoot, 'bin', 'etl'), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, 'bin', 'etl'), ...args], {
     cwd,
     env: clean,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('close', () => children.delete(child));
+  return child;
 }
 
 export function finished(child: ChildProcess): Promise<CliResult> {
@@ -106,11 +161,7 @@ export function finished(child: ChildProcess): Promise<CliResult> {
   });
 }
 
-export function runCli(
-  args: string[],
-  env: Record<string, string | undefined> = {},
-  cwd = projectRoot,
-): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<CliResult> {
   const child = startCli(args, env, cwd);
   child.stdin?.end();
   return finished(child);

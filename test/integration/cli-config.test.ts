@@ -1,19 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { finished, followers, runCli, startCli, tempFile } from '../helpers/sync.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
+import { finished, followers, runCli, startCli, tempDir, tempFile } from '../helpers/sync.js';
 
-let db: TestDatabase;
+const db = useTestDatabase();
 let dir: string;
-beforeEach(async () => {
-  db = await createTestDatabase();
-  dir = mkdtempSync(join(tmpdir(), 'etl-cli-config-'));
-});
-afterEach(async () => {
-  await db.drop();
+beforeEach(() => {
+  dir = tempDir('cli-config');
 });
 
 const codes = (name: string, source: string, extra: object = {}) => ({

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
 import { migrations } from '../../src/store/migrations.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   finished,
   followers,
@@ -15,13 +15,7 @@ import {
   waitFor,
 } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\n';
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ncat@example.com,Cat\n';
@@ -31,6 +25,20 @@ async function mergeIsWaiting() {
     `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'etl sync followers' AND wait_event_type = 'Lock'`,
   );
   return (r.rowCount ?? 0) > 0;
+}
+
+/** The backends holding, and waiting for, the followers table's run lock (an advisory lock). */
+async function tableLockHolders(): Promise<{ granted: number[]; waiting: number[] }> {
+  const r = await db.query<{ pid: number; granted: boolean }>(
+    `SELECT l.pid, l.granted FROM pg_locks l
+      WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.classid = $1::int::oid AND l.objid = hashtext('followers')::oid`,
+    [LOCK_NAMESPACE],
+  );
+  return {
+    granted: r.rows.filter((x) => x.granted).map((x) => x.pid),
+    waiting: r.rows.filter((x) => !x.granted).map((x) => x.pid),
+  };
 }
 
 describe('etl sync (CLI)', () => {
@@ -59,9 +67,10 @@ describe('etl sync (CLI)', () => {
 
   it.each([
     [['--batch-size', 'abc'], {}, /--batch-size="abc" is not a whole number/],
-    [[], { WORKER_POOL_SIZE: '-2' }, /WORKER_POOL_SIZE=-2 is out of range/],
+    [[], { WORKER_POOL_SIZE: '-2' }, /WORKER_POOL_SIZE="-2" is out of range/],
     [['--file', '/nonexistent/x.csv'], {}, /the file \/nonexistent\/x\.csv does not exist/],
     [['--no-such-flag'], {}, /unknown option '--no-such-flag'/],
+    [['--db-max-conns', '2'], {}, /but DB_MAX_CONNS \(--db-max-conns\) is 2/],
   ])('exits 2 on bad settings %j %j before touching the database', async (args, env, message) => {
     const r = await runCli(['sync', '--file', tempFile(day1), ...args], { DATABASE_URL: db.url, ...env });
     expect(r.code).toBe(2);
@@ -117,21 +126,44 @@ describe('etl sync (CLI)', () => {
     }
   });
 
-  it('makes a second concurrent sync wait for the first, then run', async () => {
+  it('makes a second concurrent sync wait on the table lock until the first commits, then run', async () => {
     await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
     const release = await lockFollowers(db);
     const first = startCli(['sync', '--file', tempFile(day2), '--json'], { DATABASE_URL: db.url });
     const firstDone = finished(first);
     await waitFor(mergeIsWaiting, 30_000, 'the first merge to wait');
-    const second = finished(
-      startCli(['sync', '--file', tempFile(day2), '--json', '--lock-timeout', '60s'], { DATABASE_URL: db.url }),
+    const holder = await tableLockHolders();
+    expect(holder.granted).toHaveLength(1);
+
+    const day3 = 'email,full_name\nann@example.com,Ann\ncat@example.com,Catherine\n';
+    const secondChild = startCli(['sync', '--file', tempFile(day3), '--json', '--lock-timeout', '60s'], {
+      DATABASE_URL: db.url,
+    });
+    const second = finished(secondChild);
+    // The second process is seen queued on the advisory lock the first holds, from its own backend.
+    const waiting = await waitFor(
+      async () => {
+        const locks = await tableLockHolders();
+        return locks.waiting.length === 1 ? locks : undefined;
+      },
+      30_000,
+      'the second sync to wait on the table lock',
     );
-    await new Promise((r) => setTimeout(r, 300));
+    expect(waiting.granted).toEqual(holder.granted);
+    expect(waiting.waiting[0]).not.toBe(holder.granted[0]);
+    expect(secondChild.exitCode).toBeNull();
+
     await release();
     const [a, b] = await Promise.all([firstDone, second]);
     expect([a.code, b.code]).toEqual([0, 0]);
-    expect(JSON.parse(a.stdout)).toMatchObject({ inserted: 1, updated: 1 });
-    expect(JSON.parse(b.stdout)).toMatchObject({ inserted: 0, updated: 0, unchanged: 3 });
+    expect(JSON.parse(a.stdout)).toMatchObject({ inserted: 1, updated: 1, deleted: 0 });
+    expect(JSON.parse(b.stdout)).toMatchObject({ inserted: 0, updated: 1, unchanged: 1, deleted: 1 });
+    // The second ran on what the first committed: Robert (from day 2) is gone, Catherine replaced Cat.
+    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'cat@example.com': 'Catherine' });
+    const history = await loads(db);
+    expect(history.map((l) => l.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    // Its load began only once the first had finished: the two never overlapped.
+    expect(history[2].started_at.getTime()).toBeGreaterThanOrEqual(history[1].finished_at.getTime());
   });
 
   it('rolls back on SIGTERM during the merge and exits 143', async () => {

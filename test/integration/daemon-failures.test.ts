@@ -1,7 +1,7 @@
 /** The daemon against failures: transient ones retried, permanent ones not, the breaker, notifications. */
 import { writeFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { followers, loads, stagingPartitions, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
 import {
   flakyProxy,
@@ -12,15 +12,11 @@ import {
   type Receiver,
 } from '../fixtures/daemon-helpers.js';
 
-let db: TestDatabase;
+const db = useTestDatabase();
 const receivers: Receiver[] = [];
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
 afterEach(async () => {
   await killDaemons();
   while (receivers.length > 0) await receivers.pop()!.close();
-  await db.drop();
 });
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n';

@@ -1,16 +1,12 @@
 /** Never overlap: a tick during a slow run is skipped, and two daemons on one database take turns. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { followers, loads, lockFollowers, syncCsv, tempFile, waitFor } from '../helpers/sync.js';
 import { getText, killDaemons, sample, startDaemon } from '../fixtures/daemon-helpers.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
+const db = useTestDatabase();
 afterEach(async () => {
   await killDaemons();
-  await db.drop();
 });
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n';

@@ -3,8 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   followers,
   loads,
@@ -17,13 +17,9 @@ import {
 } from '../helpers/sync.js';
 import { getJson, getText, killDaemons, sample, startDaemon } from '../fixtures/daemon-helpers.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
+const db = useTestDatabase();
 afterEach(async () => {
   await killDaemons();
-  await db.drop();
 });
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n';
@@ -272,13 +268,13 @@ describe('etl daemon', () => {
     const badFormat = await runCli(['daemon', '--log-format', 'xml'], env);
     expect([badFormat.code, badFormat.stderr]).toEqual([
       2,
-      expect.stringContaining("argument 'xml' is invalid. Allowed choices are text, json"),
+      expect.stringContaining('--log-format="xml" is not a log format; use text or json'),
     ]);
     const badPort = await runCli(['daemon', '--log-format', 'json'], { ...env, HEALTH_PORT: 'eighty' });
     expect(badPort.code).toBe(2);
     expect(JSON.parse(badPort.stderr.trim())).toMatchObject({
       level: 'error',
-      msg: 'HEALTH_PORT="eighty" is not valid; use a whole number from 0 to 65535',
+      msg: 'HEALTH_PORT="eighty" is not a whole number; use one from 0 to 65535',
     });
     expect(await loads(db).catch(() => 'no schema')).toBe('no schema');
   });

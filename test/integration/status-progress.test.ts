@@ -1,15 +1,9 @@
 /** Progress of `etl sync` on stderr when it is not a terminal (a subprocess's pipe, like docker logs or CI). */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { generatedCsv, runCli, tempFile } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 // "etl progress: staging: 12,000 rows, 45,123 rows/s, 37% of 1.2 MiB, ETA 8s" (rate and ETA once measured).
 const STAGING_LINE =
@@ -69,7 +63,7 @@ describe('etl sync progress', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /--progress-interval <duration>' argument .* is invalid\. write a positive duration such as 5s/u,
+      /--progress-interval <duration>' argument .* is invalid\. not a positive duration; write e\.g\. 500ms/u,
     );
   });
 });

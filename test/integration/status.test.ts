@@ -1,18 +1,11 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, LoadNotFoundError, loadRejects, status, SyncFailedError } from '../../src/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { runCli, syncCsv } from '../helpers/sync.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { runCli, syncCsv, tempDir } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/u;
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n';
@@ -53,7 +46,7 @@ describe('etl status on a database without history', () => {
   });
 
   it('does not initialise an embedded server just to find nothing recorded', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'etl-status-cwd-'));
+    const cwd = tempDir('status-cwd');
     const dir = join(cwd, 'never-created');
     const r = await runCli(['status', '--embedded-dir', dir], {}, cwd);
     expect(r.code).toBe(0);

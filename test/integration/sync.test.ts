@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LockBusyError, SyncAbortedError, SyncFailedError } from '../../src/index.js';
 import { LOCK_NAMESPACE } from '../../src/store/advisory.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   followers,
   followersWithTimes,
@@ -13,13 +13,7 @@ import {
   syncCsv,
 } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const day1 = 'email,full_name\nann@example.com,Ann\nbob@example.com,"Bob, Jr."\ncat@example.com,Cat\n';
 const day2 = 'email,full_name\nann@example.com,Ann\nbob@example.com,Robert\ndan@example.com,Dan\n';
@@ -119,7 +113,7 @@ describe('etl sync failures', () => {
     await syncCsv(db, day1);
     const snapshot = await followers(db);
     const activity = await lastActivity(db);
-    await db.query(`ALTER TABLE public.staging_followers ADD CONSTRAINT no_dan CHECK (email <> 'dan@example.com')`);
+    await db.query(`ALTER TABLE public.staging_followers ADD CONSTRAINT no_dan CHECK (c1 <> 'dan@example.com')`);
     const error = await syncCsv(db, day2).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SyncFailedError);
     expect((error as Error).message).toMatch(/no_dan/);
@@ -264,7 +258,7 @@ describe('etl sync failures', () => {
       `CREATE UNLOGGED TABLE public.staging_followers_${deadLoad.replaceAll('-', '')} PARTITION OF public.staging_followers FOR VALUES IN ('${deadLoad}')`,
     );
     await db.query(
-      `INSERT INTO public.staging_followers (email, full_name, line, load_id) VALUES ('zed@example.com', 'Zed', 2, $1)`,
+      `INSERT INTO public.staging_followers (c1, c2, line, load_id) VALUES ('zed@example.com', 'Zed', 2, $1)`,
       [deadLoad],
     );
     await syncCsv(db, day2);

@@ -1,19 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import { ConfigError, sync, SyncFailedError } from '../../src/index.js';
 import { configForDefinition } from '../../src/sync/named.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { tempFile } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 /** Runs the named sync of a config document against the test database. */
 async function syncWith(config: object, name?: string, flags: Record<string, string | boolean> = {}) {

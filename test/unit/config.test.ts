@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveSyncConfig } from '../../src/index.js';
-import { parseDuration } from '../../src/config/duration.js';
+import { formatDuration, parseDuration } from '../../src/config/duration.js';
 
 describe('resolveSyncConfig', () => {
   it('uses the defaults with no settings, and the embedded database', () => {
@@ -41,7 +41,7 @@ describe('resolveSyncConfig', () => {
 
   it.each([
     [{}, { BATCH_SIZE: 'abc' }, /BATCH_SIZE="abc" is not a whole number/],
-    [{ workers: '-1' }, {}, /--workers=-1 is out of range/],
+    [{ workers: '-1' }, {}, /--workers="-1" is out of range; use a whole number from 1 to 256/],
     [{}, { DB_MIN_CONNS: '5', DB_MAX_CONNS: '3' }, /DB_MIN_CONNS \(5\) is larger than DB_MAX_CONNS \(3\)/],
     [{ workers: '9' }, {}, /needs 12 connections.*DB_MAX_CONNS.*is 10/],
     [{ lockTimeout: 'soon' }, {}, /--lock-timeout="soon" is not a duration/],
@@ -49,7 +49,11 @@ describe('resolveSyncConfig', () => {
     [{ encoding: 'klingon' }, {}, /not an encoding/],
     [{ delimiter: ';;' }, {}, /--delimiter=";;" must be a single ASCII character/],
     [{}, { ALLOW_EMPTY: 'maybe' }, /ALLOW_EMPTY="maybe" is not a boolean/],
-    [{}, { DATABASE_URL: 'mysql://u:pw@h/db' }, /DATABASE_URL must be a postgres:\/\//],
+    [
+      {},
+      { DATABASE_URL: 'mysql://u:pw@h/db' },
+      /DATABASE_URL must be a URL that starts with postgres:\/\/ or postgresql:\/\//,
+    ],
   ])('refuses %j %j naming the setting', (flags, env, message) => {
     expect(() => resolveSyncConfig(flags, env)).toThrow(ConfigError);
     expect(() => resolveSyncConfig(flags, env)).toThrow(message);
@@ -70,4 +74,15 @@ describe('parseDuration', () => {
     ['1d', 86400000],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
   it.each(['', 'soon', '10x', '5 m'])('refuses %j', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [0, '0ms'],
+    [250.4, '250ms'],
+    [1234, '1.23s'],
+    [12_345, '12.3s'],
+    [65_000, '1m05s'],
+    [3_780_000, '1h03m'],
+  ])('%d ms is %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
 });

@@ -4,7 +4,6 @@ import {
   estimateRemainingMs,
   fitToWidth,
   formatBytes,
-  formatEta,
   groupDigits,
   percentRead,
   progressLine,
@@ -13,6 +12,7 @@ import {
   type ProgressReporterOptions,
 } from '../../src/observe/progress.js';
 import type { SyncProgress } from '../../src/index.js';
+import { formatDuration } from '../../src/config/duration.js';
 
 describe('progress formatting', () => {
   it('groups digits the same way in every locale', () => {
@@ -30,12 +30,25 @@ describe('progress formatting', () => {
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
   });
 
+  // Issue 9, item 12: a gzip bomb shows in progress as a decompressed size far beyond the file's.
+  it('shows the decompressed size of gzip input', () => {
+    expect(
+      progressLine({
+        phase: 'staging',
+        rowsRead: 0,
+        bytesRead: 1024 * 1024,
+        totalBytes: 2 * 1024 * 1024,
+        decompressedBytes: 3 * 1024 ** 3,
+      }),
+    ).toBe('staging: 0 rows, 50% of 2.0 MiB (3.0 GiB decompressed)');
+  });
+
   it('prints estimates in whole seconds, minutes or hours', () => {
-    expect(formatEta(0)).toBe('0s');
-    expect(formatEta(-500)).toBe('0s');
-    expect(formatEta(8400)).toBe('8s');
-    expect(formatEta(65_000)).toBe('1m05s');
-    expect(formatEta(3_780_000)).toBe('1h03m');
+    expect(formatDuration(0, { wholeSeconds: true })).toBe('0s');
+    expect(formatDuration(-500, { wholeSeconds: true })).toBe('0s');
+    expect(formatDuration(8400, { wholeSeconds: true })).toBe('8s');
+    expect(formatDuration(65_000, { wholeSeconds: true })).toBe('1m05s');
+    expect(formatDuration(3_780_000, { wholeSeconds: true })).toBe('1h03m');
   });
 
   it('computes the share read, capped at 100%, and nothing without a size', () => {

@@ -109,17 +109,17 @@ describe('daemon settings', () => {
     ],
     [{ CRON_TZ: 'Atlantis/Capital' }, /^CRON_TZ="Atlantis\/Capital" is not a time zone/],
     [{ RUN_ON_START: 'sometimes' }, /^RUN_ON_START="sometimes" is not a boolean; use true or false/],
-    [{ SYNC_RETRIES: '-1' }, /^SYNC_RETRIES="-1" is not valid; use a whole number from 0 to 100/],
-    [{ SYNC_RETRIES: 'three' }, /^SYNC_RETRIES="three" is not valid/],
+    [{ SYNC_RETRIES: '-1' }, /^SYNC_RETRIES="-1" is out of range; use a whole number from 0 to 100/],
+    [{ SYNC_RETRIES: 'three' }, /^SYNC_RETRIES="three" is not a whole number; use one from 0 to 100/],
     [{ SYNC_RETRY_DELAY: 'soon' }, /^SYNC_RETRY_DELAY="soon" is not a duration; write e.g. 500ms, 30s, 5m, 1h30m/],
-    [{ BREAKER_THRESHOLD: '2.5' }, /^BREAKER_THRESHOLD="2.5" is not valid/],
+    [{ BREAKER_THRESHOLD: '2.5' }, /^BREAKER_THRESHOLD="2.5" is not a whole number/],
     [{ BREAKER_COOLDOWN: '0' }, /^BREAKER_COOLDOWN="0" is not a positive duration/],
     [
       { NOTIFY_URL: 'https://x.example/hook', NOTIFY_TIMEOUT: 'fast' },
       /^NOTIFY_TIMEOUT="fast" is not a positive duration/,
     ],
     [{ SHUTDOWN_TIMEOUT: 'later' }, /^SHUTDOWN_TIMEOUT="later" is not a duration/],
-    [{ HEALTH_PORT: '70000' }, /^HEALTH_PORT="70000" is not valid; use a whole number from 0 to 65535/],
+    [{ HEALTH_PORT: '70000' }, /^HEALTH_PORT="70000" is out of range; use a whole number from 0 to 65535/],
     [{ HEALTH_PORT: '8080', HEALTH_HOST: ' ' }, /^HEALTH_HOST \(--health-host\) is empty/],
     [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT="xml" is not a log format; use text or json/],
     [{ CSV_FILE: '-' }, /CSV_FILE \(--file\) is "-" \(standard input\), which the daemon cannot read again/],
@@ -137,7 +137,7 @@ describe('daemon settings', () => {
   it('never echoes a notify URL, which usually carries a token', () => {
     expect(rejects({ NOTIFY_URL: 'not a url token=abc123' })).not.toContain('abc123');
     const message = rejects({ NOTIFY_URL: 'ftp://user:abc123@files.example/hook' });
-    expect(message).toMatch(/^NOTIFY_URL must be an http:\/\/ or https:\/\/ URL/);
+    expect(message).toMatch(/^NOTIFY_URL must be a URL that starts with http:\/\/ or https:\/\//);
     expect(message).not.toContain('abc123');
   });
 

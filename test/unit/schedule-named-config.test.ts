@@ -129,7 +129,7 @@ describe('daemon syncs from the config file', () => {
 
   it('validates the daemon settings once, as for the single sync', () => {
     expect(rejects(() => resolve(file, { all: true }, { SYNC_RETRIES: 'many' }))).toMatch(
-      /^SYNC_RETRIES="many" is not valid/,
+      /^SYNC_RETRIES="many" is not a whole number/,
     );
     expect(rejects(() => resolve(file, { all: true }, { CRON_SCHEDULE: '@every never' }))).toMatch(
       /^CRON_SCHEDULE="@every never" is not a valid schedule/,
