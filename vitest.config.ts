@@ -8,7 +8,9 @@ export default defineConfig({
       {
         // Parsers, SQL text, config, cron, formatting: no PostgreSQL, no build, no subprocess.
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        // Unit files run first, then integration files (groups run one after the other, each with its
+        // own worker limit).
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } },
       },
       {
         // A real PostgreSQL (TEST_DATABASE_URL, else an embedded one), the built CLI, real processes.
@@ -22,6 +24,7 @@ export default defineConfig({
           // machine two files at a time keep them from starving each other.
           pool: 'forks',
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -165,6 +165,27 @@ export async function followersContent(url: string): Promise<TableContent> {
   return { rows: Number(r.rows[0].rows), checksum: r.rows[0].checksum };
 }
 
+/** Row versions written to followers so far (from the statistics collector) and its size on disk. */
+export interface TableWrites {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  bytes: number;
+}
+
+export async function followersWrites(url: string): Promise<TableWrites> {
+  // A backend's counters reach the shared statistics when it exits; give the one that just did a moment.
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  const r = await query<{ ins: string; upd: string; del: string; bytes: string }>(
+    url,
+    `SELECT n_tup_ins::text AS ins, n_tup_upd::text AS upd, n_tup_del::text AS del,
+            pg_total_relation_size('public.followers')::text AS bytes
+       FROM pg_stat_user_tables WHERE relid = 'public.followers'::regclass`,
+  );
+  const row = r.rows[0];
+  return { inserted: Number(row.ins), updated: Number(row.upd), deleted: Number(row.del), bytes: Number(row.bytes) };
+}
+
 /** What a day's wait gives a table before the next sync: autovacuum's visibility map and statistics. */
 export async function settleFollowers(url: string): Promise<void> {
   await query(url, 'VACUUM (ANALYZE) public.followers');

@@ -26,6 +26,8 @@ export interface EtlSummary {
   counts: EtlCounts;
   /** The summary's `phases` object (numbers only), or null while etl does not report one. */
   phases: Record<string, number> | null;
+  /** --if-changed found the source unchanged and skipped the sync. */
+  skipped: boolean;
 }
 
 const COUNT_FIELDS = ['rows_read', 'inserted', 'updated', 'unchanged', 'deleted', 'rejected', 'duplicates'] as const;
@@ -41,10 +43,18 @@ export function parseEtlSummary(stdout: string): EtlSummary {
       cause: error,
     });
   }
-  if (json.status !== 'succeeded') throw new Error(`etl sync did not succeed: ${line}`);
+  // --if-changed reports an unchanged source as skipped: a success that did no work
+  if (json.status !== 'succeeded' && json.status !== 'skipped') throw new Error(`etl sync did not succeed: ${line}`);
   const counts = {} as EtlCounts;
   for (const field of COUNT_FIELDS) counts[field] = Number(json[field] ?? NaN);
-  return { durationMs: Number(json.duration_ms), counts, phases: readPhases(json.phases) };
+  const phases = readPhases(json.phases);
+  const steps = readPhases(json.merge_steps_ms);
+  const all = phases || steps ? { ...phases, ...prefixed('merge.', steps) } : null;
+  return { durationMs: Number(json.duration_ms), counts, phases: all, skipped: json.status === 'skipped' };
+}
+
+function prefixed(prefix: string, phases: Record<string, number> | null): Record<string, number> {
+  return Object.fromEntries(Object.entries(phases ?? {}).map(([k, v]) => [prefix + k, v]));
 }
 
 function readPhases(value: unknown): Record<string, number> | null {
@@ -88,11 +98,23 @@ export async function runEtlSync(
   url: string,
   context: EtlContext,
   nodeOptions: string[] = [],
+  caseFlags: readonly string[] = [],
 ): Promise<EtlRun> {
   const measured = await runMeasured(
     {
       file: process.execPath,
-      args: [ETL_BIN, 'sync', '--file', file, '--database-url', url, '--json', '--quiet', ...context.flags],
+      args: [
+        ETL_BIN,
+        'sync',
+        '--file',
+        file,
+        '--database-url',
+        url,
+        '--json',
+        '--quiet',
+        ...context.flags,
+        ...caseFlags,
+      ],
       env: context.env,
       cwd: context.cwd,
       node: { nodeOptions },

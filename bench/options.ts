@@ -1,6 +1,19 @@
 /** The benchmark's flags, parsed and checked into one frozen options object. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
+import type { CaseName } from './results.js';
+
+export const CASES: readonly CaseName[] = ['initial', 'next-day', 'same-file', 'if-changed'];
+
+function caseList(text: string): CaseName[] {
+  const names = text.split(',').map((n) => n.trim());
+  const bad = names.filter((n) => !(CASES as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0)
+    throw new InvalidArgumentError(
+      `--cases takes a comma-separated list of ${CASES.join(', ')}; got ${JSON.stringify(text)}`,
+    );
+  return CASES.filter((c) => names.includes(c));
+}
 
 export interface BenchOptions {
   /** File sizes to run, in order (--rows 1000000,5000000 measures growth in one run). */
@@ -19,6 +32,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Extra flags for every etl sync run. */
   etlFlags: readonly string[];
+  /** Which cases to run, in their fixed order. */
+  cases: readonly CaseName[];
   quiet: boolean;
 }
 
@@ -89,6 +104,11 @@ export function benchProgram(): Command {
       'also run etl sync once per case under node --cpu-prof (untimed) and summarise where its CPU time goes',
       false,
     )
+    .addOption(
+      new Option('--cases <names>', `cases to run (${CASES.join(', ')})`)
+        .default([...CASES], CASES.join(','))
+        .argParser(caseList),
+    )
     .option('--etl-flags <flags>', 'extra flags for every etl sync, e.g. "--workers 4 --batch-size 50000"', '')
     .option('--quiet', 'no progress messages on stderr', false);
 }
@@ -108,6 +128,7 @@ export function benchOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cw
     out?: string;
     profile: boolean;
     etlFlags: string;
+    cases: CaseName[];
     quiet: boolean;
   }>();
   return Object.freeze({
@@ -122,6 +143,7 @@ export function benchOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cw
     out: o.out === undefined ? undefined : resolve(cwd, o.out),
     profile: o.profile,
     etlFlags: Object.freeze(o.etlFlags.split(/\s+/u).filter((f) => f !== '')),
+    cases: Object.freeze([...o.cases]),
     quiet: o.quiet,
   });
 }

@@ -44,11 +44,11 @@ function phaseLine(c: CaseResult): string {
   const own = Number.isFinite(ownMs)
     ? `etl's own duration ${int(ownMs)} (process start and exit ${int(outside)}); `
     : '';
-  if (!phases) return `  ${c.case.padEnd(9)} ${own}phases n/a (etl's JSON summary has no "phases" object)`;
+  if (!phases) return `  ${c.case.padEnd(10)} ${own}phases n/a (etl's JSON summary has no "phases" object)`;
   const parts = Object.entries(phases).map(
     ([k, v]) => `${k} ${int(v)}${ownMs > 0 ? ` (${Math.round((v * 100) / ownMs)}%)` : ''}`,
   );
-  return `  ${c.case.padEnd(9)} ${own}${parts.join(', ')}`;
+  return `  ${c.case.padEnd(10)} ${own}${parts.join(', ')}`;
 }
 
 function threadLines(t: ThreadProfile): string[] {
@@ -68,7 +68,18 @@ function sizeSection(size: SizeResult, repeat: number): string[] {
   const rows = [['case', 'pipeline', 'median s', 'rows/s', 'peak RSS', 'CPU s', 'etl/ref', 'runs (s)']];
   for (const c of size.cases) rows.push(pipelineRow(c, 'reference'), pipelineRow(c, 'etl'));
   lines.push(...table(rows, new Set([2, 3, 4, 5, 6])).map((l) => `  ${l}`));
-  lines.push('  (median wall seconds; peak RSS and CPU seconds are those of the psql or etl process itself)', '');
+  lines.push('  (median wall seconds; peak RSS and CPU seconds are those of the psql or etl process itself)');
+  for (const c of size.cases)
+    if (c.ratio_to_next_day_reference !== undefined)
+      lines.push(`  ${c.case}: etl / reference next-day = ${c.ratio_to_next_day_reference.toFixed(2)}x`);
+  for (const c of size.cases.filter((x) => x.case === 'same-file' || x.case === 'if-changed')) {
+    const w = c.etl.runs.map((r) => r.writes);
+    const wrote = w.some((x) => x.inserted + x.updated + x.deleted > 0 || x.bytes_after !== x.bytes_before);
+    lines.push(
+      `  ${c.case}: etl wrote ${wrote ? w.map((x) => `${x.inserted}/${x.updated}/${x.deleted} rows ins/upd/del, ${x.bytes_before} -> ${x.bytes_after} bytes`).join('; ') : 'no row versions to followers (n_tup_ins/upd/del unchanged, size unchanged)'}`,
+    );
+  }
+  lines.push('');
   lines.push('where etl sync spends its time (median ms):', ...size.cases.map(phaseLine));
   for (const c of size.cases) {
     if (!c.same_content) {

@@ -8,7 +8,8 @@ import type { EtlCounts } from './etl-process.js';
 import { maxOrNull, median, medianOrNull, medianPhases, round } from './stats.js';
 
 export type Pipeline = 'reference' | 'etl';
-export type CaseName = 'initial' | 'next-day';
+/** initial: into an empty table; next-day: day 2 over day 1; same-file: day 1 again; if-changed: the same with etl's --if-changed. */
+export type CaseName = 'initial' | 'next-day' | 'same-file' | 'if-changed';
 
 export interface RunRecord {
   repetition: number;
@@ -21,6 +22,8 @@ export interface RunRecord {
   rows_after: number;
   checksum: string;
   content_ok: boolean;
+  /** Row versions the timed run wrote to followers and its size before and after (n_tup_* deltas). */
+  writes: { inserted: number; updated: number; deleted: number; bytes_before: number; bytes_after: number };
   /** The machine's 1-minute load average right after the run (other work skews timings). */
   load_1m: number;
   /** etl only: what its JSON summary said. */
@@ -54,6 +57,8 @@ export interface CaseResult {
   etl: PipelineSummary;
   /** etl median / reference median. */
   ratio: number;
+  /** same-file and if-changed: etl median / the reference's next-day median (issue 12's yardstick). */
+  ratio_to_next_day_reference?: number;
   /** Every run of both pipelines left exactly the expected followers. */
   same_content: boolean;
   profile?: ProfileResult;

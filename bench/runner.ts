@@ -8,7 +8,15 @@ import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:o
 import { join } from 'node:path';
 import { summarizeProfiles } from './cpu-profile.js';
 import { prepareData, removeFiles, type DataSet } from './data-files.js';
-import { FOLLOWERS_DDL, followersContent, query, ScratchDatabases, settleFollowers, type Server } from './database.js';
+import {
+  FOLLOWERS_DDL,
+  followersContent,
+  followersWrites,
+  query,
+  ScratchDatabases,
+  settleFollowers,
+  type Server,
+} from './database.js';
 import { cleanEtlEnv, runEtlMigrate, runEtlSync, type EtlContext } from './etl-process.js';
 import { detectRssMethod, type Measured, type RssMethod } from './measure.js';
 import type { BenchOptions } from './options.js';
@@ -41,6 +49,8 @@ interface BenchCase {
   expected: { rows: number; checksum: string };
   /** Loaded (untimed) before the timed run: the day-1 file for the next-day case. */
   before?: string;
+  /** Extra flags for the timed etl sync of this case. */
+  etlFlags?: readonly string[];
 }
 
 interface Timed {
@@ -52,7 +62,7 @@ interface Timed {
 interface PipelineOps {
   prepare(url: string): Promise<void>;
   load(file: string, url: string): Promise<void>;
-  timed(file: string, url: string, nodeOptions?: string[]): Promise<Timed>;
+  timed(file: string, url: string, nodeOptions?: string[], etlFlags?: readonly string[]): Promise<Timed>;
 }
 
 function pipelines(reference: ReferenceContext, etl: EtlContext): Record<Pipeline, PipelineOps> {
@@ -65,8 +75,8 @@ function pipelines(reference: ReferenceContext, etl: EtlContext): Record<Pipelin
     etl: {
       prepare: (url) => runEtlMigrate(url, etl),
       load: async (file, url) => void (await runEtlSync(file, url, etl)),
-      timed: async (file, url, nodeOptions) => {
-        const run = await runEtlSync(file, url, etl, nodeOptions);
+      timed: async (file, url, nodeOptions, etlFlags) => {
+        const run = await runEtlSync(file, url, etl, nodeOptions, etlFlags);
         return {
           measured: run,
           etl: { duration_ms: run.summary.durationMs, counts: run.summary.counts, phases: run.summary.phases },
@@ -90,6 +100,21 @@ function casesOf(data: DataSet): BenchCase[] {
       fileRows: data.day2.rows,
       expected: { rows: data.day2.rows, checksum: data.day2.checksum },
       before: data.day1.path,
+    },
+    {
+      name: 'same-file',
+      file: data.day1.path,
+      fileRows: data.day1.rows,
+      expected: { rows: data.day1.rows, checksum: data.day1.checksum },
+      before: data.day1.path,
+    },
+    {
+      name: 'if-changed',
+      file: data.day1.path,
+      fileRows: data.day1.rows,
+      expected: { rows: data.day1.rows, checksum: data.day1.checksum },
+      before: data.day1.path,
+      etlFlags: ['--if-changed'],
     },
   ];
 }
@@ -115,7 +140,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
     c: BenchCase,
     label: string,
     nodeOptions?: string[],
-  ): Promise<Timed & { content: { rows: number; checksum: string } }> {
+  ): Promise<Timed & { content: { rows: number; checksum: string }; writes: RunRecord['writes'] }> {
     const db = await scratch.create(`${c.name.replace('-', '')}_${pipeline === 'reference' ? 'ref' : 'etl'}_${label}`);
     try {
       const op = ops[pipeline];
@@ -126,8 +151,17 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       }
       await scratch.checkpoint();
       checkAbort();
-      const timed = await op.timed(c.file, db.url, nodeOptions);
-      return { ...timed, content: await followersContent(db.url) };
+      const before = await followersWrites(db.url);
+      const timed = await op.timed(c.file, db.url, nodeOptions, c.etlFlags);
+      const after = await followersWrites(db.url);
+      const writes = {
+        inserted: after.inserted - before.inserted,
+        updated: after.updated - before.updated,
+        deleted: after.deleted - before.deleted,
+        bytes_before: before.bytes,
+        bytes_after: after.bytes,
+      };
+      return { ...timed, content: await followersContent(db.url), writes };
     } finally {
       await scratch.drop(db.name);
     }
@@ -139,7 +173,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
     for (const rows of options.rows) {
       const data = await prepareData(options.dataDir, options.seed, rows, log);
       created.push(...data.created);
-      const cases = casesOf(data);
+      const cases = casesOf(data).filter((c) => options.cases.includes(c.name));
       const runs = new Map<string, RunRecord[]>(
         cases.flatMap((c) => [
           [`${c.name}/reference`, []],
@@ -161,6 +195,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
               rows_after: run.content.rows,
               checksum: run.content.checksum,
               content_ok: run.content.rows === c.expected.rows && run.content.checksum === c.expected.checksum,
+              writes: run.writes,
               load_1m: round(loadavg()[0], 2),
               ...(run.etl ? { etl: run.etl } : {}),
             };
@@ -193,6 +228,10 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
         }
         results.push(result);
       }
+      const nextDay = results.find((r) => r.case === 'next-day');
+      for (const r of results)
+        if (nextDay && (r.case === 'same-file' || r.case === 'if-changed'))
+          r.ratio_to_next_day_reference = round(r.etl.median_wall_s / nextDay.reference.median_wall_s, 3);
       sizes.push({
         rows,
         plan: data.plan,

@@ -70,6 +70,8 @@ export const PG_CODES = {
   adminShutdown: '57P01',
   undefinedTable: '42P01',
   uniqueViolation: '23505',
+  /** MERGE matched one target row with more than one source row (a repeated key). */
+  cardinalityViolation: '21000',
 } as const;
 
 /** The SQLSTATE of a PostgreSQL error, looking through `cause` when it was wrapped. */

@@ -21,6 +21,7 @@ export { openDatabase, type Database } from './db/connect.js';
 export { ConfigError, LoadClosedError, LockBusyError, messageOf, SyncAbortedError, SyncFailedError } from './errors.js';
 export { DeleteLimitError, EmptyLoadError } from './merge/transaction.js';
 export { SourceError } from './source/input.js';
+export { S3Error } from './source/s3-location.js';
 export type { SyncResult, SyncProgress } from './sync/run.js';
 // Records from code: a loader on the same load lifecycle as a file sync.
 export { openLoader, load, Loader } from './loader/loader.js';

@@ -129,8 +129,15 @@ export function rejectsText(r: LoadRejects): string {
   const l = r.load;
   const head = `load ${l.loadId} of ${l.table} (${statusLabel(l)}, started ${formatTime(l.startedAt)} UTC, ${l.source})`;
   if (r.total === 0) return `${head}: no bad rows recorded\n`;
-  const rows = r.rejects.map((x) => [String(x.line), x.reason, JSON.stringify(x.raw)]);
-  const lines = [`${head}: ${r.total} bad row(s)`, ...alignedTable(['LINE', 'REASON', 'RAW'], rows, new Set([0]))];
+  const files = r.rejects.some((x) => x.file !== undefined);
+  const rows = r.rejects.map((x) => [
+    ...(files ? [x.file ?? ''] : []),
+    String(x.line),
+    x.reason,
+    JSON.stringify(x.raw),
+  ]);
+  const columns = files ? ['FILE', 'LINE', 'REASON', 'RAW'] : ['LINE', 'REASON', 'RAW'];
+  const lines = [`${head}: ${r.total} bad row(s)`, ...alignedTable(columns, rows, new Set([files ? 1 : 0]))];
   if (r.rejects.length < r.total)
     lines.push(`(the first ${r.rejects.length} of ${r.total}, by line; use --limit to see more)`);
   return lines.join('\n') + '\n';

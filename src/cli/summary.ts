@@ -3,6 +3,8 @@ import type { SyncResult } from '../index.js';
 
 export function summaryText(r: SyncResult): string {
   const c = r.counts;
+  if (r.skipped)
+    return `skipped ${r.target}: ${r.source} is unchanged since the last successful load (--if-changed; load ${r.loadId}, took ${formatDuration(r.durationMs)})\n`;
   const head = r.dryRun
     ? `dry run of ${r.target} from ${r.source}: nothing was changed (load ${r.loadId})`
     : `synced ${r.target} from ${r.source} (load ${r.loadId})`;
@@ -23,7 +25,8 @@ export function summaryText(r: SyncResult): string {
 export function summaryJson(r: SyncResult): string {
   return (
     JSON.stringify({
-      status: 'succeeded',
+      status: r.skipped ? 'skipped' : 'succeeded',
+      ...(r.skipped ? { skipped: r.skipped } : {}),
       load_id: r.loadId,
       target: r.target,
       source: r.source,
@@ -42,7 +45,10 @@ export function summaryJson(r: SyncResult): string {
         read_parse_stage_ms: Math.round(r.phases.stageMs),
         merge_ms: Math.round(r.phases.mergeMs),
         cleanup_ms: Math.round(r.phases.cleanupMs),
+        worker_parse_ms: Math.round(r.phases.workerParseMs),
+        worker_copy_ms: Math.round(r.phases.workerCopyMs),
       },
+      merge_steps_ms: Object.fromEntries(Object.entries(r.phases.mergeSteps).map(([k, v]) => [k, Math.round(v)])),
       rows_per_second: Math.round(r.rowsPerSecond),
       first_rejects: r.firstRejects,
       warnings: r.warnings,

@@ -4,19 +4,21 @@
  * known ones and a "did you mean".
  */
 import { z } from 'zod';
-import type { SourceFormat } from '../source/record-source.js';
+import type { LoadFormat } from '../source/format.js';
 import type { DeleteRule, SyncMode } from '../table/spec.js';
 import { identifierProblem } from '../table/identifier.js';
 import { parseColumnType } from '../table/types.js';
 import { closest } from './suggest.js';
 
 const MODES = ['mirror', 'upsert', 'append'] as const satisfies readonly SyncMode[];
-const FORMATS = ['csv', 'ndjson', 'json'] as const satisfies readonly SourceFormat[];
+const FORMATS = ['csv', 'ndjson', 'json', 'parquet'] as const satisfies readonly LoadFormat[];
 
 /** A YAML field left empty (`key:`) reads as null: the same as leaving it out. */
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
 
 const text = z.string().refine((s) => s.trim() !== '', { message: 'must not be empty' });
+
+const character = z.string().min(1, { message: 'must be one character' });
 
 /** A schema, table or column name PostgreSQL keeps as written (see table/identifier.ts). */
 const identifier = text.superRefine((name, ctx) => {
@@ -65,8 +67,9 @@ const sourceObject = z
     path: optional(text),
     url: optional(text),
     format: optional(z.enum(FORMATS)),
-    delimiter: optional(text),
-    quote: optional(text),
+    // Kept as written, not trimmed: a tab ("\t" in JSON, a real tab in YAML) is a delimiter here.
+    delimiter: optional(character),
+    quote: optional(character),
     header: optional(z.boolean()),
     encoding: optional(text),
   })
@@ -101,6 +104,7 @@ const syncEntry = z
     max_errors: optional(z.int().min(0)),
     allow_empty: optional(z.boolean()),
     max_delete: optional(z.number().min(0).max(100)),
+    if_changed: optional(z.boolean()),
     cron: optional(text),
   })
   .superRefine((s, ctx) => {

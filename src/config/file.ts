@@ -24,7 +24,7 @@ export const DEFAULT_CONFIG_FILES = ['etl.config.json', 'etl.config.yaml', 'etl.
 
 /** Relative source paths are read from the config file's directory, wherever etl is started. */
 function sourceLocation(location: string, baseDir: string): string {
-  if (location === '-' || /^https?:\/\//iu.test(location) || isAbsolute(location)) return location;
+  if (location === '-' || /^(https?|s3):\/\//iu.test(location) || isAbsolute(location)) return location;
   return resolve(baseDir, location);
 }
 
@@ -46,6 +46,7 @@ function entrySettings(entry: SyncEntry, at: string, baseDir: string): EntrySett
   put('maxErrors', 'max_errors', entry.max_errors);
   put('allowEmpty', 'allow_empty', entry.allow_empty);
   put('maxDelete', 'max_delete', entry.max_delete);
+  put('ifChanged', 'if_changed', entry.if_changed);
   return settings;
 }
 

@@ -10,7 +10,7 @@ import type { TargetSpec } from '../table/spec.js';
 import { resolveSettings, type Env, type Layer, type Values } from './setting.js';
 import { SYNC_SETTINGS, type SyncSettingKey } from './settings.js';
 import type { DatabaseSetting, SyncConfig } from './types.js';
-import { integer } from './values.js';
+import { integer, url } from './values.js';
 
 export type { Env } from './setting.js';
 export type Flags = Values<SyncSettingKey>;
@@ -34,6 +34,22 @@ function database(url: string | undefined, env: Env, embeddedDir: string): Datab
   return { kind: 'embedded', dir: embeddedDir };
 }
 
+/** --s3-endpoint / S3_ENDPOINT, else the AWS SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
+function s3EndpointOf(setting: string | undefined, env: Env): string | undefined {
+  const fallback = ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'].find((name) => env[name]);
+  const origin = setting !== undefined ? '--s3-endpoint / S3_ENDPOINT' : fallback;
+  const endpoint =
+    setting ??
+    (fallback === undefined ? undefined : url(['http:', 'https:'])({ value: env[fallback]!, origin: fallback }));
+  if (endpoint === undefined) return undefined;
+  const parsed = new URL(endpoint);
+  if (parsed.username !== '' || parsed.password !== '')
+    throw new ConfigError(
+      `${origin} must not hold credentials; they come from the AWS default chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles)`,
+    );
+  return endpoint;
+}
+
 export function resolveSyncConfig(
   flags: Flags,
   env: Env,
@@ -55,6 +71,7 @@ export function resolveSyncConfig(
     connectTimeout,
     statementTimeout,
     idleInTransactionTimeout,
+    s3Endpoint,
     ...rest
   } = resolveSettings(SYNC_SETTINGS, flags, env, [entry]);
   if (minConns > maxConns) {
@@ -82,6 +99,7 @@ export function resolveSyncConfig(
       idleInTransactionTimeoutMs: idleInTransactionTimeout,
     }),
     target,
+    s3: Object.freeze({ endpoint: s3EndpointOf(s3Endpoint, env) }),
     csv: Object.freeze({ delimiter, quote, header, encoding }),
     lockTimeoutMs: lockTimeout,
     rejectsFile: rejects,

@@ -4,7 +4,20 @@
  * is one entry here (and its README row); it then appears in SyncConfig under its key.
  */
 import type { Resolved, SettingDef } from './setting.js';
-import { boolean, choice, duration, encoding, integer, percent, singleChar, string, timeout, url } from './values.js';
+import {
+  boolean,
+  choice,
+  duration,
+  encoding,
+  integer,
+  percent,
+  singleChar,
+  size,
+  string,
+  timeout,
+  url,
+} from './values.js';
+import { memorySize } from './memory.js';
 
 export const SYNC_SETTINGS = [
   {
@@ -19,15 +32,22 @@ export const SYNC_SETTINGS = [
     flag: '--file <path>',
     env: 'CSV_FILE',
     default: 'tables/followers.csv',
-    help: 'the file to sync: a path, - for stdin, or an http(s) URL; .gz is decompressed',
+    help: 'the file to sync: a path, - for stdin, an http(s) URL or s3://bucket/key; a glob, an s3:// prefix or a .manifest loads many files as one; .gz is decompressed',
     parse: string,
   },
   {
     key: 'format',
     flag: '--format <format>',
     env: 'SOURCE_FORMAT',
-    help: 'csv, ndjson or json (default: from the file name; csv when it does not say)',
-    parse: choice(['csv', 'ndjson', 'json'], 'a format'),
+    help: 'csv, ndjson, json or parquet (default: from the file name; csv when it does not say)',
+    parse: choice(['csv', 'ndjson', 'json', 'parquet'], 'a format'),
+  },
+  {
+    key: 's3Endpoint',
+    flag: '--s3-endpoint <url>',
+    env: 'S3_ENDPOINT',
+    help: 'an S3-compatible endpoint for s3:// sources, addressed path-style (default: AWS_ENDPOINT_URL, else AWS)',
+    parse: url(['http:', 'https:']),
   },
   {
     key: 'batchSize',
@@ -102,6 +122,14 @@ export const SYNC_SETTINGS = [
     parse: integer(0),
   },
   {
+    key: 'maxRecordSize',
+    flag: '--max-record-size <size>',
+    env: 'MAX_RECORD_SIZE',
+    default: '16MiB',
+    help: 'the largest record (a CSV row or a JSON element) read; a larger one is a bad row (e.g. 16MiB, 512KiB)',
+    parse: size(1024, 256 * 1024 * 1024),
+  },
+  {
     key: 'rejects',
     flag: '--rejects <path>',
     env: 'REJECTS_FILE',
@@ -154,6 +182,22 @@ export const SYNC_SETTINGS = [
     default: 'false',
     help: 'read, validate and report what would change, changing nothing',
     parse: boolean,
+  },
+  {
+    key: 'ifChanged',
+    flag: '--if-changed',
+    env: 'IF_CHANGED',
+    default: 'false',
+    help: 'skip the sync when the source is byte-identical to the last successful load of the table',
+    parse: boolean,
+  },
+  {
+    key: 'workMem',
+    flag: '--work-mem <size>',
+    env: 'MERGE_WORK_MEM',
+    default: '256MB',
+    help: 'PostgreSQL work_mem for the merge transaction (e.g. 64MB, 1GB), so its hash joins stay in memory',
+    parse: memorySize,
   },
   {
     key: 'embeddedDir',

@@ -40,7 +40,8 @@ type ReshapedSettings =
   | 'encoding'
   | 'connectTimeout'
   | 'statementTimeout'
-  | 'idleInTransactionTimeout';
+  | 'idleInTransactionTimeout'
+  | 's3Endpoint';
 
 /** Everything one sync needs, resolved once and frozen. */
 export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
@@ -49,6 +50,8 @@ export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
   maxConnections: number;
   limits: ConnectionLimits;
   target: TargetSpec;
+  /** s3:// sources: an S3-compatible endpoint; undefined means AWS (credentials always come from the AWS default chain). */
+  s3: { endpoint?: string };
   csv: CsvOptions;
   lockTimeoutMs: number;
   rejectsFile?: string;

@@ -7,6 +7,7 @@
 import { ConfigError } from '../errors.js';
 import { isKnownEncoding } from '../source/decode.js';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 /** A setting's value and where it came from, as the user would name it (a flag, an env variable, a config field). */
 export interface Raw {
@@ -127,5 +128,18 @@ export function url(protocols: readonly string[]): Parser<string> {
     if (!protocols.includes(parsed.protocol))
       throw new ConfigError(`${raw.origin} must be a URL that starts with ${listed} (got ${parsed.protocol}//...)`);
     return text(raw).trim();
+  };
+}
+
+/** Bytes, from 16MiB, 512KiB, 1GiB or a bare number of bytes, within [min, max] (limits given in bytes). */
+export function size(min: number, max: number): Parser<number> {
+  const shownSize = (n: number) => (n % (1 << 20) === 0 ? `${n / (1 << 20)}MiB` : `${n / 1024}KiB`);
+  return (raw) => {
+    const n = parseSize(text(raw));
+    if (n === undefined || n < min || n > max)
+      throw new ConfigError(
+        `${shown(raw)} is not a size from ${shownSize(min)} to ${shownSize(max)}; write e.g. 16MiB, 512KiB or a number of bytes`,
+      );
+    return n;
   };
 }

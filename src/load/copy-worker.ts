@@ -22,6 +22,8 @@ export interface ChunkTask {
   index?: RecordIndex;
   /** Fault injection for tests: this worker thread exits before copying. */
   crash?: boolean;
+  /** Fault injection for tests: this worker allocates until its heap limit stops the thread. */
+  exhaustMemory?: boolean;
 }
 
 export interface CloseTask {
@@ -32,6 +34,9 @@ export interface ChunkOutcome {
   staged: number;
   records: number;
   rejects: Reject[];
+  /** Time this worker spent parsing and validating the chunk, and COPYing it (for the phase breakdown). */
+  parseMs: number;
+  copyMs: number;
 }
 
 let client: pg.Client | undefined;
@@ -50,19 +55,27 @@ async function connection(config: pg.ClientConfig): Promise<pg.Client> {
   return fresh;
 }
 
+function exhaustMemory(): never {
+  const hog: number[][] = [];
+  for (;;) hog.push(new Array<number>(1 << 20).fill(hog.length));
+}
+
 export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOutcome> {
   if (task.kind === 'close') {
     const open = client;
     client = undefined;
     if (open) await open.end().catch(() => undefined);
-    return { staged: 0, records: 0, rejects: [] };
+    return { staged: 0, records: 0, rejects: [], parseMs: 0, copyMs: 0 };
   }
   if (task.crash) process.exit(70);
+  if (task.exhaustMemory) exhaustMemory();
+  const parseStart = performance.now();
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
   const parsed =
     task.layout.format === 'csv'
       ? parseChunk(data, task.startLine, task.layout, task.index)
       : parseJsonChunk(data, task.layout, task.index!);
+  const copyStart = performance.now();
   if (parsed.rows > 0) {
     const conn = await connection(task.connection);
     try {
@@ -72,5 +85,11 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
       throw error;
     }
   }
-  return { staged: parsed.rows, records: parsed.records, rejects: parsed.rejects };
+  return {
+    staged: parsed.rows,
+    records: parsed.records,
+    rejects: parsed.rejects,
+    parseMs: copyStart - parseStart,
+    copyMs: performance.now() - copyStart,
+  };
 }

@@ -10,6 +10,8 @@ export type LoadStep = 'staged' | 'commit' | 'cleanup';
 export interface LoadFaults {
   /** The worker thread handling this batch number (1-based) exits abruptly. */
   killWorkerOnBatch?: number;
+  /** The worker thread handling this batch number (1-based) allocates until its heap limit stops it. */
+  exhaustWorkerMemoryOnBatch?: number;
   /** Called between steps; a throw here fails the load at that step. */
   beforeStep?: (step: LoadStep) => void | Promise<void>;
 }

@@ -30,7 +30,9 @@ export interface JsonLayout extends CommonLayout {
 export type ChunkLayout = CsvLayout | JsonLayout;
 
 export interface Reject {
+  /** The record's line (a Parquet file: its row number), in `file` when the load reads many files. */
   line: number;
+  file?: string;
   raw: string;
   reason: string;
 }

@@ -44,6 +44,8 @@ import type { ChunkLayout, Reject } from './layout.js';
 import { StagingPool } from './pool.js';
 import { recoverAbandoned } from './recover.js';
 import type { LoadProgress, SyncResult } from './result.js';
+import { lastFingerprint, recordFingerprint, sameFingerprint, type Fingerprint } from './fingerprint.js';
+import { checkHeap } from './heap.js';
 
 /** The settings a load uses, whatever its source. */
 export type LoadSettings = Pick<
@@ -58,7 +60,22 @@ export type LoadSettings = Pick<
   | 'allowEmpty'
   | 'maxDeletePercent'
   | 'dryRun'
+  | 'workMem'
+  | 'maxRecordSize'
 >;
+
+/**
+ * --if-changed: a source that can say what it read (size and SHA-256). The load records it, and
+ * skips the merge when it equals the table's last successful load.
+ */
+export interface SourceFingerprint {
+  /** The fingerprint before reading anything (a local file hashed up front), when it can be known. */
+  before?: () => Promise<Fingerprint | undefined>;
+  /** The fingerprint of what was read, once the source is exhausted. */
+  after: () => Fingerprint | undefined;
+  /** Skip the merge (or the whole load) when the source is unchanged; otherwise only record it. */
+  skipUnchanged: boolean;
+}
 
 export interface LoadPlan {
   spec: TargetSpec;
@@ -69,8 +86,14 @@ export interface LoadPlan {
   layout: ChunkLayout;
   /** When the table lock is taken: only for the merge (default), or from open to the end. */
   tableLock?: 'for-commit' | 'from-open';
-  /** Warnings the source found before the load opened (ignored columns...), repeated in the result. */
-  warnings?: readonly string[];
+  /**
+   * Warnings the source found (ignored columns...), repeated in the result. The array is shared, so
+   * a source reading many files can add to it while it reads.
+   */
+  warnings?: string[];
+  /** Many files as one load: names each reject's file and its line there. */
+  placeRejects?: (rejects: Reject[]) => Reject[];
+  fingerprint?: SourceFingerprint;
 }
 
 export interface LoadEnvironment {
@@ -125,6 +148,12 @@ export class Load {
   private failure: unknown;
   /** Records the source refused before staging (see refuse()). */
   private refused = 0;
+  private workerTime = { parseMs: 0, copyMs: 0 };
+  private mergeSteps: Record<string, number> = {};
+  /** --if-changed: the table's last successful load, when the source is compared with it. */
+  private last: Fingerprint | undefined;
+  /** --if-changed found the source unchanged before reading it: nothing was staged. */
+  private unchangedBeforeReading = false;
 
   constructor(
     private readonly plan: LoadPlan,
@@ -142,8 +171,8 @@ export class Load {
       idleTimeoutMillis: 1000,
     });
     this.side.on('error', () => undefined);
-    this.warnings = [...(plan.warnings ?? [])];
-    this.rejects = new RejectSink(this.loadId, plan.settings.rejectsFile);
+    this.warnings = plan.warnings ?? [];
+    this.rejects = new RejectSink(this.loadId, plan.settings.rejectsFile, plan.placeRejects !== undefined);
     env.signal?.addEventListener('abort', this.onAbort);
   }
 
@@ -157,6 +186,11 @@ export class Load {
     return this.pool ? this.pool.records + this.refused : this.counts.read;
   }
 
+  /** Whether --if-changed found the source unchanged before reading it: commit() records a skip. */
+  get unchanged(): boolean {
+    return this.unchangedBeforeReading;
+  }
+
   /** Step 1. Called once, by openLoad. */
   async open(): Promise<void> {
     await this.step(async () => {
@@ -164,9 +198,20 @@ export class Load {
       await this.connect();
       if (this.plan.tableLock === 'from-open') await this.lockTable();
       await this.setUpTarget();
+      if (await this.unchangedUpFront()) return;
       await this.startLoad();
       this.startStaging();
     });
+  }
+
+  /** --if-changed on a source that can be hashed before reading (a local file). */
+  private async unchangedUpFront(): Promise<boolean> {
+    const fingerprint = this.plan.fingerprint;
+    if (!fingerprint?.skipUnchanged) return false;
+    this.last = await lastFingerprint(this.control, this.plan.spec.name);
+    if (!this.last || !fingerprint.before) return false;
+    this.unchangedBeforeReading = sameFingerprint(await fingerprint.before(), this.last);
+    return this.unchangedBeforeReading;
   }
 
   /** Step 2, repeated: one chunk to the worker pool; resolves once the pool has room again. */
@@ -177,6 +222,7 @@ export class Load {
       await this.pool!.stage(chunk);
       this.checkRejects();
       if (this.rejects.pendingCount >= 1000) await this.rejects.flush(this.side);
+      checkHeap();
       this.env.onProgress?.({ rowsRead: this.records, phase: this.phase });
     });
   }
@@ -207,7 +253,9 @@ export class Load {
     this.expectOpen();
     this.state = 'committing';
     return this.step(async () => {
+      if (this.unchangedBeforeReading) return this.skipUnread();
       await this.finishStaging();
+      if (await this.unchangedOnceRead()) return this.skipStaged();
       const mergeStart = performance.now();
       await this.merge();
       const cleanupStart = performance.now();
@@ -311,10 +359,13 @@ export class Load {
       copySql: copyInto(spec, this.loadId),
       layout,
       onRejects: (batch) => {
-        this.rejects.add(batch);
-        this.env.onRejects?.(batch);
+        const placed = this.plan.placeRejects ? this.plan.placeRejects(batch) : batch;
+        this.rejects.add(placed);
+        this.env.onRejects?.(placed);
       },
       crashOnChunk: this.env.faults?.killWorkerOnBatch,
+      exhaustMemoryOnChunk: this.env.faults?.exhaustWorkerMemoryOnBatch,
+      maxRecordBytes: settings.maxRecordSize,
     });
   }
 
@@ -322,6 +373,7 @@ export class Load {
     const pool = this.pool!;
     await pool.drain();
     this.countStaging();
+    this.workerTime = { parseMs: pool.parseMs, copyMs: pool.copyMs };
     this.pool = undefined;
     await pool.close();
     this.checkRejects();
@@ -337,6 +389,7 @@ export class Load {
     this.phase = 'merging';
     this.env.onProgress?.({ rowsRead: this.counts.read, phase: this.phase });
     const merged = await mergeLoad(this.control, spec, this.loadId, {
+      workMem: settings.workMem,
       allowEmpty: settings.allowEmpty,
       maxDeletePercent: settings.maxDeletePercent,
       dryRun: settings.dryRun,
@@ -348,7 +401,8 @@ export class Load {
         this.committing = true;
       },
     });
-    Object.assign(this.counts, merged);
+    Object.assign(this.counts, merged.counts);
+    this.mergeSteps = merged.steps;
     if (settings.dryRun) await finishLoad(this.side, this.loadId, 'succeeded', this.counts);
     this.compensations.settle('mark load failed');
     this.compensations.settle('flush rejects');
@@ -386,9 +440,79 @@ export class Load {
         stageMs: mergeStart - this.stageStart,
         mergeMs: cleanupStart - mergeStart,
         cleanupMs: performance.now() - cleanupStart,
+        workerParseMs: this.workerTime.parseMs,
+        workerCopyMs: this.workerTime.copyMs,
+        mergeSteps: this.mergeSteps,
       },
       durationMs,
       rowsPerSecond: counts.read / Math.max(durationMs / 1000, 1e-3),
+    };
+  }
+
+  /**
+   * --if-changed on a source hashed as it was read (stdin, a URL): the fingerprint is recorded with
+   * every load; an unchanged one skips the merge.
+   */
+  private async unchangedOnceRead(): Promise<boolean> {
+    const read = this.plan.fingerprint?.after();
+    if (!read) return false;
+    await recordFingerprint(this.side, this.loadId, read);
+    return this.last !== undefined && sameFingerprint(read, this.last);
+  }
+
+  /** The staged rows of an unchanged source are dropped unmerged; the load is recorded as skipped. */
+  private async skipStaged(): Promise<SyncResult> {
+    await this.control.query(dropPartition(this.plan.spec, this.loadId).text);
+    this.compensations.settle('drop staging partition');
+    this.compensations.settle('mark load failed');
+    this.compensations.settle('flush rejects');
+    await this.rejects.close();
+    await finishLoad(this.side, this.loadId, 'skipped', this.counts);
+    this.state = 'committed';
+    await this.release();
+    return this.skippedResult(this.counts);
+  }
+
+  /** Unchanged before reading: only a history row says the run happened and was skipped. */
+  private async skipUnread(): Promise<SyncResult> {
+    const { spec, settings } = this.plan;
+    await createLoad(this.side, {
+      loadId: this.loadId,
+      table: spec.name,
+      source: this.plan.source,
+      host: hostname(),
+      pid: process.pid,
+      dryRun: settings.dryRun,
+    });
+    await recordFingerprint(this.side, this.loadId, this.last!);
+    await finishLoad(this.side, this.loadId, 'skipped', zeroCounts());
+    this.state = 'committed';
+    await this.release();
+    return this.skippedResult(zeroCounts());
+  }
+
+  private skippedResult(counts: SyncResult['counts']): SyncResult {
+    const durationMs = performance.now() - this.started;
+    return {
+      loadId: this.loadId,
+      target: this.plan.spec.name,
+      source: this.plan.source,
+      dryRun: this.plan.settings.dryRun,
+      counts,
+      firstRejects: [],
+      warnings: this.warnings,
+      skipped: 'unchanged',
+      phases: {
+        setupMs: durationMs,
+        stageMs: 0,
+        mergeMs: 0,
+        cleanupMs: 0,
+        workerParseMs: 0,
+        workerCopyMs: 0,
+        mergeSteps: {},
+      },
+      durationMs,
+      rowsPerSecond: 0,
     };
   }
 

@@ -2,8 +2,9 @@
  * Worker-side CSV parsing: one chunk of whole records (cut by source/splitter.ts) becomes COPY text
  * for staging plus the rejected rows with their file line numbers. Pure: no I/O.
  */
+import { isUtf8 } from 'node:buffer';
 import { parse, type Options } from 'csv-parse/sync';
-import { forEachRecord } from './fast-csv.js';
+import { forEachRecord, textAfterClosingQuote } from './fast-csv.js';
 import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
 
@@ -15,9 +16,20 @@ const PARSE_OPTIONS: Options = {
   skip_empty_lines: true,
   skip_records_with_error: true,
   bom: false,
-  // Only LF and CRLF end records, exactly as the splitter cuts them (a stray CR is data).
-  record_delimiter: ['\r\n', '\n'],
+  // LF, CRLF and a lone CR end records, exactly as the splitter cuts them.
+  record_delimiter: ['\r\n', '\n', '\r'],
 };
+
+export const INVALID_TEXT = "not valid text in the file's encoding (an invalid byte sequence); check --encoding";
+
+/** Which records hold bytes that are not UTF-8 (the decoder marks a source's invalid bytes so). */
+function invalidRecords(data: Buffer, index: RecordIndex): Set<number> | undefined {
+  if (isUtf8(data)) return undefined;
+  const bad = new Set<number>();
+  for (let i = 0; i < index.lines.length; i += 1)
+    if (!isUtf8(data.subarray(index.starts[i], index.ends[i]))) bad.add(i);
+  return bad;
+}
 
 /**
  * Parses a chunk. Line numbers and raw text come from the splitter's record index; fields come from
@@ -27,30 +39,55 @@ const PARSE_OPTIONS: Options = {
  */
 export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, index?: RecordIndex): ParsedChunk {
   if (index) {
-    const rawOf = (i: number) => data.toString('utf8', index.starts[i], index.ends[i]);
-    const fast = new RowStager(layout, data.length);
-    let i = 0;
-    const complete = forEachRecord(data.toString('utf8'), layout.delimiter, layout.quote, (record) => {
-      if (i < index.lines.length) stageRecord(fast, record, layout, index.lines[i], i, rawOf);
-      i += 1;
-    });
-    if (complete && i === index.lines.length) return fast.result();
-    let failed = false;
-    const records = parse(data, {
-      ...PARSE_OPTIONS,
-      delimiter: layout.delimiter,
-      quote: layout.quote,
-      escape: layout.quote,
-      on_skip: () => {
-        failed = true;
-        return undefined;
-      },
-    });
-    if (!failed && records.length === index.lines.length) {
-      return stageRecords(records, layout, (i) => index.lines[i], rawOf, data.length).result();
-    }
+    const parsed = parseFast(data, layout, index) ?? parseWithCsvParse(data, layout, index);
+    if (parsed) return parsed;
   }
   return parseNumberingLines(data, startLine, layout);
+}
+
+const rawText = (data: Buffer, index: RecordIndex) => (i: number) =>
+  data.toString('utf8', index.starts[i], index.ends[i]);
+
+/** The fast path; undefined when the text needs csv-parse. */
+function parseFast(data: Buffer, layout: CsvLayout, index: RecordIndex): ParsedChunk | undefined {
+  const rawOf = rawText(data, index);
+  const invalid = invalidRecords(data, index);
+  const stager = new RowStager(layout, data.length);
+  let i = 0;
+  const complete = forEachRecord(data.toString('utf8'), layout.delimiter, layout.quote, (record) => {
+    if (i < index.lines.length) {
+      if (invalid?.has(i)) stager.reject(index.lines[i], rawOf(i), INVALID_TEXT);
+      else stageRecord(stager, record, layout, index.lines[i], i, rawOf);
+    }
+    i += 1;
+  });
+  return complete && i === index.lines.length ? stager.result() : undefined;
+}
+
+/** csv-parse with the splitter's index; undefined when its records do not match the index. */
+export function parseWithCsvParse(data: Buffer, layout: CsvLayout, index: RecordIndex): ParsedChunk | undefined {
+  const rawOf = rawText(data, index);
+  const invalid = invalidRecords(data, index);
+  let failed = false;
+  const records = parse(data, {
+    ...PARSE_OPTIONS,
+    delimiter: layout.delimiter,
+    quote: layout.quote,
+    escape: layout.quote,
+    on_skip: () => {
+      failed = true;
+      return undefined;
+    },
+  });
+  if (failed || records.length !== index.lines.length) return undefined;
+  return stageRecords(
+    records,
+    layout,
+    (i) => index.lines[i],
+    rawOf,
+    data.length,
+    (i) => (invalid?.has(i) ? INVALID_TEXT : quotingProblem(rawOf(i), layout)),
+  ).result();
 }
 
 function stageRecord(
@@ -61,7 +98,6 @@ function stageRecord(
   i: number,
   rawOf: (i: number) => string,
 ): void {
-  if (isBlank(record)) return;
   if (record.length !== layout.fieldCount) {
     stager.reject(line, rawOf(i), `expected ${layout.fieldCount} fields, found ${record.length}`);
     return;
@@ -82,16 +118,25 @@ function stageRecords(
   lineOf: (i: number) => number,
   rawOf: (i: number) => string,
   expectedBytes: number,
+  problemOf: (i: number) => string | undefined,
 ): RowStager {
   const stager = new RowStager(layout, expectedBytes);
-  for (let i = 0; i < records.length; i += 1) stageRecord(stager, records[i], layout, lineOf(i), i, rawOf);
+  for (let i = 0; i < records.length; i += 1) {
+    const problem = problemOf(i);
+    if (problem === undefined) stageRecord(stager, records[i], layout, lineOf(i), i, rawOf);
+    else stager.reject(lineOf(i), rawOf(i), problem);
+  }
   return stager;
 }
 
-/** A line of only spaces or delimiters is a blank line, not a row. */
-function isBlank(record: string[]): boolean {
-  for (const f of record) if (f.trim() !== '') return false;
-  return true;
+/**
+ * csv-parse (relax_quotes) keeps text after a closing quote as data; the documented rule refuses it,
+ * as the fast path does by giving the record to this path.
+ */
+function quotingProblem(raw: string, layout: CsvLayout): string | undefined {
+  const field = textAfterClosingQuote(raw, layout.delimiter, layout.quote);
+  if (field === 0) return undefined;
+  return `field ${field} has text after its closing quote; a quoted field must end at the quote (write "" for a quote inside it, or quote the whole field)`;
 }
 
 /**
@@ -107,11 +152,8 @@ function countNewlines(raw: string): number {
 
 /** Splits off blank lines that csv-parse prepends to the next record's raw text. */
 function leadingBlankLines(raw: string): { lines: number; text: string } {
-  let i = 0;
-  while (i < raw.length && (raw[i] === '\n' || raw[i] === '\r' || raw[i] === ' ' || raw[i] === '\t')) i += 1;
-  // Back up to the start of the line that holds content (spaces before it belong to the record).
-  let start = i;
-  while (start > 0 && raw[start - 1] !== '\n' && raw[start - 1] !== '\r') start -= 1;
+  let start = 0;
+  while (start < raw.length && (raw[start] === '\n' || raw[start] === '\r')) start += 1;
   return { lines: countNewlines(raw.slice(0, start)), text: raw.slice(start) };
 }
 
@@ -140,6 +182,7 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     },
   }) as unknown as { record: string[]; raw: string }[];
 
+  const invalidBytes = !isUtf8(data);
   const lines: number[] = [];
   const raws: string[] = [];
   let line = startLine;
@@ -155,6 +198,8 @@ function parseNumberingLines(data: Buffer, startLine: number, layout: CsvLayout)
     (i) => lines[i],
     (i) => raws[i],
     data.length,
+    // Without an index, a record with invalid bytes is told by the U+FFFD they decode to.
+    (i) => (invalidBytes && raws[i].includes('\uFFFD') ? INVALID_TEXT : quotingProblem(raws[i], layout)),
   );
   for (const skip of skipped) {
     const blank = leadingBlankLines(skip.raw);

@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import type pg from 'pg';
 import type { ChunkLayout, Reject } from './layout.js';
 import type { Chunk } from '../source/splitter.js';
+import { DEFAULT_CHUNK_BYTES, tooLargeReason } from '../source/split-limits.js';
 import type { ChunkOutcome, ChunkTask, CloseTask } from './copy-worker.js';
 
 /**
@@ -23,9 +24,13 @@ function workerFile(): string {
   return built;
 }
 
-/** Room for a batch's records, strings and COPY text (about 1 KB a row at worst) plus the thread itself. */
-export function workerHeapMb(batchSize: number): number {
-  return 48 + Math.ceil(batchSize / 1000);
+/**
+ * Room for a batch's records, strings and COPY text (about 1 KB a row at worst) plus the thread
+ * itself, and for the largest chunk: up to 4 MiB plus one record of the maximum size, whose text,
+ * field strings and COPY line live on the heap at once (about three times its bytes).
+ */
+export function workerHeapMb(batchSize: number, maxRecordBytes: number): number {
+  return 48 + Math.ceil(batchSize / 1000) + Math.ceil((3 * (DEFAULT_CHUNK_BYTES + maxRecordBytes)) / 1048576);
 }
 
 export interface StagingPoolOptions {
@@ -36,8 +41,12 @@ export interface StagingPoolOptions {
   layout: ChunkLayout;
   /** Called with each chunk's rejected rows as soon as the chunk is done. */
   onRejects: (rejects: Reject[]) => void;
+  /** The largest record read: sizes the workers' heap, and names the limit in rejects. */
+  maxRecordBytes: number;
   /** Test-only: the chunk number (1-based) whose worker thread dies. */
   crashOnChunk?: number;
+  /** Test-only: the chunk number (1-based) whose worker allocates until it runs out of memory. */
+  exhaustMemoryOnChunk?: number;
 }
 
 export class StagingPool {
@@ -50,10 +59,15 @@ export class StagingPool {
   private markBroken: () => void = () => undefined;
   private isBroken = false;
   private chunks = 0;
+  private readonly heapMb: number;
   staged = 0;
   records = 0;
+  /** Worker time summed over threads: parsing and validating, and COPYing (they overlap across threads). */
+  parseMs = 0;
+  copyMs = 0;
 
   constructor(private readonly options: StagingPoolOptions) {
+    this.heapMb = workerHeapMb(options.batchSize, options.maxRecordBytes);
     this.pool = new Piscina({
       filename: workerFile(),
       minThreads: options.workers,
@@ -62,7 +76,7 @@ export class StagingPool {
       idleTimeout: 60_000,
       // A small young generation and a heap sized to the batch make workers collect garbage early,
       // which keeps the process's peak memory flat instead of growing to V8's defaults per thread.
-      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: workerHeapMb(options.batchSize) },
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: this.heapMb },
     });
     this.maxInFlight = options.workers * 2;
     this.broken = new Promise((resolve) => {
@@ -83,6 +97,18 @@ export class StagingPool {
   /** Queues one chunk; waits while the pool is saturated. Rethrows the first failure of any chunk. */
   async stage(chunk: Chunk): Promise<void> {
     if (this.firstError) throw this.firstError;
+    if (chunk.tooLarge) {
+      // Records skipped by the splitter for their size: bad rows, never sent to a worker.
+      this.records += chunk.tooLarge.length;
+      this.options.onRejects(
+        chunk.tooLarge.map((r) => ({
+          line: r.line,
+          raw: r.head.toString('utf8'),
+          reason: tooLargeReason(r, this.options.maxRecordBytes),
+        })),
+      );
+    }
+    if (chunk.records === 0) return;
     this.chunks += 1;
     const task: ChunkTask = {
       kind: 'chunk',
@@ -93,15 +119,18 @@ export class StagingPool {
       startLine: chunk.startLine,
       index: { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds },
       crash: this.chunks === this.options.crashOnChunk,
+      exhaustMemory: this.chunks === this.options.exhaustMemoryOnChunk,
     };
     const job = (this.pool.run(task) as Promise<ChunkOutcome>).then(
       (outcome) => {
         this.staged += outcome.staged;
         this.records += outcome.records;
+        this.parseMs += outcome.parseMs;
+        this.copyMs += outcome.copyMs;
         if (outcome.rejects.length > 0) this.options.onRejects(outcome.rejects);
       },
       (error: unknown) => {
-        this.firstError ??= error instanceof Error ? error : new Error(String(error));
+        this.firstError ??= this.describe(error, chunk);
       },
     );
     this.inFlight.add(job);
@@ -109,6 +138,18 @@ export class StagingPool {
     while (this.inFlight.size >= this.maxInFlight && !this.isBroken)
       await Promise.race([...this.inFlight, this.broken]);
     this.rethrowFirstError();
+  }
+
+  /** A worker out of memory is named as such, with the fix; other failures pass through. */
+  private describe(error: unknown, chunk: Chunk): Error {
+    if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return new Error(
+        `a staging worker ran out of memory (its heap limit is ${this.heapMb} MB) on the batch from line ${chunk.startLine}; ` +
+          'lower --batch-size or --max-record-size',
+        { cause: error },
+      );
+    }
+    return error instanceof Error ? error : new Error(String(error));
   }
 
   private rethrowFirstError(): void {

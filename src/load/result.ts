@@ -12,6 +12,8 @@ export interface LoadProgress {
 export interface SyncProgress extends LoadProgress {
   bytesRead: number;
   totalBytes?: number;
+  /** gzip input: bytes after decompression. */
+  decompressedBytes?: number;
 }
 
 export interface SyncResult {
@@ -23,8 +25,21 @@ export interface SyncResult {
   /** The first bad records, when some were skipped under maxErrors. */
   firstRejects: Reject[];
   warnings: string[];
-  /** Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup. */
-  phases: { setupMs: number; stageMs: number; mergeMs: number; cleanupMs: number };
+  /** Set when --if-changed skipped the sync: the source equals the table's last successful load. */
+  skipped?: 'unchanged';
+  /**
+   * Where the time went: setup (connect, migrate, lock), read+parse+stage, merge transaction, cleanup;
+   * the workers' parse and COPY time summed over threads; each step of the merge transaction.
+   */
+  phases: {
+    setupMs: number;
+    stageMs: number;
+    mergeMs: number;
+    cleanupMs: number;
+    workerParseMs: number;
+    workerCopyMs: number;
+    mergeSteps: Record<string, number>;
+  };
   durationMs: number;
   rowsPerSecond: number;
 }

@@ -2,7 +2,7 @@
  * Validates one source record against the target's columns and appends it to the chunk's COPY text,
  * or records why it was refused. Shared by the CSV and JSON readers so both follow the same rules.
  */
-import { normalizerFor, type Normalizer } from '../table/rules.js';
+import { normalizerFor, takesJsonText, type Normalizer } from '../table/rules.js';
 import type { ColumnSpec, DeleteRule } from '../table/spec.js';
 import type { SourceValue } from '../table/source-value.js';
 import { CopyBuffer } from './copy-text.js';
@@ -15,7 +15,10 @@ let copyBuffer: CopyBuffer | undefined;
 /** Layouts arrive as fresh copies with every task, so normalizers are cached by the columns' content. */
 function normalizers(columns: readonly ColumnSpec[], source: 'csv' | 'json'): Normalizer[] {
   const key = source + JSON.stringify(columns);
-  if (cached?.key !== key) cached = { key, fns: columns.map((c) => normalizerFor(c.name, c.rule, source)) };
+  // A JSON source hands json/jsonb columns their member's text as written (parse-json-chunk.ts),
+  // which they read as they read a CSV field: as JSON text.
+  const sourceOf = (c: ColumnSpec) => (source === 'json' && takesJsonText(c.rule) ? 'csv' : source);
+  if (cached?.key !== key) cached = { key, fns: columns.map((c) => normalizerFor(c.name, c.rule, sourceOf(c))) };
   return cached.fns;
 }
 

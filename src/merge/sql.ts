@@ -6,15 +6,24 @@
 import { quoteIdent, quoteLiteral, quoteTable } from '../db/quote.js';
 import type { Statement } from '../db/statement.js';
 import { UUID_PATTERN } from '../db/uuid.js';
+import { DELETE_FLAG, LINE_COLUMN, LOAD_ID_COLUMN, stagedName, stagedNameOf } from '../load/staging-columns.js';
 import { keyColumns, valueColumns, type ColumnSpec, type TargetSpec } from '../table/spec.js';
 
 const TEXT_TYPES = /^(text|varchar|character varying|char|character|bpchar)\b/i;
 
+/** A user column as staged (by position): the raw staged text. */
+function stagedRef(spec: TargetSpec, col: ColumnSpec, alias = 's'): string {
+  return `${alias}.${quoteIdent(stagedNameOf(spec, col))}`;
+}
+
 /** Staging stores text; a non-text target column compares against the value cast to its type. */
-function staged(col: ColumnSpec, alias = 's'): string {
-  const ref = `${alias}.${quoteIdent(col.name)}`;
+function staged(spec: TargetSpec, col: ColumnSpec, alias = 's'): string {
+  const ref = stagedRef(spec, col, alias);
   return TEXT_TYPES.test(col.sqlType.trim()) ? ref : `${ref}::${col.sqlType}`;
 }
+
+const LINE = quoteIdent(LINE_COLUMN);
+const FLAG = quoteIdent(DELETE_FLAG);
 
 /** A partition name that is unique per load and fits PostgreSQL's 63-byte identifier limit. */
 export function partitionName(spec: TargetSpec, loadId: string): string {
@@ -37,7 +46,7 @@ export function createPartition(spec: TargetSpec, loadId: string): Statement {
   return {
     text: `CREATE UNLOGGED TABLE ${partitionTable(spec, loadId)}
              PARTITION OF ${quoteTable(spec.stagingSchema, spec.stagingTable)}
-             (load_id WITH OPTIONS DEFAULT ${id}::uuid)
+             (${quoteIdent(LOAD_ID_COLUMN)} WITH OPTIONS DEFAULT ${id}::uuid)
              FOR VALUES IN (${id})`,
     values: [],
   };
@@ -59,19 +68,16 @@ export function listPartitions(spec: TargetSpec): Statement {
   };
 }
 
-/** The staging column that marks a row as a delete of its key (targets with delete_when only). */
-export const DELETE_FLAG = 'etl_delete';
-
 export function copyInto(spec: TargetSpec, loadId: string): string {
-  const cols = spec.columns.map((c) => quoteIdent(c.name));
-  cols.push('line');
-  if (spec.deleteWhen) cols.push(quoteIdent(DELETE_FLAG));
+  const cols = spec.columns.map((_, i) => quoteIdent(stagedName(i)));
+  cols.push(LINE);
+  if (spec.deleteWhen) cols.push(FLAG);
   return `COPY ${partitionTable(spec, loadId)} (${cols.join(', ')}) FROM STDIN`;
 }
 
 /** Restricts a staging scan to the rows that upsert (not the delete markers). */
 function upsertRows(spec: TargetSpec): string {
-  return spec.deleteWhen ? ` AND NOT s.${quoteIdent(DELETE_FLAG)}` : '';
+  return spec.deleteWhen ? ` AND NOT s.${FLAG}` : '';
 }
 
 /** Rows flagged by delete_when remove their key from the target. */
@@ -80,7 +86,7 @@ export function deleteMarked(spec: TargetSpec, loadId: string): Statement | unde
   return {
     text: `DELETE FROM ${quoteTable(spec.schema, spec.table)} AS t
             USING ${partitionTable(spec, loadId)} AS s
-            WHERE ${keyMatch(spec)} AND s.${quoteIdent(DELETE_FLAG)}`,
+            WHERE ${keyMatch(spec)} AND s.${FLAG}`,
     values: [],
   };
 }
@@ -88,7 +94,7 @@ export function deleteMarked(spec: TargetSpec, loadId: string): Statement | unde
 export function countMarked(spec: TargetSpec, loadId: string): Statement | undefined {
   if (!spec.deleteWhen) return undefined;
   return {
-    text: `SELECT count(*)::bigint AS n FROM ${partitionTable(spec, loadId)} AS s WHERE s.${quoteIdent(DELETE_FLAG)}`,
+    text: `SELECT count(*)::bigint AS n FROM ${partitionTable(spec, loadId)} AS s WHERE s.${FLAG}`,
     values: [],
   };
 }
@@ -96,7 +102,7 @@ export function countMarked(spec: TargetSpec, loadId: string): Statement | undef
 /** `INSERT INTO target (columns) SELECT staged values FROM the partition`, stamping the modified column. */
 function insertFromStaging(spec: TargetSpec, loadId: string): string {
   const cols = spec.columns.map((c) => quoteIdent(c.name));
-  const vals = spec.columns.map((c) => staged(c));
+  const vals = spec.columns.map((c) => staged(spec, c));
   if (spec.modifiedColumn) {
     cols.push(quoteIdent(spec.modifiedColumn));
     vals.push('now()');
@@ -107,12 +113,12 @@ function insertFromStaging(spec: TargetSpec, loadId: string): string {
 
 /** append mode: every staged row becomes a new row, in file order. */
 export function appendAll(spec: TargetSpec, loadId: string): Statement {
-  return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY s.line`, values: [] };
+  return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY s.${LINE}`, values: [] };
 }
 
 function keyGroup(spec: TargetSpec): string {
   return keyColumns(spec)
-    .map((c) => quoteIdent(c.name))
+    .map((c) => quoteIdent(stagedNameOf(spec, c)))
     .join(', ');
 }
 
@@ -130,20 +136,20 @@ export function countDuplicates(spec: TargetSpec, loadId: string): Statement {
 export function dropDuplicates(spec: TargetSpec, loadId: string): Statement {
   const part = partitionTable(spec, loadId);
   const match = keyColumns(spec)
-    .map((c) => `s.${quoteIdent(c.name)} = d.${quoteIdent(c.name)}`)
+    .map((c) => `${stagedRef(spec, c)} = ${stagedRef(spec, c, 'd')}`)
     .join(' AND ');
   return {
     text: `DELETE FROM ${part} AS s
-            USING (SELECT ${keyGroup(spec)}, max(line) AS keep FROM ${part}
+            USING (SELECT ${keyGroup(spec)}, max(${LINE}) AS keep FROM ${part}
                     GROUP BY ${keyGroup(spec)} HAVING count(*) > 1) AS d
-            WHERE ${match} AND s.line <> d.keep`,
+            WHERE ${match} AND s.${LINE} <> d.keep`,
     values: [],
   };
 }
 
 function keyMatch(spec: TargetSpec): string {
   return keyColumns(spec)
-    .map((c) => `t.${quoteIdent(c.name)} = ${staged(c)}`)
+    .map((c) => `t.${quoteIdent(c.name)} = ${staged(spec, c)}`)
     .join(' AND ');
 }
 
@@ -160,30 +166,87 @@ export function deleteAbsent(spec: TargetSpec, loadId: string): Statement {
   };
 }
 
-/** Rewrites only rows whose values differ, so unchanged rows keep their modified time and cost no write. */
-export function updateChanged(spec: TargetSpec, loadId: string): Statement | undefined {
+/**
+ * The rows of the load that upsert, inserted with no join: the fast path into an empty target. In
+ * key order, so the key's index grows at its right edge instead of splitting pages all over (at 1M
+ * rows the unordered insert took longer than sorting first and inserting in order).
+ */
+export function insertAll(spec: TargetSpec, loadId: string): Statement {
+  const order = keyColumns(spec)
+    .map((c) => staged(spec, c))
+    .join(', ');
+  return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY ${order}`, values: [] };
+}
+
+/** MERGE's clauses that rewrite changed rows and insert new keys (delete markers excluded). */
+function upsertClauses(spec: TargetSpec): string[] {
+  const clauses: string[] = [];
+  const notMarked = spec.deleteWhen ? ` AND NOT s.${FLAG}` : '';
   const values = valueColumns(spec);
-  if (values.length === 0) return undefined;
-  const sets = values.map((c) => `${quoteIdent(c.name)} = ${staged(c)}`);
-  if (spec.modifiedColumn) sets.push(`${quoteIdent(spec.modifiedColumn)} = now()`);
-  const current = values.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
-  const incoming = values.map((c) => staged(c)).join(', ');
+  if (values.length > 0) {
+    const sets = values.map((c) => `${quoteIdent(c.name)} = ${staged(spec, c)}`);
+    if (spec.modifiedColumn) sets.push(`${quoteIdent(spec.modifiedColumn)} = now()`);
+    const current = values.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
+    const incoming = values.map((c) => staged(spec, c)).join(', ');
+    clauses.push(
+      `WHEN MATCHED${notMarked} AND ROW(${current}) IS DISTINCT FROM ROW(${incoming}) THEN UPDATE SET ${sets.join(', ')}`,
+    );
+  }
+  const cols = spec.columns.map((c) => quoteIdent(c.name));
+  const vals = spec.columns.map((c) => staged(spec, c));
+  if (spec.modifiedColumn) {
+    cols.push(quoteIdent(spec.modifiedColumn));
+    vals.push('now()');
+  }
+  clauses.push(`WHEN NOT MATCHED${notMarked} THEN INSERT (${cols.join(', ')}) VALUES (${vals.join(', ')})`);
+  return clauses;
+}
+
+function mergeHead(spec: TargetSpec, loadId: string): string {
+  return `MERGE INTO ${quoteTable(spec.schema, spec.table)} AS t
+            USING ${partitionTable(spec, loadId)} AS s
+               ON ${keyMatch(spec)}`;
+}
+
+/**
+ * PostgreSQL 15 and 16: one join that rewrites changed rows and inserts new keys. Deletes run
+ * before it (deleteAbsent, deleteMarked); its row count is inserted + updated together.
+ */
+export function mergeUpserts(spec: TargetSpec, loadId: string): Statement {
+  return { text: `${mergeHead(spec, loadId)}\n  ${upsertClauses(spec).join('\n  ')}`, values: [] };
+}
+
+/**
+ * PostgreSQL 17+: the whole change in one join (`WHEN NOT MATCHED BY SOURCE` deletes the keys a
+ * mirror's file lacks), returning how many rows each action touched.
+ */
+export function mergeAll(spec: TargetSpec, loadId: string): Statement {
+  const clauses: string[] = [];
+  if (spec.deleteWhen) clauses.push(`WHEN MATCHED AND s.${FLAG} THEN DELETE`);
+  clauses.push(...upsertClauses(spec));
+  if (spec.mode === 'mirror') clauses.push('WHEN NOT MATCHED BY SOURCE THEN DELETE');
   return {
-    text: `UPDATE ${quoteTable(spec.schema, spec.table)} AS t
-              SET ${sets.join(', ')}
-             FROM ${partitionTable(spec, loadId)} AS s
-            WHERE ${keyMatch(spec)}${upsertRows(spec)}
-              AND ROW(${current}) IS DISTINCT FROM ROW(${incoming})`,
+    text: `WITH m AS (${mergeHead(spec, loadId)}
+  ${clauses.join('\n  ')}
+  RETURNING merge_action() AS action)
+SELECT count(*) FILTER (WHERE action = 'INSERT')::bigint AS inserted,
+       count(*) FILTER (WHERE action = 'UPDATE')::bigint AS updated,
+       count(*) FILTER (WHERE action = 'DELETE')::bigint AS deleted
+  FROM m`,
     values: [],
   };
 }
 
-export function insertNew(spec: TargetSpec, loadId: string): Statement {
-  return {
-    text: `${insertFromStaging(spec, loadId)}
-            WHERE NOT EXISTS (SELECT 1 FROM ${quoteTable(spec.schema, spec.table)} AS t WHERE ${keyMatch(spec)})${upsertRows(spec)}`,
-    values: [],
-  };
+/** The first version whose MERGE has `WHEN NOT MATCHED BY SOURCE` and `RETURNING merge_action()`. */
+export const MERGE_ALL_SINCE = 170000;
+
+export function serverVersionNum(): Statement {
+  return { text: `SELECT current_setting('server_version_num')::int AS version`, values: [] };
+}
+
+/** Memory for the merge's hash joins and sorts, for this transaction only. */
+export function setWorkMem(workMem: string): Statement {
+  return { text: `SELECT set_config('work_mem', $1, true)`, values: [workMem] };
 }
 
 export function touchTableStatus(spec: TargetSpec): Statement {

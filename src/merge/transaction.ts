@@ -14,11 +14,15 @@ import {
   deleteAbsent,
   deleteMarked,
   dropDuplicates,
-  insertNew,
-  partitionTable,
   hasUniqueKey,
+  insertAll,
+  MERGE_ALL_SINCE,
+  mergeAll,
+  mergeUpserts,
+  partitionTable,
+  serverVersionNum,
+  setWorkMem,
   touchTableStatus,
-  updateChanged,
 } from './sql.js';
 import type { Statement } from '../db/statement.js';
 import { PG_CODES, pgCode } from '../errors.js';
@@ -31,6 +35,13 @@ export interface MergeOptions {
   counts: LoadCounts;
   /** Label for messages: the source file. */
   source: string;
+  /** work_mem for the merge transaction (e.g. 256MB), so its hash joins do not spill to disk. */
+  workMem: string;
+  /**
+   * Run the whole change as one MERGE (PostgreSQL 17+) or as deletes plus a MERGE of upserts (15, 16).
+   * Undefined: by the server's version. Tests set it to exercise both on one server.
+   */
+  mergeAll?: boolean;
   /** Test hook, called inside the transaction right before COMMIT. */
   beforeCommit?: () => void | Promise<void>;
 }
@@ -62,37 +73,65 @@ async function exec(client: pg.ClientBase, statement: Statement): Promise<pg.Que
   }
 }
 
+/** The merge's counts, and the milliseconds each of its steps took (for the phase breakdown). */
+export interface MergeOutcome {
+  counts: LoadCounts;
+  steps: Record<string, number>;
+}
+
+/** Runs the merge's statements on one connection, timing each step under a name. */
+class Steps {
+  readonly ms: Record<string, number> = {};
+  constructor(readonly client: pg.ClientBase) {}
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async run(name: string, statement: Statement): Promise<pg.QueryResult<Record<string, any>>> {
+    const start = performance.now();
+    try {
+      return await exec(this.client, statement);
+    } finally {
+      this.ms[name] = (this.ms[name] ?? 0) + performance.now() - start;
+    }
+  }
+
+  async sql(name: string, text: string): Promise<void> {
+    await this.run(name, { text, values: [] });
+  }
+}
+
 export async function mergeLoad(
   client: pg.ClientBase,
   spec: TargetSpec,
   loadId: string,
   options: MergeOptions,
-): Promise<LoadCounts> {
+): Promise<MergeOutcome> {
   const counts = { ...options.counts };
-  await client.query('BEGIN');
+  const steps = new Steps(client);
+  await steps.sql('begin', 'BEGIN');
   try {
+    await steps.run('begin', setWorkMem(options.workMem));
     // Fresh statistics let the planner pick hash joins for a large load instead of nested loops.
-    await client.query(`ANALYZE ${partitionTable(spec, loadId)}`);
+    await steps.sql('analyze', `ANALYZE ${partitionTable(spec, loadId)}`);
     if (spec.mode === 'append') {
-      counts.inserted = (await exec(client, appendAll(spec, loadId))).rowCount ?? 0;
+      counts.inserted = (await steps.run('insert', appendAll(spec, loadId))).rowCount ?? 0;
       const marked = countMarked(spec, loadId);
       counts.deleted = 0;
       if (marked) {
         // In append mode a delete marker removes every row with that key (including older appends).
-        counts.deleted = (await exec(client, deleteMarked(spec, loadId)!)).rowCount ?? 0;
+        counts.deleted = (await steps.run('delete_marked', deleteMarked(spec, loadId)!)).rowCount ?? 0;
       }
     } else {
-      await mergeByKey(client, spec, loadId, options, counts);
+      await mergeByKey(steps, spec, loadId, options, counts);
     }
     if (options.dryRun) {
-      await client.query('ROLLBACK');
-      return counts;
+      await steps.sql('rollback', 'ROLLBACK');
+      return { counts, steps: steps.ms };
     }
-    await exec(client, touchTableStatus(spec));
-    await exec(client, finishLoadQuery(loadId, 'succeeded', counts));
+    await steps.run('record', touchTableStatus(spec));
+    await steps.run('record', finishLoadQuery(loadId, 'succeeded', counts));
     await options.beforeCommit?.();
-    await client.query('COMMIT');
-    return counts;
+    await steps.sql('commit', 'COMMIT');
+    return { counts, steps: steps.ms };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -102,15 +141,15 @@ export async function mergeLoad(
 /**
  * mirror and upsert: one row per key, the file's last occurrence winning.
  *
- * Counting duplicate keys costs an aggregate over the whole load, and files rarely have any. For a
- * mirror into a table with a unique key, the merge first runs as if there were none, inside a
- * savepoint: afterwards the target holds exactly the load's distinct keys, so (rows before - deleted
- * + inserted) equals the staged rows unless some key repeated (a repeated new key also fails the
- * unique index). Only then is the merge rolled back to the savepoint and redone after removing the
- * earlier occurrences.
+ * Counting duplicate keys costs an aggregate over the whole load, and files rarely have any. When
+ * the target has a unique key and no delete markers are involved, the merge first runs as if there
+ * were none, inside a savepoint: a repeated new key then fails the unique index, and in a mirror
+ * the target afterwards holds exactly the load's distinct keys, so (rows before - deleted +
+ * inserted) equals the staged rows unless some key repeated. Only then is the merge rolled back to
+ * the savepoint and redone after removing the earlier occurrences.
  */
 async function mergeByKey(
-  client: pg.ClientBase,
+  steps: Steps,
   spec: TargetSpec,
   loadId: string,
   options: MergeOptions,
@@ -124,60 +163,85 @@ async function mergeByKey(
       `${options.source} ${why}; refusing to empty ${spec.schema}.${spec.table}. Check the file, or pass --allow-empty if an empty table is what you want`,
     );
   }
-  if (spec.mode === 'mirror' && !spec.deleteWhen && (await exec(client, hasUniqueKey(spec))).rows[0]?.unique === true) {
-    await client.query('SAVEPOINT etl_assume_distinct');
+  const before = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
+  const all =
+    options.mergeAll ??
+    Number((await steps.run('catalog', serverVersionNum())).rows[0]?.version ?? 0) >= MERGE_ALL_SINCE;
+  // Into an empty table every key is new: a repeated one fails the unique index, whatever the mode.
+  const checkable = before === 0 || spec.mode === 'mirror';
+  if (checkable && !spec.deleteWhen && (await steps.run('catalog', hasUniqueKey(spec))).rows[0]?.unique === true) {
+    await steps.sql('savepoint', 'SAVEPOINT etl_assume_distinct');
     try {
-      const before = Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0);
-      await applyChanges(client, spec, loadId, options, counts, before);
+      await applyChanges(steps, spec, loadId, options, counts, before, all);
       if (before - counts.deleted + counts.inserted === counts.staged) {
         counts.duplicates = 0;
         counts.unchanged = counts.staged - counts.inserted - counts.updated;
-        await client.query('RELEASE SAVEPOINT etl_assume_distinct');
+        await steps.sql('savepoint', 'RELEASE SAVEPOINT etl_assume_distinct');
         return;
       }
     } catch (error) {
-      if (pgCode(error) !== PG_CODES.uniqueViolation) throw error;
+      const code = pgCode(error);
+      if (code !== PG_CODES.uniqueViolation && code !== PG_CODES.cardinalityViolation) throw error;
     }
-    await client.query('ROLLBACK TO SAVEPOINT etl_assume_distinct');
+    await steps.sql('savepoint', 'ROLLBACK TO SAVEPOINT etl_assume_distinct');
   }
 
-  const dup = await exec(client, countDuplicates(spec, loadId));
+  const dup = await steps.run('duplicates', countDuplicates(spec, loadId));
   counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
-  if (counts.duplicates > 0) await exec(client, dropDuplicates(spec, loadId));
+  if (counts.duplicates > 0) await steps.run('duplicates', dropDuplicates(spec, loadId));
   const distinct = counts.staged - counts.duplicates;
   const markedQuery = countMarked(spec, loadId);
-  const marked = markedQuery ? Number((await exec(client, markedQuery)).rows[0]?.n ?? 0) : 0;
-  const before =
-    options.maxDeletePercent !== undefined
-      ? Number((await exec(client, countTarget(spec))).rows[0]?.n ?? 0)
-      : undefined;
-  await applyChanges(client, spec, loadId, options, counts, before);
+  const marked = markedQuery ? Number((await steps.run('duplicates', markedQuery)).rows[0]?.n ?? 0) : 0;
+  await applyChanges(steps, spec, loadId, options, counts, before, all);
   counts.unchanged = distinct - marked - counts.inserted - counts.updated;
 }
 
-/** Deletes (absent keys in a mirror, marked keys), checks --max-delete, then updates and inserts. */
+/**
+ * Makes the target equal to the (distinct) load and fills in inserted, updated and deleted. An
+ * empty target takes a plain insert (no join); otherwise one MERGE does everything on PostgreSQL
+ * 17+, and on 15/16 the deletes run first and one MERGE rewrites changed rows and inserts new keys.
+ */
 async function applyChanges(
-  client: pg.ClientBase,
+  steps: Steps,
   spec: TargetSpec,
   loadId: string,
   options: MergeOptions,
   counts: LoadCounts,
-  before: number | undefined,
+  before: number,
+  all: boolean,
 ): Promise<void> {
   counts.deleted = 0;
-  if (spec.mode === 'mirror') counts.deleted += (await exec(client, deleteAbsent(spec, loadId))).rowCount ?? 0;
-  const byMarker = deleteMarked(spec, loadId);
-  if (byMarker) counts.deleted += (await exec(client, byMarker)).rowCount ?? 0;
-  if (before !== undefined && before > 0 && options.maxDeletePercent !== undefined) {
-    const share = (counts.deleted * 100) / before;
-    if (share > options.maxDeletePercent) {
-      throw new DeleteLimitError(
-        `this load would delete ${counts.deleted} of ${before} rows of ${spec.schema}.${spec.table} (${share.toFixed(1)}%), ` +
-          `more than --max-delete ${options.maxDeletePercent}%; nothing was changed. Check ${options.source}, or raise --max-delete`,
-      );
-    }
+  counts.updated = 0;
+  if (before === 0) {
+    counts.inserted = (await steps.run('insert', insertAll(spec, loadId))).rowCount ?? 0;
+    return;
   }
-  const update = updateChanged(spec, loadId);
-  counts.updated = update ? ((await exec(client, update)).rowCount ?? 0) : 0;
-  counts.inserted = (await exec(client, insertNew(spec, loadId))).rowCount ?? 0;
+  if (all) {
+    const row = (await steps.run('merge', mergeAll(spec, loadId))).rows[0];
+    counts.inserted = Number(row?.inserted ?? 0);
+    counts.updated = Number(row?.updated ?? 0);
+    counts.deleted = Number(row?.deleted ?? 0);
+    checkDeleteLimit(spec, options, counts.deleted, before);
+    return;
+  }
+  if (spec.mode === 'mirror') counts.deleted += (await steps.run('delete', deleteAbsent(spec, loadId))).rowCount ?? 0;
+  const byMarker = deleteMarked(spec, loadId);
+  if (byMarker) counts.deleted += (await steps.run('delete', byMarker)).rowCount ?? 0;
+  checkDeleteLimit(spec, options, counts.deleted, before);
+  const written = (await steps.run('merge', mergeUpserts(spec, loadId))).rowCount ?? 0;
+  // MERGE on 15/16 reports inserts and updates together; the rows it added tell them apart.
+  const after = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
+  counts.inserted = after - before + counts.deleted;
+  counts.updated = written - counts.inserted;
+}
+
+function checkDeleteLimit(spec: TargetSpec, options: MergeOptions, deleted: number, before: number): void {
+  if (before === 0 || options.maxDeletePercent === undefined) return;
+  const share = (deleted * 100) / before;
+  if (share > options.maxDeletePercent) {
+    throw new DeleteLimitError(
+      `this load would delete ${deleted} of ${before} rows of ${spec.schema}.${spec.table} (${share.toFixed(1)}%), ` +
+        `more than --max-delete ${options.maxDeletePercent}%; nothing was changed. Check ${options.source}, or raise --max-delete`,
+    );
+  }
 }

@@ -7,7 +7,8 @@ import type { LoadCounts } from '../store/history.js';
 
 /** How a scheduled run ended; `locked` means another run (another replica) held the table. */
 export type RunStatus = 'succeeded' | 'failed' | 'aborted' | 'locked';
-export type SkipReason = 'overlap' | 'breaker';
+/** overlap: the previous run still ran; breaker: the circuit is open; unchanged: --if-changed found the source unchanged. */
+export type SkipReason = 'overlap' | 'breaker' | 'unchanged';
 
 const RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted', 'locked'];
 const ROW_KINDS = [
@@ -116,7 +117,8 @@ export class SyncMetrics {
     // Every series exists from the start, so alerts on rate() or absence work before the first run.
     for (const status of RUN_STATUSES) metrics.runs.labels({ ...labels, status }).inc(0);
     for (const kind of ROW_KINDS) metrics.rows.labels({ ...labels, kind }).inc(0);
-    for (const reason of ['overlap', 'breaker'] as const) metrics.skipped.labels({ ...labels, reason }).inc(0);
+    for (const reason of ['overlap', 'breaker', 'unchanged'] as const)
+      metrics.skipped.labels({ ...labels, reason }).inc(0);
     metrics.retries.labels(labels).inc(0);
     metrics.breaker.labels(labels).set(0);
   }

@@ -55,6 +55,8 @@ export interface ProgressView {
   rowsRead: number;
   bytesRead: number;
   totalBytes?: number;
+  /** gzip input: bytes after decompression (a gzip bomb shows here). */
+  decompressedBytes?: number;
   rowsPerSecond?: number;
   etaMs?: number;
   /** How long staging took, once merging. */
@@ -66,6 +68,7 @@ export interface ProgressView {
 /**
  * "staging: 120,000 rows, 45,123 rows/s, 37% of 12.3 MiB, ETA 8s"
  * "staging: 120,000 rows, 45,123 rows/s, 5.1 MiB read"             (size unknown: stdin)
+ * "staging: 120,000 rows, 45,123 rows/s, 37% of 12.3 MiB (96.0 MiB decompressed), ETA 8s"
  * "merging: 1,000,000 rows staged in 22s; merging for 5s"
  */
 export function progressLine(v: ProgressView): string {
@@ -77,8 +80,10 @@ export function progressLine(v: ProgressView): string {
   const parts = [`${groupDigits(v.rowsRead)} rows`];
   if (v.rowsPerSecond !== undefined) parts.push(`${groupDigits(Math.round(v.rowsPerSecond))} rows/s`);
   const percent = percentRead(v.bytesRead, v.totalBytes);
+  const decompressed = v.decompressedBytes === undefined ? '' : ` (${formatBytes(v.decompressedBytes)} decompressed)`;
   parts.push(
-    percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`,
+    (percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`) +
+      decompressed,
   );
   if (percent !== undefined && v.etaMs !== undefined)
     parts.push(`ETA ${formatDuration(v.etaMs, { wholeSeconds: true })}`);
@@ -180,12 +185,13 @@ export class ProgressReporter {
   /** The line as it would be printed now (without prefix or terminal codes). */
   line(at = this.now()): string | undefined {
     if (!this.last) return undefined;
-    const { phase, rowsRead, bytesRead, totalBytes } = this.last;
+    const { phase, rowsRead, bytesRead, totalBytes, decompressedBytes } = this.last;
     return progressLine({
       phase,
       rowsRead,
       bytesRead,
       totalBytes,
+      decompressedBytes,
       rowsPerSecond: this.rowsPerSecond,
       // The estimate counts down from when it was measured.
       etaMs: mapDefined(

@@ -24,6 +24,8 @@ export function summaryLine(table: string, result: SyncResult, record: RunRecord
     ? `dry run of ${table} from ${result.source} changed nothing`
     : `synced ${table} from ${result.source}`;
   const retried = record.attempts > 1 ? ` after ${record.attempts} attempts` : '';
+  if (result.skipped)
+    return `skipped ${table}: ${result.source} is unchanged since the last successful load (if_changed; load ${result.loadId})${retried}`;
   return (
     `${what} (load ${result.loadId})${retried}: read ${c.read}, inserted ${c.inserted}, updated ${c.updated}, unchanged ${c.unchanged}, ` +
     `deleted ${c.deleted}, rejected ${c.rejected}, duplicates ${c.duplicates}; took ${formatDuration(runDurationMs(record))}`

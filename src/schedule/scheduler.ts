@@ -200,6 +200,7 @@ export class Scheduler {
         },
       );
       record = this.record(run, 'succeeded', { loadId: result.loadId, counts: result.counts });
+      if (result.skipped) this.deps.observer?.tickSkipped?.(result.skipped);
       log.info(summaryLine(table, result, record), {
         event: 'run_succeeded',
         table,
@@ -208,6 +209,7 @@ export class Scheduler {
         duration_ms: runDurationMs(record),
         counts: result.counts,
         dry_run: result.dryRun,
+        ...(result.skipped ? { skipped: result.skipped } : {}),
       });
     } catch (error) {
       const message = redactSecrets(messageOf(error));

@@ -21,6 +21,7 @@ export function parseHeaderRecord(data: Buffer, delimiter: string, quote: string
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
+    record_delimiter: ['\r\n', '\n', '\r'],
   });
   return records[0];
 }
@@ -64,6 +65,7 @@ export function matchHeader(
       `${where.file}, line ${where.line}: the header has no ${JSON.stringify(marker)} column, which delete_when reads (found ${fields.map((f) => JSON.stringify(f)).join(', ')})`,
     );
   }
+  refuseRepeatedNames(fields, [...columns.map((c) => c.source), ...(marker === undefined ? [] : [marker])], where);
   const used = new Set(columns.map((c) => positions.get(normal(c.source))!));
   if (marker !== undefined) used.add(positions.get(normal(marker))!);
   return {
@@ -80,6 +82,23 @@ export function matchHeader(
     },
     extra: fields.filter((_, i) => !used.has(i)),
   };
+}
+
+/** A name the target reads that the header repeats is ambiguous: which field would feed it? */
+function refuseRepeatedNames(
+  fields: readonly string[],
+  read: readonly string[],
+  where: { file: string; line: number },
+) {
+  for (const name of new Set(read.map(normal))) {
+    const at = fields.flatMap((f, i) => (normal(f) === name ? [i + 1] : []));
+    if (at.length > 1) {
+      throw new ConfigError(
+        `${where.file}, line ${where.line}: the header names ${JSON.stringify(fields[at[0] - 1])} ${at.length} times (fields ${at.join(', ')}), ` +
+          'so which field feeds that column is ambiguous; rename or remove the repeats',
+      );
+    }
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Opens a source (a file, `-` for standard input, or an http(s) URL) as one byte stream, gunzipped
+ * Opens a source (a file, `-` for standard input, an http(s) URL or an s3:// object) as one byte stream, gunzipped
  * on the fly when its first bytes say gzip. Read errors, a truncated download or corrupt gzip data
  * reach the consumer as a stream error naming the source, never as an early end of the data.
  */
@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { GzipSniffer, gunzip } from './gzip.js';
 import { redactUrl } from '../observe/redact.js';
 import { HttpError, openUrl, parseHttpUrl } from './http.js';
+import { isS3Url, parseS3Url, S3Error, type S3Settings } from './s3-location.js';
 
 export interface InputOptions {
   /** Read for `-`; process.stdin by default. */
@@ -20,6 +21,8 @@ export interface InputOptions {
   /** URLs: redirects followed before giving up. Default 5. */
   maxRedirects?: number;
   signal?: AbortSignal;
+  /** s3:// sources: the endpoint of an S3-compatible store (credentials come from the AWS default chain). */
+  s3?: Omit<S3Settings, 'timeoutMs'>;
 }
 
 export interface Input {
@@ -69,6 +72,10 @@ export function sourceLabel(location: string): string {
  */
 export async function checkReadable(location: string, setting: string): Promise<void> {
   if (location === '-') return;
+  if (isS3Url(location)) {
+    parseS3Url(location, setting);
+    return;
+  }
   if (isUrl(location)) {
     parseHttpUrl(location, setting);
     return;
@@ -112,6 +119,21 @@ async function openRaw(location: string, options: InputOptions): Promise<RawInpu
     const stdin = options.stdin ?? process.stdin;
     return { stream: stdin, size: stdinSize(stdin), name: '' };
   }
+  if (isS3Url(location)) {
+    const ref = parseS3Url(location, 'source');
+    // The SDK is loaded only when an s3:// source is read: it costs most of a second at startup.
+    const { createS3Client, openS3Object } = await import('./s3.js');
+    const settings = { ...options.s3, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+    const client = createS3Client(settings);
+    try {
+      const object = await openS3Object(client, ref, settings, { signal: options.signal });
+      object.stream.once('close', () => client.destroy());
+      return { stream: object.stream, size: object.size, name: ref.key };
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+  }
   if (isUrl(location)) {
     const body = await openUrl(location, {
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -147,7 +169,13 @@ function urlPath(url: URL): string {
 
 /** The error as the consumer sees it: naming the source, keeping the original as `cause`. */
 function namingSource(label: string, error: unknown): Error {
-  if (error instanceof HttpError || error instanceof ConfigError || error instanceof SourceError) return error;
+  if (
+    error instanceof HttpError ||
+    error instanceof S3Error ||
+    error instanceof ConfigError ||
+    error instanceof SourceError
+  )
+    return error;
   if (!(error instanceof Error)) return new SourceError(`${label}: ${String(error)}`, undefined, { cause: error });
   if (error.name === 'AbortError') return error;
   const code = (error as NodeJS.ErrnoException).code;

@@ -10,6 +10,7 @@ import { decoder } from './decode.js';
 import { parseHeaderRecord } from './header.js';
 import { JsonArraySplitter } from './json-splitter.js';
 import { RecordSplitter, type Chunk } from './splitter.js';
+import { DEFAULT_CHUNK_BYTES } from './split-limits.js';
 
 export type SourceFormat = 'csv' | 'ndjson' | 'json';
 
@@ -22,8 +23,12 @@ export interface RecordSourceOptions {
   recordsPerChunk: number;
   /** Names the source in messages. */
   label: string;
-  /** A record larger than this is an error (an unterminated quote would otherwise swallow the file). */
-  maxChunkBytes?: number;
+  /** The largest record read (an unterminated quote would otherwise swallow the file). */
+  maxRecordBytes: number;
+  /** 'fail': a larger record fails the read at once; 'skip': it becomes a bad row. */
+  onTooLarge: 'fail' | 'skip';
+  /** A chunk is cut past this many bytes even before `recordsPerChunk` records. Default 4 MiB. */
+  chunkBytes?: number;
 }
 
 export interface CsvHeader {
@@ -33,7 +38,7 @@ export interface CsvHeader {
 
 interface Splitter {
   push(bytes: Buffer): Chunk[];
-  finish(): Chunk | undefined;
+  finish(): Chunk[];
 }
 
 const UTF8 = new Set(['utf8', 'utf-8', 'unicode-1-1-utf-8']);
@@ -42,15 +47,19 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const NEVER = 0x1ff;
 
 function splitterFor(options: RecordSourceOptions): Splitter {
-  const maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
-  if (options.format === 'json')
-    return new JsonArraySplitter({ recordsPerChunk: options.recordsPerChunk, maxChunkBytes, label: options.label });
+  const limits = {
+    chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+    maxRecordBytes: options.maxRecordBytes,
+    onTooLarge: options.onTooLarge,
+    label: options.label,
+    recordsPerChunk: options.recordsPerChunk,
+  };
+  if (options.format === 'json') return new JsonArraySplitter(limits);
   const csv = options.format === 'csv';
   return new RecordSplitter({
+    ...limits,
     delimiter: csv ? options.delimiter.charCodeAt(0) : NEVER,
     quote: csv ? options.quote.charCodeAt(0) : NEVER,
-    recordsPerChunk: options.recordsPerChunk,
-    maxChunkBytes,
     firstChunkRecords: csv && options.header ? 1 : undefined,
   });
 }
@@ -62,6 +71,8 @@ export class RecordSource {
   private queued: Chunk[] = [];
   private ended = false;
   private first = true;
+  /** Bytes read after gunzip and decoding: what the splitter has scanned. */
+  bytesScanned = 0;
 
   constructor(
     input: Readable,
@@ -82,11 +93,11 @@ export class RecordSource {
       if (step.done === true) {
         await this.flowing;
         this.ended = true;
-        const last = this.splitter.finish();
-        if (last) this.queued.push(last);
+        this.queued.push(...this.splitter.finish());
         break;
       }
       let buf = step.value;
+      this.bytesScanned += buf.length;
       if (this.first) {
         this.first = false;
         if (buf.subarray(0, 3).equals(BOM)) buf = buf.subarray(3);
@@ -100,6 +111,11 @@ export class RecordSource {
   async readHeader(): Promise<CsvHeader | undefined> {
     const chunk = await this.next();
     if (!chunk) return undefined;
+    const tooLarge = chunk.tooLarge?.[0];
+    if (tooLarge)
+      throw new Error(
+        `line ${tooLarge.line}: the header record is ${tooLarge.bytes} bytes long, over the maximum record size (--max-record-size); check --delimiter and --quote`,
+      );
     const fields = parseHeaderRecord(chunk.data, this.options.delimiter, this.options.quote) ?? [];
     return { fields, line: chunk.recordLines[0] ?? chunk.startLine };
   }

@@ -3,10 +3,17 @@
  * while the main thread only scans bytes. The scan follows the same quoting rules as the parser
  * (a quote opens a quoted field only at the start of a field, "" inside it is a literal quote), so
  * a cut never falls inside a quoted field that the parser would continue.
+ *
+ * Line ends are LF, CRLF or a lone CR (old Mac exports), outside quoted fields. A chunk is cut after
+ * `recordsPerChunk` records or `chunkBytes` bytes, whichever comes first, so long rows never make a
+ * huge chunk. A record over `maxRecordBytes` is never buffered whole: it fails the read at once, or
+ * is skipped to its end and reported (with its real length and its first bytes) as a bad row.
  */
+import { ByteQueue } from './byte-queue.js';
+import { DeferredFailure, tooLargeMessage, type SplitLimits, type TooLargeRecord } from './split-limits.js';
 
 export interface Chunk {
-  /** UTF-8 bytes of whole records (the last chunk may end without a newline). */
+  /** UTF-8 bytes of whole records (the last chunk may end without a line end). */
   data: Buffer;
   /** File line number (1-based) of the chunk's first byte. */
   startLine: number;
@@ -16,6 +23,8 @@ export interface Chunk {
   recordLines: Int32Array;
   recordStarts: Int32Array;
   recordEnds: Int32Array;
+  /** Records skipped for their size (not in `data`): bad rows. */
+  tooLarge?: TooLargeRecord[];
 }
 
 const enum State {
@@ -27,73 +36,110 @@ const enum State {
 
 const LF = 0x0a;
 const CR = 0x0d;
+/** Bytes of a too-large record kept for its reject. */
+const HEAD_BYTES = 1024;
+
+/** A chunk holding only records skipped for their size. */
+export function tooLargeChunk(records: TooLargeRecord[], line: number): Chunk {
+  const none = new Int32Array(0);
+  return {
+    data: Buffer.alloc(0),
+    startLine: line,
+    records: 0,
+    recordLines: none,
+    recordStarts: none,
+    recordEnds: none,
+    tooLarge: records,
+  };
+}
 
 export class RecordSplitter {
   private state = State.FieldStart;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Offset in the concatenated pending bytes up to which the scan has run. */
-  private scanned = 0;
-  private lastCut = 0;
-  private recordsSinceCut = 0;
-  /** Whether the current record has any byte besides CR: blank lines are not records. */
+  private readonly failure = new DeferredFailure();
+  private readonly queue = new ByteQueue();
+  private prev = -1;
+  /** A CR ended a line: the cut waits for the next byte, which may be the LF of a CRLF. */
+  private crPending = false;
+  /** Whether the current record has any byte besides its line end: blank lines are not records. */
   private recordStarted = false;
+  /** Offset in the input of the current record's first byte, and its line. */
+  private recordStart = 0;
+  private recordLine = 0;
+  /** The record being skipped for its size. */
+  private skipping: { line: number; head: Buffer } | undefined;
+  private recordsSinceCut = 0;
+  /** Offset in the input past the blank lines read since the last cut, while no record follows them. */
+  private blankEnd = 0;
   private recordsPerChunk: number;
-  // Offsets are relative to the start of the chunk being built (`lastCut`), which stays valid when
-  // the pending bytes are re-based after each push.
+  // Offsets are relative to the first byte held in the queue, which is where the next chunk starts.
   private starts: number[] = [];
   private ends: number[] = [];
   private lines: number[] = [];
-  private nextStartLine: number;
+  private nextStartLine = 1;
   private quotedSinceLine = 0;
-  private line: number;
+  private line = 1;
 
   constructor(
-    private readonly options: {
+    private readonly options: SplitLimits & {
       delimiter: number;
       quote: number;
       recordsPerChunk: number;
-      maxChunkBytes: number;
       /** Records in the first chunk only: 1 cuts the header off on its own. */
       firstChunkRecords?: number;
     },
   ) {
-    this.nextStartLine = 1;
     this.recordsPerChunk = options.firstChunkRecords ?? options.recordsPerChunk;
-    this.line = this.nextStartLine;
   }
 
   /** Feeds bytes; returns the chunks completed by them. */
   push(bytes: Buffer): Chunk[] {
-    if (bytes.length === 0) return [];
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    const all = this.pending.length === 1 ? bytes : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [all];
-    const chunks: Chunk[] = [];
-    const { delimiter, quote } = this.options;
+    return this.failure.guard((chunks) => this.scan(bytes, chunks));
+  }
+
+  private scan(bytes: Buffer, chunks: Chunk[]): void {
+    if (bytes.length === 0) return;
+    const base = this.queue.removed + this.queue.length;
+    this.queue.push(bytes);
+    const { delimiter, quote, maxRecordBytes } = this.options;
+    // The hot state lives in locals; fields are synced around the (per record) method calls.
     let state = this.state;
-    for (let i = this.scanned; i < all.length; i += 1) {
-      const b = all[i];
-      if (b === LF) this.line += 1;
+    let line = this.line;
+    let prev = this.prev;
+    /** Where the current record passes the maximum size (never, outside a record or when skipping). */
+    let tooLargeAt = this.recordStarted && !this.skipping ? this.recordStart + maxRecordBytes : Infinity;
+    for (let i = 0; i < bytes.length; i += 1) {
+      const b = bytes[i];
+      if (this.crPending) {
+        this.crPending = false;
+        this.line = line;
+        if (b === LF) {
+          prev = b;
+          this.lineEnded(base + i + 1, chunks);
+          continue;
+        }
+        this.lineEnded(base + i, chunks);
+      }
+      if (b === CR || (b === LF && prev !== CR)) line += 1;
+      prev = b;
+      let ended = false;
       switch (state) {
         case State.FieldStart:
-          if (b === LF) {
-            if (this.recordStarted) this.endRecord(all, i, chunks);
-          } else if (b !== CR) {
-            if (!this.recordStarted) this.startRecord(i);
+          if (b === LF || b === CR) ended = true;
+          else {
+            if (!this.recordStarted) {
+              this.line = line;
+              this.startRecord(base + i);
+              tooLargeAt = base + i + maxRecordBytes;
+            }
             if (b === quote) {
               state = State.Quoted;
-              this.quotedSinceLine = this.line;
+              this.quotedSinceLine = line;
             } else if (b !== delimiter) state = State.Unquoted;
           }
           break;
         case State.Unquoted:
           if (b === delimiter) state = State.FieldStart;
-          else if (b === LF) {
-            state = State.FieldStart;
-            this.endRecord(all, i, chunks);
-          }
+          else if (b === LF || b === CR) ended = true;
           break;
         case State.Quoted:
           if (b === quote) state = State.QuoteInQuoted;
@@ -101,61 +147,103 @@ export class RecordSplitter {
         case State.QuoteInQuoted:
           if (b === quote) state = State.Quoted;
           else if (b === delimiter) state = State.FieldStart;
-          else if (b === LF) {
-            state = State.FieldStart;
-            this.endRecord(all, i, chunks);
-          } else if (b !== CR) state = State.Unquoted;
+          else if (b === LF || b === CR) ended = true;
+          else state = State.Unquoted;
           break;
+      }
+      if (ended) {
+        state = State.FieldStart;
+        this.line = line;
+        if (this.recordStarted) this.endRecord(base + i, chunks);
+        tooLargeAt = Infinity;
+        if (b === CR) this.crPending = true;
+        else this.lineEnded(base + i + 1, chunks);
+      } else if (base + i >= tooLargeAt) {
+        this.state = state;
+        this.line = line;
+        this.startSkipping(chunks);
+        tooLargeAt = Infinity;
       }
     }
     this.state = state;
-    // Keep only what has not been cut yet.
-    const rest = all.subarray(this.lastCut);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes = rest.length;
-    this.scanned = rest.length;
-    this.lastCut = 0;
-    if (this.pendingBytes > this.options.maxChunkBytes) {
-      const where =
-        state === State.Quoted || state === State.QuoteInQuoted
-          ? `a quoted field opened at line ${this.quotedSinceLine} is never closed`
-          : `a record starting at line ${this.nextStartLine} has no line end`;
-      throw new Error(
-        `${where}: over ${Math.round(this.options.maxChunkBytes / 1048576)} MiB without a record boundary (check --quote and --delimiter)`,
-      );
-    }
+    this.line = line;
+    this.prev = prev;
+    // The bytes of a record being skipped are never kept, nor blank lines before any record.
+    if (this.skipping) this.queue.drop(this.queue.length);
+    else if (!this.recordStarted && this.recordsSinceCut === 0) this.dropBlankLines();
+  }
+
+  /** The records after the last cut (the last one may lack a line end), as final chunks. */
+  finish(): Chunk[] {
+    this.failure.rethrow();
+    const chunks: Chunk[] = [];
+    const end = this.queue.removed + this.queue.length;
+    this.crPending = false;
+    if (this.recordStarted) this.endRecord(end, chunks);
+    if (this.recordsSinceCut > 0) chunks.push(this.cut(end));
     return chunks;
   }
 
-  /** The bytes after the last record boundary, as a final chunk. */
-  finish(): Chunk | undefined {
-    if (this.pendingBytes === 0) return undefined;
-    if (!this.recordStarted && this.recordsSinceCut === 0) {
-      // Only blank lines after the last record: nothing to parse.
-      this.pending = [];
-      this.pendingBytes = 0;
-      return undefined;
-    }
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-    if (this.recordStarted) {
-      // The last record has no line end: it runs to the end of the data.
-      this.ends.push(data.length);
-      this.recordsSinceCut += 1;
-    }
-    this.pending = [];
-    this.pendingBytes = 0;
-    return this.cut(data, data.length);
-  }
-
-  private startRecord(index: number): void {
+  private startRecord(at: number): void {
+    this.dropBlankLines();
     this.recordStarted = true;
-    this.starts.push(index - this.lastCut);
+    this.recordStart = at;
+    this.recordLine = this.line;
+    this.starts.push(at - this.queue.removed);
     this.lines.push(this.line);
   }
 
-  private cut(all: Buffer, end: number): Chunk {
+  private dropBlankLines(): void {
+    if (this.blankEnd > this.queue.removed) this.queue.drop(this.blankEnd - this.queue.removed);
+  }
+
+  private endRecord(at: number, chunks: Chunk[]): void {
+    this.recordStarted = false;
+    if (this.skipping) {
+      this.queue.drop(at - this.queue.removed);
+      chunks.push(tooLargeChunk([{ ...this.skipping, bytes: at - this.recordStart }], this.skipping.line));
+      this.skipping = undefined;
+      return;
+    }
+    this.recordsSinceCut += 1;
+    this.ends.push(at - this.queue.removed);
+  }
+
+  /** After a line end (`after`: the offset past it): cut when the chunk is full; drop leading blank lines. */
+  private lineEnded(after: number, chunks: Chunk[]): void {
+    if (this.recordsSinceCut === 0) {
+      // Dropped when the next record starts or the read ends: once, not per line.
+      this.blankEnd = after;
+      this.nextStartLine = this.line;
+      return;
+    }
+    if (this.recordsSinceCut >= this.recordsPerChunk || after - this.queue.removed >= this.options.chunkBytes)
+      chunks.push(this.cut(after));
+  }
+
+  private startSkipping(chunks: Chunk[]): void {
+    const quoted = this.state === State.Quoted || this.state === State.QuoteInQuoted;
+    if (this.options.onTooLarge === 'fail') {
+      throw new Error(
+        tooLargeMessage(this.options, this.recordLine, {
+          hint: quoted
+            ? `a quoted field opened at line ${this.quotedSinceLine} may never be closed (check --quote)`
+            : 'the file may have no line ends, or another delimiter (check --delimiter)',
+        }),
+      );
+    }
+    // The records before this one go on as a chunk; this one is dropped as it is read.
+    this.starts.pop();
+    this.lines.pop();
+    const before = this.recordStart - this.queue.removed;
+    if (this.recordsSinceCut > 0) chunks.push(this.cut(this.recordStart));
+    else this.queue.drop(before);
+    this.skipping = { line: this.recordLine, head: Buffer.from(this.queue.peek(0, HEAD_BYTES)) };
+  }
+
+  private cut(end: number): Chunk {
     const chunk: Chunk = {
-      data: all.subarray(this.lastCut, end),
+      data: this.queue.take(end - this.queue.removed),
       startLine: this.nextStartLine,
       records: this.recordsSinceCut,
       recordLines: Int32Array.from(this.lines),
@@ -166,19 +254,8 @@ export class RecordSplitter {
     this.ends = [];
     this.lines = [];
     this.recordsSinceCut = 0;
-    return chunk;
-  }
-
-  private endRecord(all: Buffer, index: number, chunks: Chunk[]): void {
-    this.recordStarted = false;
-    this.recordsSinceCut += 1;
-    // A CR right before the LF belongs to the line end, not to the record's text.
-    this.ends.push((index > 0 && all[index - 1] === CR ? index - 1 : index) - this.lastCut);
-    if (this.recordsSinceCut < this.recordsPerChunk) return;
     this.recordsPerChunk = this.options.recordsPerChunk;
-    const end = index + 1;
-    chunks.push(this.cut(all, end));
-    this.lastCut = end;
     this.nextStartLine = this.line;
+    return chunk;
   }
 }

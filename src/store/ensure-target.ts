@@ -10,11 +10,13 @@ import {
   columnNullable,
   createStagingTable,
   createTargetTable,
+  namedStagingColumns,
   STAGING_COMMENT,
   stagingColumns,
 } from '../table/ddl.js';
 import type { TargetSpec } from '../table/spec.js';
-import { DELETE_FLAG, listPartitions } from '../merge/sql.js';
+import { listPartitions } from '../merge/sql.js';
+import { DELETE_FLAG } from '../load/staging-columns.js';
 
 interface ColumnInfo {
   name: string;
@@ -119,9 +121,6 @@ function compare(spec: TargetSpec, existing: ColumnInfo[], wanted: Map<string, s
   return out;
 }
 
-const sameColumns = (have: ColumnInfo[], want: { name: string; type: string }[]) =>
-  have.length === want.length && want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
-
 /**
  * The staging parent matches the spec. Loads of one target may stage at the same time, some with
  * delete markers (a loader from code always can mark deletes) and some without, so the delete flag
@@ -130,18 +129,17 @@ const sameColumns = (have: ColumnInfo[], want: { name: string; type: string }[])
  */
 async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<void> {
   const have = await tableColumns(client, spec.stagingSchema, spec.stagingTable);
-  const want = stagingColumns(spec);
+  const table = quoteTable(spec.stagingSchema, spec.stagingTable);
+  const sameAs = (want: { name: string; type: string }[]) =>
+    have !== undefined &&
+    have.length === want.length &&
+    want.every((w, i) => have[i].name === w.name && have[i].type === w.type);
   if (have) {
     const withFlag = stagingColumns({ ...spec, deleteWhen: spec.deleteWhen ?? { field: '', op: '=', value: '' } });
     const withoutFlag = withFlag.filter((c) => c.name !== DELETE_FLAG);
-    if (sameColumns(have, want) || (!spec.deleteWhen && sameColumns(have, withFlag))) return;
-    const table = quoteTable(spec.stagingSchema, spec.stagingTable);
-    if (spec.deleteWhen && sameColumns(have, withoutFlag)) {
-      // A delete marker stages only its key: the other columns must accept null (older staging
-      // tables, such as the followers one of migration 1, declared them NOT NULL).
-      for (const c of spec.columns)
-        if (!spec.key.includes(c.name))
-          await client.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`);
+    if (sameAs(stagingColumns(spec)) || (!spec.deleteWhen && sameAs(withFlag))) return;
+    if (spec.deleteWhen && sameAs(withoutFlag)) {
+      // Staged user columns are nullable (a delete marker stages only its key): only the flag is missing.
       await client.query(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(DELETE_FLAG)} boolean NOT NULL DEFAULT false`);
       return;
     }
@@ -149,7 +147,9 @@ async function ensureStaging(client: pg.ClientBase, spec: TargetSpec): Promise<v
       `SELECT obj_description(c.oid, 'pg_class') AS comment, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
       [spec.stagingSchema, spec.stagingTable],
     );
-    const ours = r.rows[0]?.relkind === 'p' && r.rows[0]?.comment === STAGING_COMMENT;
+    // Migration 1 made public.staging_followers without the comment, with user columns under their names.
+    const legacy = sameAs(namedStagingColumns(spec)) || sameAs(namedStagingColumns({ ...spec, deleteWhen: undefined }));
+    const ours = r.rows[0]?.relkind === 'p' && (r.rows[0]?.comment === STAGING_COMMENT || legacy);
     if (!ours) {
       throw new ConfigError(
         `${spec.stagingSchema}.${spec.stagingTable} exists but is not an etl staging table of this shape; rename it, or drop it if it is a leftover`,

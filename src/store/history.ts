@@ -23,7 +23,8 @@ export const zeroCounts = (): LoadCounts => ({
   duplicates: 0,
 });
 
-export type LoadStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
+/** skipped: --if-changed found the source identical to the last successful load's. */
+export type LoadStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'skipped';
 
 export interface NewLoad {
   loadId: string;

@@ -66,4 +66,25 @@ CREATE TABLE etl_info_schema.rejects (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'source size and SHA-256 with every load; skipped loads (--if-changed)',
+    sql: `
+ALTER TABLE etl_info_schema.loads
+  ADD COLUMN source_bytes  bigint,
+  ADD COLUMN source_sha256 text;
+ALTER TABLE etl_info_schema.loads DROP CONSTRAINT loads_status_check;
+ALTER TABLE etl_info_schema.loads
+  ADD CONSTRAINT loads_status_check CHECK (status IN ('running', 'succeeded', 'failed', 'aborted', 'skipped'));
+`,
+  },
+  {
+    version: 5,
+    name: 'rejects name their file (many files as one load)',
+    sql: `
+ALTER TABLE etl_info_schema.rejects ADD COLUMN file text NOT NULL DEFAULT '';
+ALTER TABLE etl_info_schema.rejects DROP CONSTRAINT rejects_pkey;
+ALTER TABLE etl_info_schema.rejects ADD PRIMARY KEY (load_id, file, line);
+`,
+  },
 ];

@@ -7,6 +7,12 @@ import { once } from 'node:events';
 import type pg from 'pg';
 import type { Reject } from '../load/layout.js';
 
+/** File order (byte order of the names, as globs and prefixes list them), then line order. */
+function byPosition(a: Reject, b: Reject): number {
+  if (a.file !== b.file) return Buffer.compare(Buffer.from(a.file ?? ''), Buffer.from(b.file ?? ''));
+  return a.line - b.line;
+}
+
 function csvField(value: string | number): string {
   const s = String(value);
   return /[",\r\n]/u.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
@@ -18,13 +24,15 @@ export class RejectSink {
   private file: WriteStream | undefined;
   total = 0;
 
+  /** `manyFiles`: the load reads several files, so the CSV file gets a leading file column. */
   constructor(
     private readonly loadId: string,
     filePath?: string,
+    private readonly manyFiles = false,
   ) {
     if (filePath) {
       this.file = createWriteStream(filePath, { encoding: 'utf8' });
-      this.file.write('line,reason,raw\n');
+      this.file.write(manyFiles ? 'file,line,reason,raw\n' : 'line,reason,raw\n');
     }
   }
 
@@ -32,7 +40,7 @@ export class RejectSink {
     this.total += rejects.length;
     this.pending.push(...rejects);
     this.earliest.push(...rejects);
-    this.earliest.sort((a, b) => a.line - b.line);
+    this.earliest.sort(byPosition);
     this.earliest.length = Math.min(this.earliest.length, 5);
   }
 
@@ -47,22 +55,25 @@ export class RejectSink {
 
   async flush(db: pg.ClientBase | pg.Pool): Promise<void> {
     if (this.pending.length === 0) return;
-    const batch = this.pending.sort((a, b) => a.line - b.line);
+    const batch = this.pending.sort(byPosition);
     this.pending = [];
     await db.query(
-      `INSERT INTO etl_info_schema.rejects (load_id, line, raw, reason)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])
-       ON CONFLICT (load_id, line) DO NOTHING`,
+      `INSERT INTO etl_info_schema.rejects (load_id, file, line, raw, reason)
+       SELECT $1, * FROM unnest($5::text[], $2::bigint[], $3::text[], $4::text[])
+       ON CONFLICT (load_id, file, line) DO NOTHING`,
       [
         this.loadId,
         batch.map((r) => r.line),
         batch.map((r) => r.raw.replaceAll('\0', '\\0')),
         batch.map((r) => r.reason),
+        batch.map((r) => r.file ?? ''),
       ],
     );
     if (this.file) {
       for (const r of batch) {
-        if (!this.file.write(`${r.line},${csvField(r.reason)},${csvField(r.raw)}\n`)) await once(this.file, 'drain');
+        const file = this.manyFiles ? `${csvField(r.file ?? '')},` : '';
+        if (!this.file.write(`${file}${r.line},${csvField(r.reason)},${csvField(r.raw)}\n`))
+          await once(this.file, 'drain');
       }
     }
   }
@@ -78,5 +89,5 @@ export class RejectSink {
 }
 
 export function describeRejects(rejects: readonly Reject[]): string {
-  return rejects.map((r) => `line ${r.line}: ${r.reason}`).join('; ');
+  return rejects.map((r) => `${r.file === undefined ? '' : `${r.file} `}line ${r.line}: ${r.reason}`).join('; ');
 }

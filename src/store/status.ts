@@ -43,6 +43,8 @@ export interface LoadRecord {
 
 /** One bad row of a load: its line in the file, why it was rejected, and the text as read. */
 export interface RejectRecord {
+  /** The file of a load that read many; absent when it read one. */
+  file?: string;
   line: number;
   reason: string;
   raw: string;
@@ -128,10 +130,10 @@ export function loadQuery(loadId: string): Statement {
 /** A load's bad rows in file order, with how many there are in all. */
 export function rejectsQuery(loadId: string, limit: number): Statement {
   return {
-    text: `SELECT ${quoteIdent('line')}, ${quoteIdent('reason')}, ${quoteIdent('raw')}, count(*) OVER () AS total
+    text: `SELECT ${quoteIdent('file')}, ${quoteIdent('line')}, ${quoteIdent('reason')}, ${quoteIdent('raw')}, count(*) OVER () AS total
      FROM ${REJECTS}
     WHERE ${quoteIdent('load_id')} = $1::uuid
-    ORDER BY ${quoteIdent('line')}
+    ORDER BY ${quoteIdent('file')} COLLATE "C", ${quoteIdent('line')}
     LIMIT $2`,
     values: [loadId, limit],
   };
@@ -208,9 +210,16 @@ export async function findRejects(
   loadId: string,
   limit: number,
 ): Promise<{ rejects: RejectRecord[]; total: number }> {
-  const r = await db.query<{ line: string; reason: string; raw: string; total: string }>(rejectsQuery(loadId, limit));
+  const r = await db.query<{ file: string; line: string; reason: string; raw: string; total: string }>(
+    rejectsQuery(loadId, limit),
+  );
   return {
-    rejects: r.rows.map((row) => ({ line: Number(row.line), reason: row.reason, raw: row.raw })),
+    rejects: r.rows.map((row) => ({
+      ...(row.file === '' ? {} : { file: row.file }),
+      line: Number(row.line),
+      reason: row.reason,
+      raw: row.raw,
+    })),
     total: r.rows[0] ? Number(r.rows[0].total) : 0,
   };
 }

@@ -4,7 +4,7 @@
  * load), so staging never has to be written by hand.
  */
 import { quoteIdent, quoteLiteral, quoteTable } from '../db/quote.js';
-import { DELETE_FLAG } from '../merge/sql.js';
+import { DELETE_FLAG, LINE_COLUMN, LOAD_ID_COLUMN, stagedName } from '../load/staging-columns.js';
 import type { ColumnSpec, TargetSpec } from './spec.js';
 
 /** Marks staging parents etl created, so etl never drops a table it does not own. */
@@ -25,22 +25,48 @@ export function createTargetTable(spec: TargetSpec): string {
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(spec.schema, spec.table)} (\n  ${defs.join(',\n  ')}\n)`;
 }
 
-/** The staging parent's columns, in the order COPY writes them. */
-export function stagingColumns(spec: TargetSpec): { name: string; type: string }[] {
+interface StagingColumn {
+  name: string;
+  type: string;
+  /** The user column it stages; etl's own columns have none. */
+  stages?: string;
+}
+
+/**
+ * The staging parent's columns, in the order COPY writes them: the user columns by position, then
+ * etl's own. No user name appears in staging, so no user name can collide with etl's.
+ */
+export function stagingColumns(spec: TargetSpec): StagingColumn[] {
+  const cols: StagingColumn[] = spec.columns.map((c, i) => ({ name: stagedName(i), type: 'text', stages: c.name }));
+  cols.push({ name: LINE_COLUMN, type: 'bigint' }, { name: LOAD_ID_COLUMN, type: 'uuid' });
+  if (spec.deleteWhen) cols.push({ name: DELETE_FLAG, type: 'boolean' });
+  return cols;
+}
+
+/** The layout of staging tables made before user columns were staged by position (migration 1 made one). */
+export function namedStagingColumns(spec: TargetSpec): StagingColumn[] {
   const cols = spec.columns.map((c) => ({ name: c.name, type: 'text' }));
-  cols.push({ name: 'line', type: 'bigint' }, { name: 'load_id', type: 'uuid' });
+  cols.push({ name: LINE_COLUMN, type: 'bigint' }, { name: LOAD_ID_COLUMN, type: 'uuid' });
   if (spec.deleteWhen) cols.push({ name: DELETE_FLAG, type: 'boolean' });
   return cols;
 }
 
 export function createStagingTable(spec: TargetSpec): string[] {
-  const defs = stagingColumns(spec).map((c) => {
-    const notNull = c.name === 'line' || c.name === 'load_id' || c.name === DELETE_FLAG ? ' NOT NULL' : '';
-    return `${quoteIdent(c.name)} ${c.type}${notNull}${c.name === DELETE_FLAG ? ' DEFAULT false' : ''}`;
+  const columns = stagingColumns(spec);
+  const defs = columns.map((c) => {
+    const own = c.stages === undefined;
+    return `${quoteIdent(c.name)} ${c.type}${own ? ' NOT NULL' : ''}${c.name === DELETE_FLAG ? ' DEFAULT false' : ''}`;
   });
   const table = quoteTable(spec.stagingSchema, spec.stagingTable);
+  // Column comments say which user column each positional one stages, for whoever reads staging by hand.
+  const comments = columns.flatMap((c) =>
+    c.stages === undefined
+      ? []
+      : [`COMMENT ON COLUMN ${table}.${quoteIdent(c.name)} IS ${quoteLiteral(`stages ${c.stages}`)}`],
+  );
   return [
-    `CREATE TABLE ${table} (\n  ${defs.join(',\n  ')}\n) PARTITION BY LIST (load_id)`,
+    `CREATE TABLE ${table} (\n  ${defs.join(',\n  ')}\n) PARTITION BY LIST (${quoteIdent(LOAD_ID_COLUMN)})`,
     `COMMENT ON TABLE ${table} IS ${quoteLiteral(STAGING_COMMENT)}`,
+    ...comments,
   ];
 }

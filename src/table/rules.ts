@@ -19,8 +19,6 @@ function asText(value: SourceValue, column: string): string | FieldResult {
 /** Lengths count characters (code points), as varchar(n) does. */
 function checkText(value: string, maxLength: number | undefined, column: string): FieldResult {
   if (value.includes('\0')) return { ok: false, reason: `${column} contains a NUL byte` };
-  if (value.includes('\uFFFD'))
-    return { ok: false, reason: `${column} is not valid text in the file's encoding (invalid byte sequence)` };
   if (maxLength !== undefined && value.length > maxLength) {
     const length = [...value].length;
     if (length > maxLength)
@@ -46,6 +44,13 @@ export function normalizeEmail(raw: string, column = 'email'): FieldResult {
     return { ok: false, reason: `${column} ${JSON.stringify(email)} needs text on both sides of the @` };
   }
   return { ok: true, value: email };
+}
+
+/** json/jsonb columns: fed with JSON text (a JSON source passes each member's text as written). */
+export function takesJsonText(rule: ColumnRule): boolean {
+  if (rule.kind !== 'typed') return false;
+  const base = parseColumnType(rule.type).base;
+  return base === 'json' || base === 'jsonb';
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 import { UUID_PATTERN } from '../db/uuid.js';
 import type { ColumnType } from './column-type.js';
+import { nestsDeeperThan } from './json-text.js';
 import type { SourceValue } from './source-value.js';
 
 export type { SourceValue } from './source-value.js';
@@ -56,7 +57,6 @@ class Refusals {
   readonly missing: TypedResult;
   readonly empty: TypedResult;
   readonly nul: Refusal;
-  readonly badEncoding: Refusal;
   readonly surrogate: Refusal;
   private readonly wrongKinds: Record<'number' | 'boolean' | 'array' | 'object', Refusal>;
 
@@ -69,7 +69,6 @@ class Refusals {
     this.empty = nullable ? NULL : refuse(`${column} is empty`);
     // Same wording as target/rules.ts.
     this.nul = refuse(`${column} contains a NUL byte`);
-    this.badEncoding = refuse(`${column} is not valid text in the file's encoding (invalid byte sequence)`);
     this.surrogate = refuse(`${column} contains an unpaired surrogate (\\ud800-\\udfff), which is not valid text`);
     this.wrongKinds = {
       number: refuse(`${column} expects ${sql}, got a number`),
@@ -434,7 +433,6 @@ function codePoints(text: string): number {
 
 function checkText(r: Refusals, text: string): TypedResult | undefined {
   if (text.includes('\0')) return r.nul;
-  if (text.includes('\uFFFD')) return r.badEncoding;
   if (!isWellFormed.call(text)) return r.surrogate;
   return undefined;
 }
@@ -502,6 +500,13 @@ function jsonbEscapeProblem(text: string): 'nul' | 'surrogate' | undefined {
   return undefined;
 }
 
+/**
+ * The deepest json/jsonb value accepted. PostgreSQL's JSON parser recurses per level and fails the
+ * whole COPY past its stack limit (about 10,000 levels with the default max_stack_depth); a deeper
+ * value is a bad row instead.
+ */
+const MAX_JSON_DEPTH = 1000;
+
 /** Exponents of 10000 or more: the only practical way a JSON number leaves numeric's range. */
 const LONG_EXPONENT = /[eE][+-]?\d{5,}/;
 const NUMBER_CHAR = /[-+.\deE]/;
@@ -550,8 +555,10 @@ function jsonConverter(r: Refusals, binary: boolean, jsonStrings: boolean): Conv
   const beyondNumeric = refuse(
     `${r.column} contains a number beyond the range of numeric, which jsonb stores numbers as`,
   );
+  const tooDeep = refuse(
+    `${r.column} nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels, more than PostgreSQL reliably reads`,
+  );
   const finish = (text: string): TypedResult => {
-    if (text.includes('\uFFFD')) return r.badEncoding;
     if (binary) {
       const problem = jsonbEscapeProblem(text);
       if (problem) return escapeRefusals[problem];
@@ -568,10 +575,19 @@ function jsonConverter(r: Refusals, binary: boolean, jsonStrings: boolean): Conv
       } catch {
         return r.invalid(value, 'is not valid JSON');
       }
+      if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return tooDeep;
       if (binary && hasNumberBeyondNumeric(value)) return beyondNumeric;
       return finish(value);
     }
-    const text = JSON.stringify(value);
+    // A JS value (JSON sources pass member text instead): JSON.stringify recurses, so a value too
+    // deep for the stack is refused like any value too deep for PostgreSQL.
+    let text: string;
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      return tooDeep;
+    }
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return tooDeep;
     if (text.includes('null') && hasNonFiniteNumber(value)) return tooLarge;
     return finish(text);
   };

@@ -134,10 +134,20 @@ export function startCli(
   env: Record<string, string | undefined> = {},
   cwd: string = tempDir('cwd'),
 ): ChildProcess {
+  return startCliWith([], args, env, cwd);
+}
+
+/** Starts the built CLI with options for node itself (e.g. --import a preloaded hook). */
+export function startCliWith(
+  nodeArgs: string[],
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd: string = tempDir('cwd'),
+): ChildProcess {
   const clean: Record<string, string> = {};
   for (const k of INHERITED) if (process.env[k] !== undefined) clean[k] = process.env[k];
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'etl'), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, 'bin', 'etl'), ...args], {
     cwd,
     env: clean,
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -68,13 +68,13 @@ function caseOf(name: string): CaseResult {
 }
 
 describe('npm run bench --rows 2000 --repeat 1 --json', () => {
-  it('succeeds and reports one size with an initial and a next-day case, each timed for both pipelines', () => {
+  it('succeeds and reports one size with its four cases, each timed for both pipelines', () => {
     expect(exitCode, stderr).toBe(0);
     expect(result).toMatchObject({ benchmark: 'etl-sync-vs-psql', format: 1, ok: true, growth: [] });
     expect(result.settings).toMatchObject({ rows: [ROWS], seed: SEED, repeat: 1 });
     expect(result.postgres.kind).toBe('url');
     expect(result.sizes).toHaveLength(1);
-    expect(result.sizes[0].cases.map((c) => c.case)).toEqual(['initial', 'next-day']);
+    expect(result.sizes[0].cases.map((c) => c.case)).toEqual(['initial', 'next-day', 'same-file', 'if-changed']);
     for (const c of result.sizes[0].cases) {
       for (const p of [c.reference, c.etl]) {
         expect(p.runs).toHaveLength(1);
@@ -103,8 +103,10 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     const expected = {
       initial: contentChecksum(day1Rows(SEED, ROWS)),
       'next-day': contentChecksum(day2Rows(SEED, ROWS)),
+      'same-file': contentChecksum(day1Rows(SEED, ROWS)),
+      'if-changed': contentChecksum(day1Rows(SEED, ROWS)),
     };
-    for (const name of ['initial', 'next-day'] as const) {
+    for (const name of ['initial', 'next-day', 'same-file', 'if-changed'] as const) {
       const c = caseOf(name);
       const ref = c.reference.runs[0];
       const etl = c.etl.runs[0];
@@ -132,6 +134,26 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
       unchanged: plan.kept,
       rejected: 0,
     });
+  });
+
+  it('syncs the same file again writing nothing to the table, and skips it with --if-changed', () => {
+    const same = caseOf('same-file');
+    expect(same.etl.runs[0].etl!.counts).toMatchObject({ rows_read: ROWS, inserted: 0, updated: 0, deleted: 0 });
+    expect(same.etl.runs[0].etl!.counts.unchanged).toBe(ROWS);
+    const skipped = caseOf('if-changed');
+    expect(skipped.etl.runs[0].etl!.counts).toMatchObject({ rows_read: 0, inserted: 0, updated: 0, deleted: 0 });
+    for (const c of [same, skipped]) {
+      expect(c.etl.runs[0].writes).toMatchObject({ inserted: 0, updated: 0, deleted: 0 });
+      expect(c.etl.runs[0].writes.bytes_after).toBe(c.etl.runs[0].writes.bytes_before);
+      expect(c.ratio_to_next_day_reference).toBeCloseTo(
+        c.etl.median_wall_s / caseOf('next-day').reference.median_wall_s,
+        2,
+      );
+    }
+    // the phase breakdown names each merge statement
+    expect(Object.keys(caseOf('next-day').etl.phases_median_ms ?? {})).toEqual(
+      expect.arrayContaining(['setup_ms', 'read_parse_stage_ms', 'worker_parse_ms', 'worker_copy_ms', 'merge.merge']),
+    );
   });
 
   it('drops its scratch databases and, without --keep-data, its generated files', async () => {

@@ -97,7 +97,7 @@ describe('reading real-world CSV files', () => {
       {
         line: 3,
         raw: 'bob@example.com,B\uFFFDb',
-        reason: expect.stringMatching(/full_name is not valid text.*invalid byte/),
+        reason: expect.stringMatching(/not valid text in the file.s encoding.*invalid byte/),
       },
     ]);
   });

@@ -114,7 +114,7 @@ describe('etl sync failures', () => {
     await syncCsv(db, day1);
     const snapshot = await followers(db);
     const activity = await lastActivity(db);
-    await db.query(`ALTER TABLE public.staging_followers ADD CONSTRAINT no_dan CHECK (email <> 'dan@example.com')`);
+    await db.query(`ALTER TABLE public.staging_followers ADD CONSTRAINT no_dan CHECK (c1 <> 'dan@example.com')`);
     const error = await syncCsv(db, day2).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SyncFailedError);
     expect((error as Error).message).toMatch(/no_dan/);
@@ -256,7 +256,7 @@ describe('etl sync failures', () => {
       `CREATE UNLOGGED TABLE public.staging_followers_${deadLoad.replaceAll('-', '')} PARTITION OF public.staging_followers FOR VALUES IN ('${deadLoad}')`,
     );
     await db.query(
-      `INSERT INTO public.staging_followers (email, full_name, line, load_id) VALUES ('zed@example.com', 'Zed', 2, $1)`,
+      `INSERT INTO public.staging_followers (c1, c2, line, load_id) VALUES ('zed@example.com', 'Zed', 2, $1)`,
       [deadLoad],
     );
     await syncCsv(db, day2);

@@ -188,6 +188,7 @@ describe('reading results', () => {
       durationMs: 1234,
       counts: { rows_read: 10, inserted: 4, updated: 3, unchanged: 2, deleted: 1, rejected: 0, duplicates: 1 },
       phases: null,
+      skipped: false,
     });
     const withPhases = {
       ...base,
@@ -199,6 +200,12 @@ describe('reading results', () => {
       merge_ms: 300,
       cleanup_ms: 2,
     });
+    const withSteps = { ...withPhases, merge_steps_ms: { analyze: 20, merge: 250 } };
+    expect(parseEtlSummary(JSON.stringify(withSteps)).phases).toMatchObject({
+      'merge.analyze': 20,
+      'merge.merge': 250,
+    });
+    expect(parseEtlSummary(JSON.stringify({ ...base, status: 'skipped' })).skipped).toBe(true);
     expect(() => parseEtlSummary('{"status":"failed","error":"boom"}')).toThrow(/did not succeed/);
     expect(() => parseEtlSummary('not json')).toThrow(/no JSON summary/);
   });

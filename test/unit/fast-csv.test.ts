@@ -11,7 +11,7 @@ const reference = (text: string, delimiter = ',', quote = '"') =>
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
-    record_delimiter: ['\r\n', '\n'],
+    record_delimiter: ['\r\n', '\n', '\r'],
   });
 
 describe('splitRecords (the fast path)', () => {
@@ -33,8 +33,12 @@ describe('splitRecords (the fast path)', () => {
     ['\n\r\na,"multi\nline"\n\n', [['a', 'multi\nline']]],
     ['a,b', [['a', 'b']]],
     ['a,\n', [['a', '']]],
-    ['a\rb,c\n', [['a\rb', 'c']]],
+    // A lone CR ends a line (old Mac exports), as LF and CRLF do.
+    ['a\rb,c\r', [['a'], ['b', 'c']]],
+    ['\r\ra,"x\ry"\r\r\n', [['a', 'x\ry']]],
+    // Only empty lines are blank: a line of spaces or delimiters is a record of empty fields.
     ['  \n', [['  ']]],
+    [',,\n', [['', '', '']]],
   ])('splits %j like csv-parse', (text, records) => {
     expect(splitRecords(text, ',', '"')).toEqual(records);
     expect(reference(text)).toEqual(records);

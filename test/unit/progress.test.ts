@@ -30,6 +30,19 @@ describe('progress formatting', () => {
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
   });
 
+  // Issue 9, item 12: a gzip bomb shows in progress as a decompressed size far beyond the file's.
+  it('shows the decompressed size of gzip input', () => {
+    expect(
+      progressLine({
+        phase: 'staging',
+        rowsRead: 0,
+        bytesRead: 1024 * 1024,
+        totalBytes: 2 * 1024 * 1024,
+        decompressedBytes: 3 * 1024 ** 3,
+      }),
+    ).toBe('staging: 0 rows, 50% of 2.0 MiB (3.0 GiB decompressed)');
+  });
+
   it('prints estimates in whole seconds, minutes or hours', () => {
     expect(formatDuration(0, { wholeSeconds: true })).toBe('0s');
     expect(formatDuration(-500, { wholeSeconds: true })).toBe('0s');

@@ -34,7 +34,7 @@ function result(loadId: string): SyncResult {
     warnings: [],
     durationMs: 5,
     rowsPerSecond: 600,
-    phases: { setupMs: 1, stageMs: 2, mergeMs: 1, cleanupMs: 1 },
+    phases: { setupMs: 1, stageMs: 2, mergeMs: 1, cleanupMs: 1, workerParseMs: 1, workerCopyMs: 1, mergeSteps: {} },
   };
 }
 

@@ -6,14 +6,16 @@ function split(text: string, recordsPerChunk: number, pieceSize = 3, firstChunkR
     delimiter: 44,
     quote: 34,
     recordsPerChunk,
-    maxChunkBytes: 1 << 20,
+    chunkBytes: 1 << 20,
+    maxRecordBytes: 1 << 20,
+    onTooLarge: 'fail',
+    label: 'test.csv',
     firstChunkRecords,
   });
   const bytes = Buffer.from(text);
   const out: Chunk[] = [];
   for (let i = 0; i < bytes.length; i += pieceSize) out.push(...s.push(bytes.subarray(i, i + pieceSize)));
-  const last = s.finish();
-  if (last) out.push(last);
+  out.push(...s.finish());
   return out;
 }
 
@@ -21,6 +23,58 @@ const view = (chunks: Chunk[]) =>
   chunks.map((c) => ({ text: c.data.toString(), startLine: c.startLine, records: c.records }));
 
 describe('RecordSplitter', () => {
+  // Issue 9, item 9: the bytes of a long record arrive in many reads; each read is scanned once.
+  it('reads a record that arrives one byte at a time', () => {
+    const long = 'x'.repeat(5000);
+    expect(view(split(`a,${long}\r\nb,2\rc,3`, 1, 1))).toEqual([
+      { text: `a,${long}\r\n`, startLine: 1, records: 1 },
+      { text: 'b,2\r', startLine: 2, records: 1 },
+      { text: 'c,3', startLine: 3, records: 1 },
+    ]);
+  });
+
+  // Item 10: a chunk is cut by bytes as well as by records.
+  it('cuts a chunk once it passes the byte size, whatever the record count', () => {
+    const s = new RecordSplitter({
+      delimiter: 44,
+      quote: 34,
+      recordsPerChunk: 1000,
+      chunkBytes: 10,
+      maxRecordBytes: 1 << 20,
+      onTooLarge: 'fail',
+      label: 'test.csv',
+    });
+    const chunks = [...s.push(Buffer.from('aaaa,1\nbbbb,2\ncccc,3\nd,4\n')), ...s.finish()];
+    expect(chunks.map((c) => [c.data.toString(), c.records])).toEqual([
+      ['aaaa,1\nbbbb,2\n', 2],
+      ['cccc,3\nd,4\n', 2],
+    ]);
+  });
+
+  // Item 11: a record over the maximum is skipped, never held, and reported with its real length.
+  it('skips a record over the maximum size, keeping its first bytes and its line', () => {
+    const s = new RecordSplitter({
+      delimiter: 44,
+      quote: 34,
+      recordsPerChunk: 1000,
+      chunkBytes: 1 << 20,
+      maxRecordBytes: 1024,
+      onTooLarge: 'skip',
+      label: 'test.csv',
+    });
+    const input = Buffer.from(`a,1\nb,"${'y\n'.repeat(3000)}"\nc,3\n`);
+    const chunks: Chunk[] = [];
+    for (let i = 0; i < input.length; i += 100) chunks.push(...s.push(input.subarray(i, i + 100)));
+    chunks.push(...s.finish());
+    expect(
+      chunks.map((c) => [c.data.toString(), c.startLine, c.tooLarge?.map((t) => [t.line, t.bytes, t.head.length])]),
+    ).toEqual([
+      ['a,1\n', 1, undefined],
+      ['', 2, [[2, 6004, 1024]]],
+      ['c,3\n', 3003, undefined],
+    ]);
+  });
+
   it('cuts after every N records, however the bytes arrive', () => {
     for (const piece of [1, 2, 5, 100]) {
       expect(view(split('a,1\nb,2\nc,3\n', 2, piece))).toEqual([
@@ -45,10 +99,10 @@ describe('RecordSplitter', () => {
     ]);
   });
 
-  it('does not count blank lines as records but keeps them in the chunk for line numbering', () => {
+  it('does not count blank lines as records, and drops those before a chunk', () => {
     expect(view(split('\n\na,1\n\r\nb,2\n\n', 1))).toEqual([
-      { text: '\n\na,1\n', startLine: 1, records: 1 },
-      { text: '\r\nb,2\n', startLine: 4, records: 1 },
+      { text: 'a,1\n', startLine: 3, records: 1 },
+      { text: 'b,2\n', startLine: 5, records: 1 },
     ]);
   });
 
@@ -64,8 +118,20 @@ describe('RecordSplitter', () => {
   });
 
   it('fails with the line of a quote that is never closed instead of buffering the whole file', () => {
-    const s = new RecordSplitter({ delimiter: 44, quote: 34, recordsPerChunk: 10, maxChunkBytes: 64 });
+    const s = new RecordSplitter({
+      delimiter: 44,
+      quote: 34,
+      recordsPerChunk: 10,
+      chunkBytes: 1 << 20,
+      maxRecordBytes: 64,
+      onTooLarge: 'fail',
+      label: 'test.csv',
+    });
     s.push(Buffer.from('a,1\nb,"open\n'));
-    expect(() => s.push(Buffer.from('x'.repeat(100)))).toThrow(/quoted field opened at line 2 is never closed/);
+    // Chunks completed before are handed on first: the failure comes at the next read.
+    expect(s.push(Buffer.from('x'.repeat(100)))).toEqual([]);
+    expect(() => s.finish()).toThrow(
+      /test\.csv, line 2: a record is larger than the maximum record size of 64 bytes .*quoted field opened at line 2/,
+    );
   });
 });

@@ -4,10 +4,12 @@ import {
   copyInto,
   createPartition,
   deleteAbsent,
-  insertNew,
+  insertAll,
+  mergeAll,
+  mergeUpserts,
   partitionName,
-  updateChanged,
 } from '../../src/merge/sql.js';
+import { createStagingTable } from '../../src/table/ddl.js';
 import { followersTarget } from '../../src/table/followers.js';
 import type { TargetSpec } from '../../src/table/spec.js';
 
@@ -26,20 +28,60 @@ describe('merge statements', () => {
   it('deletes absent rows with an anti-join on the key, never a clock comparison', () => {
     const sql = deleteAbsent(followersTarget, loadId).text;
     expect(sql).toMatch(
-      /DELETE FROM "public"\."followers" AS t\s+WHERE NOT EXISTS \(SELECT 1 FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE t\."email" = s\."email"\)/,
+      /DELETE FROM "public"\."followers" AS t\s+WHERE NOT EXISTS \(SELECT 1 FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE t\."email" = s\."c1"\)/,
     );
     expect(sql).not.toMatch(/last_activity|modified_at/);
   });
 
-  it('updates only rows whose values differ and stamps modified_at', () => {
-    const sql = updateChanged(followersTarget, loadId)!.text;
-    expect(sql).toMatch(/SET "full_name" = s\."full_name", "modified_at" = now\(\)/);
-    expect(sql).toMatch(/ROW\(t\."full_name"\) IS DISTINCT FROM ROW\(s\."full_name"\)/);
+  it('merges upserts in one join: rewrites only rows whose values differ, inserts new keys, stamps modified_at', () => {
+    const sql = mergeUpserts(followersTarget, loadId).text.replace(/\s+/g, ' ');
+    expect(sql).toContain(
+      'MERGE INTO "public"."followers" AS t USING "public"."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s ON t."email" = s."c1"',
+    );
+    expect(sql).toContain(
+      'WHEN MATCHED AND ROW(t."full_name") IS DISTINCT FROM ROW(s."c2") THEN UPDATE SET "full_name" = s."c2", "modified_at" = now()',
+    );
+    expect(sql).toContain(
+      'WHEN NOT MATCHED THEN INSERT ("email", "full_name", "modified_at") VALUES (s."c1", s."c2", now())',
+    );
+    expect(sql).not.toContain('BY SOURCE');
   });
 
-  it('inserts only new keys', () => {
-    expect(insertNew(followersTarget, loadId).text).toMatch(
-      /INSERT INTO "public"\."followers" \("email", "full_name", "modified_at"\)\s+SELECT s\."email", s\."full_name", now\(\)/,
+  it('on PostgreSQL 17+ deletes absent keys in the same MERGE and returns what each action did', () => {
+    const sql = mergeAll(followersTarget, loadId).text.replace(/\s+/g, ' ');
+    expect(sql).toContain('WHEN NOT MATCHED BY SOURCE THEN DELETE RETURNING merge_action() AS action');
+    expect(sql).toContain(`count(*) FILTER (WHERE action = 'DELETE')::bigint AS deleted`);
+    const upsert = mergeAll({ ...followersTarget, mode: 'upsert' }, loadId).text;
+    expect(upsert).not.toContain('BY SOURCE');
+    const marked = mergeAll({ ...followersTarget, deleteWhen: { field: 'op', op: '=', value: 'D' } }, loadId).text;
+    expect(marked.replace(/\s+/g, ' ')).toContain(
+      'WHEN MATCHED AND s."etl_delete" THEN DELETE WHEN MATCHED AND NOT s."etl_delete" AND ROW',
+    );
+  });
+
+  it('inserts into an empty target with no join, in key order', () => {
+    expect(insertAll(followersTarget, loadId).text).toMatch(
+      /INSERT INTO "public"\."followers" \("email", "full_name", "modified_at"\)\s+SELECT s\."c1", s\."c2", now\(\) FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE true ORDER BY s\."c1"$/,
+    );
+  });
+
+  it('stages user columns by position, so names like line and load_id cannot collide with its own', () => {
+    const spec: TargetSpec = {
+      ...followersTarget,
+      key: ['line'],
+      columns: ['line', 'load_id', 'etl_delete', 'c1'].map((name) => ({
+        name,
+        sqlType: 'text',
+        source: name,
+        rule: { kind: 'text', trim: true, allowEmpty: false },
+      })),
+      deleteWhen: { field: 'op', op: '=', value: 'D' },
+    };
+    expect(createStagingTable(spec)[0]).toBe(
+      'CREATE TABLE "public"."staging_followers" (\n  "c1" text,\n  "c2" text,\n  "c3" text,\n  "c4" text,\n  "line" bigint NOT NULL,\n  "load_id" uuid NOT NULL,\n  "etl_delete" boolean NOT NULL DEFAULT false\n) PARTITION BY LIST ("load_id")',
+    );
+    expect(copyInto(spec, loadId)).toBe(
+      'COPY "public"."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" ("c1", "c2", "c3", "c4", "line", "etl_delete") FROM STDIN',
     );
   });
 
@@ -55,14 +97,14 @@ describe('merge statements', () => {
         { name: 'order', sqlType: 'text', source: 'o', rule: { kind: 'text', trim: true, allowEmpty: false } },
       ],
     };
-    const sql = [deleteAbsent(hostile, loadId), updateChanged(hostile, loadId)!, insertNew(hostile, loadId)]
+    const sql = [deleteAbsent(hostile, loadId), mergeUpserts(hostile, loadId), mergeAll(hostile, loadId)]
       .map((s) => s.text)
       .join('\n');
     expect(sql).toContain('"we""ird"."Select; DROP TABLE x; --"');
-    expect(sql).toContain('"Key Col"');
-    expect(sql).toContain('s."Key Col"::integer');
+    expect(sql).toContain('t."Key Col" = s."c1"::integer');
+    expect(sql).toContain('"order" = s."c2"');
     expect(copyInto(hostile, loadId)).toBe(
-      `COPY "public"."stage""_0b7c6a528f4e4c7e9a573f0d2a1b9c11" ("Key Col", "order", line) FROM STDIN`,
+      `COPY "public"."stage""_0b7c6a528f4e4c7e9a573f0d2a1b9c11" ("c1", "c2", "line") FROM STDIN`,
     );
   });
 

@@ -80,12 +80,12 @@ describe('status statements', () => {
     expect(q.text).toContain('coalesce("finished_at", clock_timestamp()) - "started_at"');
   });
 
-  it("selects a load's bad rows in line order with their total", () => {
+  it("selects a load's bad rows in file and line order with their total", () => {
     const q = rejectsQuery(ID, 100);
     expect(q.values).toEqual([ID, 100]);
     expect(q.text).toContain('FROM "etl_info_schema"."rejects"');
     expect(q.text).toContain('count(*) OVER () AS total');
-    expect(q.text).toMatch(/ORDER BY "line"\s+LIMIT \$2$/u);
+    expect(q.text).toMatch(/ORDER BY "file" COLLATE "C", "line"\s+LIMIT \$2$/u);
   });
 
   it('turns bigint counts into numbers', () => {

@@ -1,0 +1,139 @@
+/**
+ * Parquet values as JSON values the JSON record path validates like any other source, without ever
+ * passing through a double where digits matter: 64-bit integers and decimals become strings of
+ * their exact digits, timestamps keep every fractional digit the file has (with `Z` when the file
+ * says the instant is UTC-adjusted, without a zone when it is local), dates are `YYYY-MM-DD`,
+ * binary is PostgreSQL's `\x` hex form, and lists/structs/maps stay JSON for json/jsonb columns.
+ */
+import type { ParquetParsers, SchemaElement } from 'hyparquet';
+
+/** How the reader turns annotated physical values: exact text instead of its default Date objects. */
+export const EXACT_PARSERS: Partial<ParquetParsers> = {
+  timestampFromMilliseconds: (value: bigint) => utcTimestamp(value, 3),
+  timestampFromMicroseconds: (value: bigint) => utcTimestamp(value, 6),
+  timestampFromNanoseconds: (value: bigint) => utcTimestamp(value, 9),
+  dateFromDays: (days: number) => isoDate(BigInt(days) * 86_400n),
+};
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+function isoDate(seconds: bigint): string {
+  return new Date(Number(seconds) * 1000).toISOString().slice(0, 10);
+}
+
+/** `units` since the epoch in UTC, at a precision of `digits` fractional digits, as `YYYY-MM-DDTHH:MM:SS.fffZ`. */
+function utcTimestamp(units: bigint, digits: number): string {
+  const per = 10n ** BigInt(digits);
+  const seconds = floorDiv(units, per);
+  const fraction = units - seconds * per;
+  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+  return `${whole}.${fraction.toString().padStart(digits, '0')}Z`;
+}
+
+/** A two's-complement big-endian integer (the byte form of a Parquet decimal). */
+function signedBigInt(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  if (bytes.length > 0 && (bytes[0] & 0x80) !== 0) value -= 1n << BigInt(bytes.length * 8);
+  return value;
+}
+
+/** The exact decimal text of `unscaled` x 10^-scale. */
+export function decimalText(unscaled: bigint, scale: number): string {
+  if (scale <= 0) return (unscaled * 10n ** BigInt(-scale)).toString();
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const text = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${text}` : text;
+}
+
+function hex(bytes: Uint8Array): string {
+  return `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`;
+}
+
+/** Nested values as JSON: integers beyond 2^53 as strings (no digit lost), binary as hex, non-finite floats as strings. */
+export function jsonValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (value instanceof Uint8Array) return hex(value);
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return Array.from(value as ArrayLike<unknown>, jsonValue);
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = jsonValue(v);
+    return out;
+  }
+  return value;
+}
+
+export type ValueEncoder = (value: unknown) => unknown;
+
+const DAY_UNITS = { MILLIS: 3, MICROS: 6, NANOS: 9 } as const;
+
+/** A TIME value (units since midnight) as HH:MM:SS.fff. */
+function timeText(units: bigint, digits: number): string {
+  const per = 10n ** BigInt(digits);
+  const seconds = floorDiv(units, per);
+  const fraction = units - seconds * per;
+  const hh = String(seconds / 3600n).padStart(2, '0');
+  const mm = String((seconds / 60n) % 60n).padStart(2, '0');
+  const ss = String(seconds % 60n).padStart(2, '0');
+  return `${hh}:${mm}:${ss}.${fraction.toString().padStart(digits, '0')}`;
+}
+
+/** Whether the reader must hand over this column's raw physical values (it would turn them into doubles). */
+export function isDecimal(element: SchemaElement): boolean {
+  return element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL';
+}
+
+/**
+ * The encoder for one top-level column, from its schema element. Decimal columns arrive raw (their
+ * annotation is hidden from the reader, see parquet-source.ts) and are scaled here exactly.
+ */
+export function encoderFor(element: SchemaElement, leaf: boolean): ValueEncoder {
+  if (!leaf) return jsonValue;
+  if (isDecimal(element)) {
+    const scale = element.logical_type?.type === 'DECIMAL' ? element.logical_type.scale : (element.scale ?? 0);
+    return (value) => {
+      if (value === null || value === undefined) return null;
+      const unscaled = value instanceof Uint8Array ? signedBigInt(value) : BigInt(value as number | bigint);
+      return decimalText(unscaled, scale);
+    };
+  }
+  const logical = element.logical_type;
+  if (logical?.type === 'TIMESTAMP' && !logical.isAdjustedToUTC) {
+    // A local date-time: no zone, so a timestamp column takes it and a timestamptz column reads it as UTC.
+    return (value) => (typeof value === 'string' ? value.replace(/Z$/u, '') : scalar(value));
+  }
+  const time =
+    logical?.type === 'TIME'
+      ? DAY_UNITS[logical.unit]
+      : element.converted_type === 'TIME_MILLIS'
+        ? 3
+        : element.converted_type === 'TIME_MICROS'
+          ? 6
+          : undefined;
+  if (time !== undefined)
+    return (value) => (value === null || value === undefined ? null : timeText(BigInt(value as number | bigint), time));
+  return scalar;
+}
+
+/** A leaf value: exact integers as strings, floats as numbers (non-finite ones as the text PostgreSQL reads). */
+function scalar(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'bigint':
+      return value.toString();
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'string':
+    case 'boolean':
+      return value;
+    default:
+      return value instanceof Uint8Array ? hex(value) : jsonValue(value);
+  }
+}
