@@ -5,9 +5,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
+import { type Readable } from 'node:stream';
 import { ConfigError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
+import { GuardedBody } from './guarded-body.js';
 
 export interface UrlOptions {
   /** No byte for this long (connecting, waiting for the answer, or mid-body) is an error; 0 disables it. */
@@ -146,7 +147,7 @@ export async function openUrl(location: string, options: UrlOptions): Promise<Ur
         );
       }
       return {
-        stream: new Body(request, response, redactUrl(url), options.timeoutMs),
+        stream: guardedBody(request, response, redactUrl(url), options.timeoutMs),
         size: contentLength(response),
         url,
       };
@@ -191,92 +192,25 @@ export async function openUrl(location: string, options: UrlOptions): Promise<Ur
   }
 }
 
-/**
- * A 2xx body with back-pressure. The idle timer runs only while the body wants bytes, so a slow
- * consumer (back-pressure) never counts as a stalled server. It ends only when the HTTP framing says
- * the body is complete (all of Content-Length, or the last chunk); anything else is an error.
- */
-class Body extends Readable {
-  private received = 0;
-  private settled = false;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly expected: number | undefined;
-
-  constructor(
-    private readonly request: http.ClientRequest,
-    private readonly response: http.IncomingMessage,
-    private readonly label: string,
-    private readonly timeoutMs: number,
-  ) {
-    super({ highWaterMark: 1 << 16 });
-    this.expected = contentLength(response);
-    response.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      if (this.push(chunk)) this.arm();
-      else {
-        this.disarm();
-        response.pause();
-      }
-    });
-    response.on('end', () => {
-      if (this.settled) return;
-      if (!response.complete || (this.expected !== undefined && this.received !== this.expected))
-        this.fail(this.cutShort());
-      else {
-        this.settled = true;
-        this.disarm();
-        this.push(null);
-      }
-    });
-    response.on('error', (error) => this.fail(this.cutShort(error)));
-    response.on('close', () => this.fail(this.cutShort()));
-    request.on('error', (error) =>
-      this.fail(isAbort(error) || error instanceof HttpError ? error : this.cutShort(error)),
-    );
-  }
-
-  override _read(): void {
-    this.arm();
-    this.response.resume();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.settled = true;
-    this.disarm();
-    this.request.destroy();
-    callback(error);
-  }
-
-  private fail(error: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.destroy(error);
-  }
-
-  private cutShort(cause?: unknown): HttpError {
-    const of = this.expected === undefined ? '' : ` of ${this.expected}`;
-    return new HttpError(
-      `GET ${this.label}: the body was cut short after ${this.received}${of} bytes (the connection closed before the end of the data)`,
-      'ECONNRESET',
-      cause === undefined ? undefined : { cause },
-    );
-  }
-
-  private arm(): void {
-    if (this.timeoutMs <= 0 || this.settled) return;
-    this.disarm();
-    this.timer = setTimeout(() => {
-      this.fail(
-        new HttpError(
-          `GET ${this.label}: no data for ${this.timeoutMs} ms after ${this.received} bytes (idle timeout)`,
-          'ETIMEDOUT',
-        ),
-      );
-    }, this.timeoutMs);
-  }
-
-  private disarm(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
+/** The response body, guarded; an error of the request (an abort, a reset) also ends it. */
+function guardedBody(
+  request: http.ClientRequest,
+  response: http.IncomingMessage,
+  label: string,
+  timeoutMs: number,
+): GuardedBody {
+  const body = new GuardedBody({
+    body: response,
+    label,
+    noun: 'body',
+    timeoutMs,
+    expected: contentLength(response),
+    complete: () => response.complete,
+    error: (message, code, options) => new HttpError(message, code, options),
+    close: () => request.destroy(),
+  });
+  request.on('error', (error) =>
+    body.fail(isAbort(error) || error instanceof HttpError ? error : body.cutShort(error)),
+  );
+  return body;
 }

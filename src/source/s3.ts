@@ -5,7 +5,7 @@
  * and 5xx answers, an idle timeout, and a body cut short reported as an error. Messages name the
  * object, never a credential.
  */
-import { Readable } from 'node:stream';
+import { type Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -14,6 +14,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { ConfigError } from '../errors.js';
+import { GuardedBody } from './guarded-body.js';
 import { S3Error, s3Label, type S3Ref, type S3Settings } from './s3-location.js';
 
 /** Attempts per request: the SDK's standard strategy backs off between them on 503 SlowDown, throttling and 5xx. */
@@ -134,7 +135,16 @@ export async function openS3Object(
     const body = answer.Body as Readable | undefined;
     if (!body) throw new S3Error(`GET ${label}: the answer has no body`, 'ETL_S3_BODY');
     const size = answer.ContentLength;
-    return { stream: new ObjectBody(body, label, settings.timeoutMs, size), size };
+    const stream = new GuardedBody({
+      body,
+      label,
+      noun: 'object',
+      timeoutMs: settings.timeoutMs,
+      expected: size,
+      error: (message, code, options) => new S3Error(message, code, options),
+      close: () => body.destroy(),
+    });
+    return { stream, size };
   } catch (error) {
     throw describeS3Error(error, 'GET', label);
   }
@@ -190,87 +200,4 @@ export async function* listS3(
     }
     token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
   } while (token !== undefined);
-}
-
-/**
- * An object's body with back-pressure. The idle timer runs only while the consumer wants bytes (a
- * slow consumer is not a stalled store); the body ends only when all of Content-Length arrived.
- */
-class ObjectBody extends Readable {
-  private received = 0;
-  private settled = false;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly body: Readable,
-    private readonly label: string,
-    private readonly timeoutMs: number,
-    private readonly expected: number | undefined,
-  ) {
-    super({ highWaterMark: 1 << 16 });
-    body.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      if (this.push(chunk)) this.arm();
-      else {
-        this.disarm();
-        body.pause();
-      }
-    });
-    body.on('end', () => {
-      if (this.settled) return;
-      if (this.expected !== undefined && this.received !== this.expected) this.fail(this.cutShort());
-      else {
-        this.settled = true;
-        this.disarm();
-        this.push(null);
-      }
-    });
-    body.on('error', (error) => this.fail(this.cutShort(error)));
-    body.on('close', () => this.fail(this.cutShort()));
-  }
-
-  override _read(): void {
-    this.arm();
-    this.body.resume();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.settled = true;
-    this.disarm();
-    this.body.destroy();
-    callback(error);
-  }
-
-  private fail(error: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.destroy(error);
-  }
-
-  private cutShort(cause?: unknown): S3Error {
-    const of = this.expected === undefined ? '' : ` of ${this.expected}`;
-    return new S3Error(
-      `GET ${this.label}: the object was cut short after ${this.received}${of} bytes (the connection closed before the end of the data)`,
-      'ECONNRESET',
-      cause === undefined ? undefined : { cause },
-    );
-  }
-
-  private arm(): void {
-    if (this.timeoutMs <= 0 || this.settled) return;
-    this.disarm();
-    this.timer = setTimeout(() => {
-      this.fail(
-        new S3Error(
-          `GET ${this.label}: no data for ${this.timeoutMs} ms after ${this.received} bytes (idle timeout)`,
-          'ETIMEDOUT',
-        ),
-      );
-    }, this.timeoutMs);
-  }
-
-  private disarm(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 }
