@@ -125,7 +125,7 @@ async function main(): Promise<void> {
           headers: { ...auth, 'content-type': 'text/csv' },
           body: Readable.toWeb(csvBody(u, o.rows)) as ReadableStream,
           duplex: 'half',
-        } as RequestInit);
+        });
         const body = (await answer.json()) as { id: string; status: string; error?: string };
         if (answer.status !== 202) throw new Error(`upload ${u} answered ${answer.status}: ${body.error ?? ''}`);
         ids.push(body.id);
