@@ -74,7 +74,7 @@ describe('serve settings', () => {
 
   it('names the setting that is wrong', () => {
     expect(() => resolveServeSettings({ port: '70000' }, {}, { insecureNoAuth: false })).toThrow(
-      /^--port="70000" must be/u,
+      /^--port="70000" is out of range/u,
     );
     expect(() => resolveServeSettings({}, { JOB_TIMEOUT: '1500ms' }, { insecureNoAuth: false })).toThrow(
       /^JOB_TIMEOUT=.*whole seconds/u,
