@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { finished, runCli, startCli, tempFile, waitFor, type CliResult } from './sync.js';
+import { finished, keepAcrossTests, runCli, startCli, tempFile, waitFor, type CliResult } from './sync.js';
 
 export interface Served {
   child: ChildProcess;
@@ -29,10 +29,16 @@ export async function startServe(
   command: 'serve' | 'worker',
   args: string[],
   env: Record<string, string | undefined>,
-  cwd?: string,
+  options: { cwd?: string; sharedByFile?: boolean } = {},
 ): Promise<Served> {
   const extra = command === 'serve' ? ['--port', '0'] : [];
-  const child = startCli([command, '--env-file', noEnvFile, '--log-format', 'json', ...extra, ...args], env, cwd);
+  const child = startCli(
+    [command, '--env-file', noEnvFile, '--log-format', 'json', ...extra, ...args],
+    env,
+    options.cwd,
+  );
+  // Started in beforeAll: killServers() in the file's afterAll stops it, not the per-test cleanup.
+  if (options.sharedByFile) keepAcrossTests(child);
   child.stdin?.end();
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -46,7 +46,14 @@ beforeAll(async () => {
     ]),
     '/big.csv': generatedCsv(200_000),
   });
-  server = await startServe('serve', ['--max-pending', '50', '--max-errors', '5'], { DATABASE_URL: db.url });
+  server = await startServe(
+    'serve',
+    ['--max-pending', '50', '--max-errors', '5'],
+    { DATABASE_URL: db.url },
+    {
+      sharedByFile: true,
+    },
+  );
 });
 
 afterAll(async () => {

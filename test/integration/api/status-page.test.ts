@@ -33,7 +33,7 @@ beforeAll(async () => {
   token = await createKey(db.url, 'viewer', 'followers', 'write');
   // Sent in ten parts a second apart: the import is visibly running for a while.
   files = await fileServer({ '/slow.csv': generatedCsv(3000) }, { paths: ['/slow.csv'], pauseMs: 1000 });
-  server = await startServe('serve', [], { DATABASE_URL: db.url });
+  server = await startServe('serve', [], { DATABASE_URL: db.url }, { sharedByFile: true });
   profile = mkdtempSync(join(tmpdir(), 'etl-chromium-'));
   // An empty profile of its own (playwright passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, {
