@@ -3,6 +3,7 @@
  * from the queue, and every way it can go wrong (bad rows, too large, canceled, lost staging, a
  * cut connection) ends with a clear answer and the table exactly as before.
  */
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
@@ -62,6 +63,19 @@ describe('uploads', () => {
       duplicates: 0,
     });
     expect(await followers(db)).toEqual(Object.fromEntries(people(500)));
+    // The parked load keeps the body's size and SHA-256 in its history, like any other read source.
+    const body = csv(people(500));
+    const history = await db.query(
+      `SELECT status, source_bytes::int AS bytes, source_sha256 AS sha256 FROM etl_info_schema.loads WHERE load_id = $1`,
+      [one.load_id],
+    );
+    expect(history.rows).toEqual([
+      {
+        status: 'succeeded',
+        bytes: Buffer.byteLength(body),
+        sha256: createHash('sha256').update(body).digest('hex'),
+      },
+    ]);
 
     const gz = await upload(server.url, gzipSync(ndjson(people(300, 400))), 'application/x-ndjson', '', {
       'content-encoding': 'gzip',
