@@ -115,3 +115,11 @@ export type { DaemonOptions } from './schedule/daemon.js';
 export function runDaemon(config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
   return runDaemonWith((syncConfig, db, log, signal) => sync(syncConfig, { db, log, signal }), config, options);
 }
+
+// etl serve / etl worker: the bulk-import HTTP API and its workers, sharing a pg-boss queue (src/api/).
+export { runServe, type ServeOptions } from './api/serve.js';
+export { SyncCatalog } from './api/catalog.js';
+export { resolveServeSettings, type ServeSettings } from './api/config.js';
+export { SERVE_SETTINGS, type ServeFlags } from './api/settings.js';
+export { pickupBoundSeconds } from './api/queue.js';
+export { createApiKey, listApiKeys, revokeApiKey, type ApiKey, type KeyScope } from './api/keys.js';

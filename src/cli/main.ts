@@ -3,6 +3,9 @@ import { migrateCommand } from './migrate-command.js';
 import { syncCommand } from './sync-command.js';
 import { daemonCommand } from './daemon-command.js';
 import { statusCommand } from './status-command.js';
+import { serveCommand } from './serve-command.js';
+import { workerCommand } from './worker-command.js';
+import { keysCommand } from './keys-command.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command('etl')
@@ -16,7 +19,13 @@ program.addCommand(syncCommand());
 program.addCommand(migrateCommand());
 program.addCommand(daemonCommand());
 program.addCommand(statusCommand());
-for (const cmd of program.commands) cmd.exitOverride();
+program.addCommand(serveCommand());
+program.addCommand(workerCommand());
+program.addCommand(keysCommand());
+for (const cmd of program.commands) {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) sub.exitOverride();
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -32,7 +32,7 @@ import { mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
 import type { Chunk } from '../source/splitter.js';
 import { ensureTarget } from '../store/ensure-target.js';
-import { createLoad, finishLoad, zeroCounts } from '../store/history.js';
+import { createLoad, finishLoad, recordStaged, zeroCounts, type LoadCounts } from '../store/history.js';
 import { holdLoadLock, releaseLoadLock, withSetupLock } from '../store/load-lock.js';
 import { acquireTableLock, releaseTableLock } from '../store/lock.js';
 import { migrate } from '../store/migrate.js';
@@ -110,7 +110,7 @@ export interface LoadEnvironment {
 /** Too many bad records: the load fails, but its history and rejects stay for the user to inspect. */
 class TooManyRejectsError extends Error {}
 
-type State = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
+type State = 'open' | 'committing' | 'committed' | 'parked' | 'aborted' | 'failed';
 
 /** Opens a load: after this resolves, chunks can be staged; on failure nothing of it is left. */
 export async function openLoad(plan: LoadPlan, env: LoadEnvironment): Promise<Load> {
@@ -263,6 +263,32 @@ export class Load {
       this.state = 'committed';
       await this.release();
       return this.result(mergeStart, cleanupStart);
+    });
+  }
+
+  /**
+   * Step 3, deferred: everything written is staged and stays staged for a commit by another process
+   * (etl serve hands an upload's merge to a queued job). The load stays running in the history with
+   * its counts and keeps its partition. `handOff` runs while this load still holds its liveness
+   * lock: it must record the load as awaiting a merge (see store/imports.ts) before the lock goes,
+   * or recovery would take the load for abandoned. A failure in it rolls the load back as usual.
+   */
+  async park(handOff: (loadId: string, staged: Readonly<LoadCounts>) => Promise<void>): Promise<LoadCounts> {
+    this.expectOpen();
+    this.state = 'committing';
+    return this.step(async () => {
+      await this.finishStaging();
+      // Recorded with the load like any other read source; a parked load is never skipped.
+      const read = this.plan.fingerprint?.after();
+      if (read) await recordFingerprint(this.side, this.loadId, read);
+      await recordStaged(this.side, this.loadId, this.counts);
+      await handOff(this.loadId, { ...this.counts });
+      for (const name of ['mark load failed', 'flush rejects', 'drop staging partition'])
+        this.compensations.settle(name);
+      await this.rejects.close();
+      this.state = 'parked';
+      await this.release();
+      return { ...this.counts };
     });
   }
 

@@ -4,6 +4,7 @@ import type { TargetSpec } from '../table/spec.js';
 import { quoteTable } from '../db/quote.js';
 import { listPartitions } from '../merge/sql.js';
 import { markAborted, runningLoads, type RunningLoad } from '../store/history.js';
+import { loadsAwaitingMerge } from '../store/imports.js';
 import { ownerIsGone } from '../store/load-lock.js';
 
 export interface AbandonedLoad {
@@ -56,8 +57,11 @@ export async function recoverAbandoned(client: pg.ClientBase, spec: TargetSpec):
   const parts = (await client.query<{ schema: string; name: string }>(list.text, list.values)).rows;
   const dead: RunningLoad[] = [];
   const live = new Set<string>();
+  // A parked load (an upload staged by etl serve) has no owner while it waits for its merge job.
+  const parked = await loadsAwaitingMerge(client, spec.name);
   for (const load of await runningLoads(client, spec.name)) {
-    if (await ownerIsGone(client, load.loadId)) dead.push(load);
+    if (parked.has(load.loadId)) live.add(load.loadId);
+    else if (await ownerIsGone(client, load.loadId)) dead.push(load);
     else live.add(load.loadId);
   }
   for (const p of parts) {

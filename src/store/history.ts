@@ -82,6 +82,14 @@ export async function finishLoad(
   await db.query(finishLoadQuery(loadId, status, counts, error));
 }
 
+/** A load parked for a later commit keeps what it read and staged in its (still running) history row. */
+export async function recordStaged(db: pg.ClientBase | pg.Pool, loadId: string, counts: LoadCounts): Promise<void> {
+  await db.query(
+    `UPDATE etl_info_schema.loads SET rows_read = $2, rows_staged = $3, rows_rejected = $4 WHERE load_id = $1`,
+    [loadId, counts.read, counts.staged, counts.rejected],
+  );
+}
+
 /** Loads of this table still marked running: alive, or abandoned by a run that is gone (see load-lock.ts). */
 export interface RunningLoad {
   loadId: string;

@@ -87,4 +87,55 @@ ALTER TABLE etl_info_schema.rejects DROP CONSTRAINT rejects_pkey;
 ALTER TABLE etl_info_schema.rejects ADD PRIMARY KEY (load_id, file, line);
 `,
   },
+  {
+    version: 7,
+    name: 'API keys and imports of etl serve',
+    sql: `
+-- Bearer keys of etl serve. Only a SHA-256 of the secret is kept; the key id (in clear in the token)
+-- finds the row, and the hashes are compared in constant time.
+CREATE TABLE etl_info_schema.api_keys (
+  key_id      uuid PRIMARY KEY,
+  name        text NOT NULL,
+  secret_hash bytea NOT NULL,
+  syncs       text[] NOT NULL,
+  scope       text NOT NULL CHECK (scope IN ('read', 'write')),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  revoked_at  timestamptz
+);
+CREATE UNIQUE INDEX api_keys_active_name ON etl_info_schema.api_keys (name) WHERE revoked_at IS NULL;
+
+-- One row per import of etl serve: what the API answers about it. The job queue (pg-boss) only
+-- carries the import id; this row is the truth that decides whether a job still has work to do.
+CREATE TABLE etl_info_schema.imports (
+  import_id        uuid PRIMARY KEY,
+  sync_name        text NOT NULL,
+  kind             text NOT NULL CHECK (kind IN ('url', 'upload')),
+  source           text NOT NULL,
+  url              text,
+  options          jsonb NOT NULL DEFAULT '{}',
+  status           text NOT NULL CHECK (status IN ('queued', 'staging', 'merging', 'succeeded', 'failed', 'canceled')),
+  load_id          uuid,
+  idempotency_key  text,
+  request_hash     text,
+  key_name         text,
+  bytes_read       bigint NOT NULL DEFAULT 0,
+  bytes_total      bigint,
+  rows_read        bigint NOT NULL DEFAULT 0,
+  rows_staged      bigint,
+  counts           jsonb,
+  error            text,
+  error_code       text,
+  attempts         integer NOT NULL DEFAULT 0,
+  cancel_requested boolean NOT NULL DEFAULT false,
+  created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+  started_at       timestamptz,
+  finished_at      timestamptz,
+  updated_at       timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE UNIQUE INDEX imports_idempotency ON etl_info_schema.imports (sync_name, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX imports_recent ON etl_info_schema.imports (created_at DESC, import_id DESC);
+CREATE INDEX imports_pending_loads ON etl_info_schema.imports (load_id) WHERE status IN ('queued', 'merging');
+`,
+  },
 ];

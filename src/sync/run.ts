@@ -3,7 +3,7 @@
  * touches the database, then its chunks feed a load (load/lifecycle.ts), which stages, merges and
  * compensates.
  */
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { SyncConfig } from '../config/types.js';
 import type { Database } from '../db/connect.js';
 import { ConfigError, SyncAbortedError } from '../errors.js';
@@ -49,9 +49,14 @@ export interface PreparedSource {
 }
 
 /** Aborting `signal` stops a read blocked anywhere (a FIFO nobody writes to, a slow URL, a long gunzip). */
-export async function prepareSource(config: SyncConfig, log: Logger, signal?: AbortSignal): Promise<PreparedSource> {
+export async function prepareSource(
+  config: SyncConfig,
+  log: Logger,
+  signal?: AbortSignal,
+  from?: { stream: Readable; label: string },
+): Promise<PreparedSource> {
   try {
-    return await openSource(config, log, signal);
+    return await openSource(config, log, signal, from);
   } catch (error) {
     if (!signal?.aborted) throw error;
     throw new SyncAbortedError(
@@ -61,10 +66,16 @@ export async function prepareSource(config: SyncConfig, log: Logger, signal?: Ab
   }
 }
 
-async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal | undefined): Promise<PreparedSource> {
+async function openSource(
+  config: SyncConfig,
+  log: Logger,
+  signal: AbortSignal | undefined,
+  from: { stream: Readable; label: string } | undefined,
+): Promise<PreparedSource> {
   const spec = config.target;
   checkTargetNames(spec);
-  if (needsFileReader(config.file, config.format)) {
+  // `from`: an HTTP upload's body instead of config.file, named `label` in messages.
+  if (!from && needsFileReader(config.file, config.format)) {
     // Loaded on demand: the AWS SDK and the Parquet reader cost most of a second at startup.
     const { prepareFiles } = await import('../source/many-files.js');
     return prepareFiles({
@@ -80,8 +91,11 @@ async function openSource(config: SyncConfig, log: Logger, signal: AbortSignal |
     });
   }
   const warnings: string[] = [];
-  await checkReadable(config.file, 'CSV_FILE (--file)');
-  const input = await openInput(config.file, { signal, s3: config.s3 });
+  if (!from) await checkReadable(config.file, 'CSV_FILE (--file)');
+  const opened = from
+    ? await openInput('-', { stdin: from.stream, signal })
+    : await openInput(config.file, { signal, s3: config.s3 });
+  const input = from ? { ...opened, label: from.label } : opened;
   const format = formatOf(config.format, input.label);
   if (format === 'parquet') {
     input.stream.destroy();

@@ -125,6 +125,11 @@ export async function killChildren(): Promise<void> {
   );
 }
 
+/** A subprocess a whole test file shares (a server started in beforeAll): its file's afterAll stops it, not afterEach. */
+export function keepAcrossTests(child: ChildProcess): void {
+  children.delete(child);
+}
+
 /**
  * Starts the built CLI as a subprocess, in an empty directory unless told otherwise, so neither the
  * developer's environment nor a .env or etl.config.* of the checkout reaches it.

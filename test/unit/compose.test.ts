@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { parseDuration } from '../../src/config/duration.js';
 import { SYNC_SETTINGS } from '../../src/config/settings.js';
 import { DAEMON_SETTINGS } from '../../src/schedule/settings.js';
+import { SERVE_SETTINGS } from '../../src/api/settings.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
@@ -150,8 +151,8 @@ describe('.env.example', () => {
       .replace(/^'(.*)'$/u, '$1');
   };
 
-  it('documents every setting of etl sync and etl daemon with its default', () => {
-    for (const s of [...SYNC_SETTINGS, ...DAEMON_SETTINGS]) {
+  it('documents every setting of etl sync, etl daemon and etl serve with its default', () => {
+    for (const s of [...SYNC_SETTINGS, ...DAEMON_SETTINGS, ...SERVE_SETTINGS]) {
       if (!('env' in s)) continue;
       const value = documented(s.env);
       expect(value, s.env).toBeDefined();

@@ -1,0 +1,64 @@
+/**
+ * The job queue: pg-boss in its own schema of the same database. A job only carries an import id;
+ * the import's row decides what is left to do, so a job that runs twice (its worker was presumed
+ * dead) does no harm.
+ *
+ * How a dead worker's job comes back: pg-boss fails an active job once it has run for longer than
+ * `jobTimeoutSeconds` (checked every `queueMaintenanceSeconds` by whichever replica's maintenance
+ * runs) and offers it again after `RETRY_DELAY_SECONDS`; a worker polls every
+ * `POLLING_INTERVAL_SECONDS`. A job whose worker is still alive is not taken over: the import's own
+ * advisory lock says so, and the retry steps aside (see jobs.ts).
+ */
+import PgBoss from 'pg-boss';
+import type { Database } from '../db/connect.js';
+import type { ServeSettings } from './config.js';
+
+export const QUEUE_SCHEMA = 'etl_queue';
+export const IMPORT_QUEUE = 'etl-imports';
+export const RETRY_DELAY_SECONDS = 1;
+export const POLLING_INTERVAL_SECONDS = 1;
+
+export interface ImportJob {
+  importId: string;
+}
+
+/** The longest a job of a dead worker waits before another worker starts it again. */
+export function pickupBoundSeconds(settings: ServeSettings): number {
+  return settings.jobTimeoutSeconds + settings.queueMaintenanceSeconds + RETRY_DELAY_SECONDS + POLLING_INTERVAL_SECONDS;
+}
+
+export async function startQueue(
+  db: Database,
+  settings: ServeSettings,
+  onError: (error: Error) => void,
+): Promise<PgBoss> {
+  const boss = new PgBoss({
+    ...(db.connection as PgBoss.DatabaseOptions),
+    schema: QUEUE_SCHEMA,
+    application_name: 'etl serve (queue)',
+    max: 4,
+    maintenanceIntervalSeconds: settings.queueMaintenanceSeconds,
+    schedule: false,
+  });
+  boss.on('error', onError);
+  await boss.start();
+  const queue = {
+    name: IMPORT_QUEUE,
+    // Attempts are counted on the import (JOB_ATTEMPTS); the queue only has to keep offering the job.
+    retryLimit: 1000,
+    retryDelay: RETRY_DELAY_SECONDS,
+    expireInSeconds: settings.jobTimeoutSeconds,
+  };
+  // createQueue keeps an existing queue's settings; updateQueue makes them this process's.
+  await boss.createQueue(IMPORT_QUEUE, queue);
+  await boss.updateQueue(IMPORT_QUEUE, queue);
+  return boss;
+}
+
+export async function enqueueImport(boss: PgBoss, importId: string, startAfterSeconds = 0): Promise<void> {
+  await boss.send(
+    IMPORT_QUEUE,
+    { importId } satisfies ImportJob,
+    startAfterSeconds > 0 ? { startAfter: startAfterSeconds } : {},
+  );
+}
