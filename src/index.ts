@@ -7,6 +7,8 @@ import type { DaemonConfig } from './schedule/config.js';
 import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
 import type { NamedDaemonConfig } from './schedule/named-config.js';
 import { migrate as applyMigrations, type MigrateResult } from './store/migrate.js';
+import type { LoadProgress } from './load/result.js';
+import { checkIncrementalModes, runIncremental } from './sync/incremental.js';
 import { prepareSource, runSync, type SyncProgress, type SyncResult } from './sync/run.js';
 
 // Configuration: settings, the environment, the config file of named syncs.
@@ -28,6 +30,8 @@ export { openLoader, load, Loader } from './loader/loader.js';
 export type { LoaderOptions, LoaderReject, TargetDefinition } from './loader/options.js';
 export type { LoadProgress } from './load/result.js';
 export type { LoadCounts, LoadStatus } from './store/history.js';
+export type { SavedCursor } from './store/cursors.js';
+export type { PostgresSource, PostgresTable } from './config/postgres-source.js';
 export { stderrLogger, type Logger } from './observe/log.js';
 
 export interface SyncOptions {
@@ -41,6 +45,7 @@ export interface SyncOptions {
 /** Runs one sync; starts (and afterwards stops) the embedded server when no database is configured. */
 export async function sync(config: SyncConfig, options: SyncOptions = {}): Promise<SyncResult> {
   const log = options.log ?? silentLogger;
+  if (config.postgres) return syncFromPostgres(config, options);
   // The file and its header are checked before anything touches (or starts) a database.
   const prepared = await prepareSource(config, log, options.signal);
   let db = options.db;
@@ -54,6 +59,20 @@ export async function sync(config: SyncConfig, options: SyncOptions = {}): Promi
   }
   try {
     return await runSync(config, prepared, { db, log, signal: options.signal, onProgress: options.onProgress });
+  } finally {
+    if (!options.db) await db.close();
+  }
+}
+
+/** An incremental sync whose source is another PostgreSQL database (a config entry with "postgres"). */
+async function syncFromPostgres(config: SyncConfig, options: SyncOptions): Promise<SyncResult> {
+  const log = options.log ?? silentLogger;
+  checkIncrementalModes(config.postgres!, config.full === true);
+  const db = options.db ?? (await openDatabase(config.database, (m) => log.info(m)));
+  try {
+    // A database source has rows, not bytes: the progress line shows no byte count for it.
+    const onProgress = options.onProgress && ((p: LoadProgress) => options.onProgress!({ ...p, bytesRead: 0 }));
+    return await runIncremental(config, { db, log, signal: options.signal, onProgress });
   } finally {
     if (!options.db) await db.close();
   }

@@ -12,6 +12,7 @@ import {
   type LoadRecord,
   type LoadRejects,
   type Logger,
+  type SavedCursor,
 } from '../index.js';
 import { redactSecrets } from '../observe/redact.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -168,6 +169,36 @@ export function loadJson(l: LoadRecord) {
   };
 }
 
+/** Where each incremental sync stands: per target, the cursor of the last row read. */
+export function cursorsText(cursors: readonly SavedCursor[]): string {
+  const rows = cursors.flatMap((c) =>
+    Object.entries(c.positions).map(([target, tuple]) => [
+      c.sync,
+      target,
+      c.columns.map((column, i) => `${column}=${tuple[i]}`).join(', '),
+      formatTime(c.savedAt),
+      c.readUntil ?? '-',
+    ]),
+  );
+  const table = alignedTable(
+    ['SYNC', 'TARGET', 'CURSOR (LAST ROW READ)', 'SAVED (UTC)', 'READ UNTIL'],
+    rows,
+    new Set(),
+  );
+  return ['incremental syncs:', ...table].join('\n') + '\n';
+}
+
+export function cursorJson(c: SavedCursor) {
+  return {
+    sync: c.sync,
+    columns: c.columns,
+    positions: c.positions,
+    read_until: c.readUntil,
+    load_ids: c.loadIds,
+    saved_at: c.savedAt.toISOString(),
+  };
+}
+
 // ---- the command ----
 
 interface StatusFlags {
@@ -208,7 +239,8 @@ async function run(opts: StatusFlags, log: Logger): Promise<void> {
   const result = await status(config.database, { table: opts.table, limit: opts.limit, log });
   if (json) {
     if (!result.recorded) log.info(NOTHING_RECORDED);
-    out(JSON.stringify({ loads: result.loads.map(loadJson), recorded: result.recorded }) + '\n');
+    const cursors = result.cursors ? { cursors: result.cursors.map(cursorJson) } : {};
+    out(JSON.stringify({ loads: result.loads.map(loadJson), recorded: result.recorded, ...cursors }) + '\n');
   } else if (!result.recorded) {
     out(`${NOTHING_RECORDED}\n`);
   } else if (result.loads.length === 0) {
@@ -216,6 +248,7 @@ async function run(opts: StatusFlags, log: Logger): Promise<void> {
   } else {
     out(loadsText(result.loads));
   }
+  if (!json && result.cursors) out(`\n${cursorsText(result.cursors)}`);
 }
 
 export function statusCommand(): Command {

@@ -13,6 +13,13 @@ export function summaryText(r: SyncResult): string {
     `  read ${c.read}  inserted ${c.inserted}  updated ${c.updated}  unchanged ${c.unchanged}  deleted ${c.deleted}  rejected ${c.rejected}  duplicates ${c.duplicates}`,
     `  took ${formatDuration(r.durationMs)} (${Math.round(r.rowsPerSecond)} rows/s)`,
   ];
+  if (r.tables && r.tables.length > 1)
+    for (const t of r.tables)
+      lines.push(
+        `  ${t.target} (load ${t.loadId}): read ${t.counts.read}  inserted ${t.counts.inserted}  updated ${t.counts.updated}  unchanged ${t.counts.unchanged}  deleted ${t.counts.deleted}  rejected ${t.counts.rejected}`,
+      );
+  if (r.cursor) lines.push(`  cursor: ${r.cursor}`);
+  for (const w of r.tables ? r.warnings : []) lines.push(`  warning: ${w}`);
   if (c.rejected > 0)
     lines.push(`  note: ${c.rejected} bad row(s) were skipped; see: etl status --load ${r.loadId} --rejects`);
   if (c.duplicates > 0)
@@ -52,6 +59,12 @@ export function summaryJson(r: SyncResult): string {
       rows_per_second: Math.round(r.rowsPerSecond),
       first_rejects: r.firstRejects,
       warnings: r.warnings,
+      ...(r.tables
+        ? {
+            tables: r.tables.map((t) => ({ target: t.target, load_id: t.loadId, ...t.counts })),
+            cursor: r.cursor ?? null,
+          }
+        : {}),
     }) + '\n'
   );
 }

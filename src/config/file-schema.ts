@@ -8,6 +8,7 @@ import type { LoadFormat } from '../source/format.js';
 import type { DeleteRule, SyncMode } from '../table/spec.js';
 import { identifierProblem } from '../table/identifier.js';
 import { parseColumnType } from '../table/types.js';
+import { parseDuration } from './duration.js';
 import { closest } from './suggest.js';
 
 const MODES = ['mirror', 'upsert', 'append'] as const satisfies readonly SyncMode[];
@@ -90,17 +91,174 @@ const column = z.strictObject({
   nullable: optional(z.boolean()),
 });
 
+/** The fields that describe one target: the entry's own, or each of a postgres source's "targets". */
+const targetShape = {
+  target: optional(z.strictObject({ schema: optional(identifier), table: identifier })),
+  key: optional(z.union([text, z.array(text)])),
+  columns: optional(z.array(column)),
+  mode: optional(z.enum(MODES)),
+  delete_when: optional(deleteWhen),
+  modified_column: optional(identifier),
+};
+
+type TargetFields = z.output<z.ZodObject<typeof targetShape>>;
+type Fail = (path: (string | number)[], message: string) => void;
+
+/** `key` as written (a name or a list), as a list. */
+export function keyList(key: string | string[] | undefined): string[] {
+  return key === undefined ? [] : Array.isArray(key) ? key : [key];
+}
+
+const NON_EMPTY_COLUMNS = 'must be a non-empty list of { "name", "type", "source" }';
+
+/** The target's own rules: a table, typed columns, and a key that names some of them. */
+function checkTarget(t: TargetFields, defaultMode: SyncMode, fail: Fail): void {
+  if (t.target === undefined) fail(['target'], 'is required');
+  if (t.columns === undefined || t.columns.length === 0) return fail(['columns'], NON_EMPTY_COLUMNS);
+  const key = keyList(t.key);
+  const mode = t.mode ?? defaultMode;
+  const names = t.columns.map((c) => c.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) fail(['columns'], `name ${JSON.stringify(twice)} twice`);
+  if (key.length === 0 && mode !== 'append')
+    fail(['key'], `is required for mode ${mode} (the columns that identify a row)`);
+  for (const k of key)
+    if (!names.includes(k))
+      fail(['key'], `names ${JSON.stringify(k)}, which is not among the columns (${names.join(', ')})`);
+  t.columns.forEach((c, i) => {
+    if (key.includes(c.name) && c.nullable === true)
+      fail(['columns', i, 'nullable'], 'cannot be true for a key column');
+  });
+  if (t.delete_when !== undefined && key.length === 0)
+    fail(['delete_when'], 'needs a key: a delete marker deletes the rows with its key');
+  if (t.modified_column !== undefined && names.includes(t.modified_column))
+    fail(['modified_column'], `${JSON.stringify(t.modified_column)} is also a data column`);
+}
+
+/** `query` or `table` (exactly one): the rows a target is fed from. */
+function checkSourceQuery(q: { query?: string; table?: string }, fail: Fail): void {
+  if ((q.query === undefined) === (q.table === undefined))
+    return fail([], 'needs either "query" (a SELECT) or "table" (a table name), not both');
+  // The query is wrapped as a subquery; a trailing semicolon would end the statement early.
+  if (q.query !== undefined && q.query.trim().replace(/;\s*$/u, '').includes(';'))
+    fail(['query'], 'must be a single SELECT (found a ";")');
+  if (q.table !== undefined) {
+    const parts = q.table.split('.');
+    if (parts.length > 2 || parts.some((p) => p.trim() === ''))
+      fail(['table'], `${JSON.stringify(q.table)} must be "table" or "schema.table"`);
+  }
+}
+
+const refineWith =
+  (ctx: z.RefinementCtx, prefix: (string | number)[] = []): Fail =>
+  (path, message) =>
+    ctx.addIssue({ code: 'custom', path: [...prefix, ...path], message });
+
+const POSTGRES_URL = /^postgres(?:ql)?:\/\//iu;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
+const CURSOR_HINT =
+  'must be a non-empty list of column names, e.g. ["updated_at", "id"] (a timestamp, then a unique id)';
+const MAX_PAGE_SIZE = 10_000_000;
+
+/** Another PostgreSQL database, read incrementally by a cursor (config/postgres-source.ts). */
+const postgresSource = z
+  .strictObject({
+    /** A postgres:// URL, or the name of the environment variable holding one. Never shown: it may hold a password. */
+    postgres: text.superRefine((written, ctx) => {
+      if (POSTGRES_URL.test(written)) {
+        if (!URL.canParse(written))
+          ctx.addIssue({
+            code: 'custom',
+            message: 'is not a valid URL (the value is not shown in case it holds a password)',
+          });
+      } else if (!ENV_NAME.test(written))
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'must be a postgres:// URL or the name of an environment variable that holds one (the value is not shown in case it holds a password)',
+        });
+    }),
+    query: optional(text),
+    table: optional(text),
+    cursor: z.unknown().transform((written, ctx): string[] => {
+      if (
+        !Array.isArray(written) ||
+        written.length === 0 ||
+        !written.every((c) => typeof c === 'string' && c.trim() !== '')
+      ) {
+        ctx.addIssue({ code: 'custom', message: CURSOR_HINT });
+        return z.NEVER;
+      }
+      const cursor = written as string[];
+      const twice = cursor.find((c, i) => cursor.indexOf(c) !== i);
+      if (twice !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `names ${JSON.stringify(twice)} twice` });
+        return z.NEVER;
+      }
+      return cursor;
+    }),
+    /** A duration ("10s", "1m", "0") or a number of seconds; milliseconds once parsed. */
+    consistency_delay: optional(z.unknown()).transform((written, ctx): number | undefined => {
+      if (written === undefined) return undefined;
+      const ms =
+        typeof written === 'number' && written >= 0
+          ? written * 1000
+          : typeof written === 'string'
+            ? parseDuration(written)
+            : undefined;
+      if (ms !== undefined) return ms;
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a duration such as "10s", "1m" or "0", got ${JSON.stringify(written)}`,
+      });
+      return z.NEVER;
+    }),
+    page_size: optional(z.unknown()).transform((written, ctx): number | undefined => {
+      if (written === undefined) return undefined;
+      if (typeof written === 'number' && Number.isInteger(written) && written >= 1 && written <= MAX_PAGE_SIZE)
+        return written;
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a number from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(written)}`,
+      });
+      return z.NEVER;
+    }),
+  })
+  .superRefine((s, ctx) => {
+    const fail = refineWith(ctx);
+    if (s.query !== undefined && s.query.trim().replace(/;\s*$/u, '').includes(';'))
+      fail(['query'], 'must be a single SELECT (found a ";")');
+  });
+
+/** One of a postgres source's "targets": its own query (or table) and target table. */
+const postgresTarget = z
+  .strictObject({ query: optional(text), table: optional(text), ...targetShape })
+  .superRefine((t, ctx) => {
+    const fail = refineWith(ctx);
+    checkSourceQuery(t, fail);
+    checkTarget(t, 'upsert', fail);
+  });
+
+/**
+ * A file source (a path, a URL, or an object with path/url and the reading options), or a postgres
+ * source, told apart by its "postgres" field so that mistakes are reported against the one meant.
+ */
+const source = z.union([text, z.looseObject({})]).transform((written, ctx) => {
+  if (typeof written === 'string') return written;
+  const meant = 'postgres' in written ? postgresSource : sourceObject;
+  const parsed = meant.safeParse(written, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+  return z.NEVER;
+});
+
 const syncEntry = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/u, { message: 'may use only letters, digits, _ . and -' }),
-    /** A path, a URL, or an object with path/url and the reading options. */
-    source: z.union([text, sourceObject]),
-    target: z.strictObject({ schema: optional(identifier), table: identifier }),
-    key: optional(z.union([text, z.array(text)])).transform((k) => (k === undefined ? [] : Array.isArray(k) ? k : [k])),
-    columns: z.array(column).min(1, { message: 'must be a non-empty list of { "name", "type", "source" }' }),
-    mode: optional(z.enum(MODES)).transform((m) => m ?? 'mirror'),
-    delete_when: optional(deleteWhen),
-    modified_column: optional(identifier),
+    source,
+    ...targetShape,
+    /** A postgres source feeding several tables, merged in this order in one transaction. */
+    targets: optional(z.array(postgresTarget)),
     max_errors: optional(z.int().min(0)),
     allow_empty: optional(z.boolean()),
     max_delete: optional(z.number().min(0).max(100)),
@@ -108,23 +266,29 @@ const syncEntry = z
     cron: optional(text),
   })
   .superRefine((s, ctx) => {
-    const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    const names = s.columns.map((c) => c.name);
-    const twice = names.find((n, i) => names.indexOf(n) !== i);
-    if (twice !== undefined) fail(['columns'], `name ${JSON.stringify(twice)} twice`);
-    if (s.key.length === 0 && s.mode !== 'append')
-      fail(['key'], `is required for mode ${s.mode} (the columns that identify a row)`);
-    for (const k of s.key)
-      if (!names.includes(k))
-        fail(['key'], `names ${JSON.stringify(k)}, which is not among the columns (${names.join(', ')})`);
-    s.columns.forEach((c, i) => {
-      if (s.key.includes(c.name) && c.nullable === true)
-        fail(['columns', i, 'nullable'], 'cannot be true for a key column');
-    });
-    if (s.delete_when !== undefined && s.key.length === 0)
-      fail(['delete_when'], 'needs a key: a delete marker deletes the rows with its key');
-    if (s.modified_column !== undefined && names.includes(s.modified_column))
-      fail(['modified_column'], `${JSON.stringify(s.modified_column)} is also a data column`);
+    const fail = refineWith(ctx);
+    if (typeof s.source === 'string' || !('postgres' in s.source)) {
+      if (s.targets !== undefined)
+        return fail(['targets'], 'is only for a "postgres" source; a file feeds one target (use "target")');
+      return checkTarget(s, 'mirror', fail);
+    }
+    if (s.targets === undefined) {
+      checkSourceQuery(s.source, refineWith(ctx, ['source']));
+      return checkTarget(s, 'upsert', fail);
+    }
+    if (s.source.query !== undefined || s.source.table !== undefined)
+      return fail(
+        ['source'],
+        'has "query"/"table", but the entry lists "targets": give each target its own "query" or "table"',
+      );
+    for (const field of Object.keys(targetShape) as (keyof TargetFields)[])
+      if (s[field] !== undefined)
+        return fail([field], 'belongs inside each of "targets" when the entry lists several targets');
+    if (s.targets.length === 0)
+      return fail(['targets'], 'must be a non-empty list of { "query" | "table", "target", "key", "columns" }');
+    const names = s.targets.map((t) => `${t.target?.schema ?? 'public'}.${t.target?.table}`);
+    const twice = names.findIndex((n, i) => names.indexOf(n) !== i);
+    if (twice !== -1) fail(['targets'], `feeds ${s.targets[twice].target!.table} twice; each target may appear once`);
   });
 
 export const configFileSchema = z
@@ -142,17 +306,24 @@ export const configFileSchema = z
   });
 
 export type SyncEntry = z.output<typeof syncEntry>;
+export type PostgresEntrySource = z.output<typeof postgresSource>;
+export type { TargetFields };
 
 /** The fields an object at this path may have, for unknown-field messages. */
-function knownFields(path: readonly PropertyKey[]): readonly string[] {
+function knownFields(path: readonly PropertyKey[], input: unknown): readonly string[] {
   const at = path.map((p) => (typeof p === 'number' ? '[]' : String(p))).join('.');
+  const isPostgres = typeof input === 'object' && input !== null && 'postgres' in input;
   const shapes: Record<string, readonly string[]> = {
     '': Object.keys(configFileSchema.shape),
     'syncs.[]': Object.keys(syncEntry.shape),
-    'syncs.[].source': Object.keys(sourceObject.shape),
+    'syncs.[].source': Object.keys((isPostgres ? postgresSource : sourceObject).shape),
     'syncs.[].target': ['schema', 'table'],
     'syncs.[].columns.[]': Object.keys(column.shape),
     'syncs.[].delete_when': ['field', 'equals', 'not_equals'],
+    'syncs.[].targets.[]': Object.keys(postgresTarget.shape),
+    'syncs.[].targets.[].target': ['schema', 'table'],
+    'syncs.[].targets.[].columns.[]': Object.keys(column.shape),
+    'syncs.[].targets.[].delete_when': ['field', 'equals', 'not_equals'],
   };
   return shapes[at] ?? [];
 }
@@ -181,7 +352,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: read
     const line = (message: string) => [at === '' ? message : `${at} ${message}`];
     switch (issue.code) {
       case 'unrecognized_keys': {
-        const known = knownFields(path);
+        const known = knownFields(path, issue.input);
         return issue.keys.flatMap((key) => {
           const guess = closest(key, known);
           return line(

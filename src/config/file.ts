@@ -8,8 +8,16 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { derivedName } from '../table/identifier.js';
-import type { ColumnSpec, TargetSpec } from '../table/spec.js';
-import { configFileSchema, describeIssues, formatPath, type SyncEntry } from './file-schema.js';
+import type { ColumnSpec, SyncMode, TargetSpec } from '../table/spec.js';
+import {
+  configFileSchema,
+  describeIssues,
+  formatPath,
+  keyList,
+  type SyncEntry,
+  type TargetFields,
+} from './file-schema.js';
+import { postgresDefinition, type PostgresDefinition } from './postgres-source.js';
 import type { EntrySettings } from './resolve.js';
 
 export interface SyncDefinition {
@@ -18,6 +26,8 @@ export interface SyncDefinition {
   /** The entry's source and tolerance settings, each naming its field as its origin. */
   settings: EntrySettings;
   cron?: string;
+  /** Set when the source is another PostgreSQL database (incremental extracts); see config/postgres-source.ts. */
+  postgres?: PostgresDefinition;
 }
 
 export const DEFAULT_CONFIG_FILES = ['etl.config.json', 'etl.config.yaml', 'etl.config.yml'];
@@ -34,14 +44,18 @@ function entrySettings(entry: SyncEntry, at: string, baseDir: string): EntrySett
   const put = (key: keyof EntrySettings, field: string, value: string | number | boolean | undefined) => {
     if (value !== undefined) settings[key] = { value, origin: `${at}.${field}` };
   };
-  const location = typeof entry.source === 'string' ? entry.source : (entry.source.path ?? entry.source.url);
-  put('file', 'source', location === undefined ? undefined : sourceLocation(location, baseDir));
-  if (typeof entry.source !== 'string') {
-    put('format', 'source.format', entry.source.format);
-    put('delimiter', 'source.delimiter', entry.source.delimiter);
-    put('quote', 'source.quote', entry.source.quote);
-    put('encoding', 'source.encoding', entry.source.encoding);
-    put('header', 'source.header', entry.source.header);
+  const { source } = entry;
+  if (typeof source !== 'string' && 'postgres' in source) {
+    // A database, not a file: only the tolerances apply.
+  } else if (typeof source === 'string') put('file', 'source', sourceLocation(source, baseDir));
+  else {
+    const location = source.path ?? source.url;
+    put('file', 'source', location === undefined ? undefined : sourceLocation(location, baseDir));
+    put('format', 'source.format', source.format);
+    put('delimiter', 'source.delimiter', source.delimiter);
+    put('quote', 'source.quote', source.quote);
+    put('encoding', 'source.encoding', source.encoding);
+    put('header', 'source.header', source.header);
   }
   put('maxErrors', 'max_errors', entry.max_errors);
   put('allowEmpty', 'allow_empty', entry.allow_empty);
@@ -50,11 +64,13 @@ function entrySettings(entry: SyncEntry, at: string, baseDir: string): EntrySett
   return settings;
 }
 
-function definition(entry: SyncEntry, at: string, baseDir: string): SyncDefinition {
-  const schema = entry.target.schema ?? 'public';
-  const table = entry.target.table;
-  const columns: ColumnSpec[] = entry.columns.map((c) => {
-    const nullable = c.nullable ?? !entry.key.includes(c.name);
+/** The target table, its key, typed columns, mode and delete rule (checked by the schema). */
+function targetOf(t: TargetFields, defaultMode: SyncMode): TargetSpec {
+  const schema = t.target!.schema ?? 'public';
+  const table = t.target!.table;
+  const key = keyList(t.key);
+  const columns: ColumnSpec[] = t.columns!.map((c) => {
+    const nullable = c.nullable ?? !key.includes(c.name);
     return {
       name: c.name,
       sqlType: c.type,
@@ -62,19 +78,28 @@ function definition(entry: SyncEntry, at: string, baseDir: string): SyncDefiniti
       rule: { kind: 'typed', type: c.type, nullable },
     };
   });
-  const target: TargetSpec = {
+  return {
     name: schema === 'public' ? table : `${schema}.${table}`,
     schema,
     table,
     stagingSchema: schema,
     stagingTable: derivedName('etl_staging_', table),
-    key: entry.key,
+    key,
     columns,
-    modifiedColumn: entry.modified_column,
-    mode: entry.mode,
-    deleteWhen: entry.delete_when,
+    modifiedColumn: t.modified_column,
+    mode: t.mode ?? defaultMode,
+    deleteWhen: t.delete_when,
   };
-  return { name: entry.name, target, settings: entrySettings(entry, at, baseDir), cron: entry.cron };
+}
+
+function definition(entry: SyncEntry, at: string, baseDir: string): SyncDefinition {
+  const settings = entrySettings(entry, at, baseDir);
+  const { source } = entry;
+  if (typeof source !== 'string' && 'postgres' in source) {
+    const postgres = postgresDefinition(entry, source, at, targetOf);
+    return { name: entry.name, target: postgres.tables[0].target, settings, cron: entry.cron, postgres };
+  }
+  return { name: entry.name, target: targetOf(entry, 'mirror'), settings, cron: entry.cron };
 }
 
 export function parseConfigText(file: string, text: string, baseDir = process.cwd()): SyncDefinition[] {

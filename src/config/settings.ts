@@ -200,6 +200,13 @@ export const SYNC_SETTINGS = [
     parse: memorySize,
   },
   {
+    key: 'full',
+    flag: '--full',
+    default: 'false',
+    help: 'postgres sources: re-extract every row, ignoring the saved cursor (needed for mode mirror)',
+    parse: boolean,
+  },
+  {
     key: 'embeddedDir',
     flag: '--embedded-dir <path>',
     env: 'ETL_EMBEDDED_DIR',

@@ -1,5 +1,6 @@
 import type { TargetSpec } from '../table/spec.js';
 import type { SyncSettings } from './settings.js';
+import type { PostgresSource } from './postgres-source.js';
 
 /** How to reach PostgreSQL: explicit settings, or the embedded server started on demand. */
 export type DatabaseSetting =
@@ -57,4 +58,6 @@ export interface SyncConfig extends Omit<SyncSettings, ReshapedSettings> {
   rejectsFile?: string;
   /** Refuse to delete more than this percentage of the target; undefined means no limit. */
   maxDeletePercent?: number;
+  /** The source is another PostgreSQL database (incremental extracts); `file` and `csv` are then unused. */
+  postgres?: PostgresSource;
 }

@@ -10,6 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ChunkLayout, RecordIndex, Reject } from './layout.js';
 import { parseChunk } from './parse-chunk.js';
 import { parseJsonChunk } from './parse-json-chunk.js';
+import { parseRowsChunk } from './parse-rows-chunk.js';
 
 export interface ChunkTask {
   kind: 'chunk';
@@ -74,7 +75,9 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
   const parsed =
     task.layout.format === 'csv'
       ? parseChunk(data, task.startLine, task.layout, task.index)
-      : parseJsonChunk(data, task.layout, task.index!);
+      : task.layout.format === 'rows'
+        ? parseRowsChunk(data, task.layout, task.index!)
+        : parseJsonChunk(data, task.layout, task.index!);
   const copyStart = performance.now();
   if (parsed.rows > 0) {
     const conn = await connection(task.connection);

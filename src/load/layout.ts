@@ -27,7 +27,12 @@ export interface JsonLayout extends CommonLayout {
   fieldNames: string[];
 }
 
-export type ChunkLayout = CsvLayout | JsonLayout;
+/** Rows of a source database: each record a JSON array of text values (or null), one per column, then the delete field. */
+export interface RowsLayout extends CommonLayout {
+  format: 'rows';
+}
+
+export type ChunkLayout = CsvLayout | JsonLayout | RowsLayout;
 
 export interface Reject {
   /** The record's line (a Parquet file: its row number), in `file` when the load reads many files. */

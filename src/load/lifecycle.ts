@@ -28,7 +28,7 @@ import { SocketRegistry } from '../db/sockets.js';
 import { redactSecrets } from '../observe/redact.js';
 import { ConfigError, LoadClosedError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
-import { mergeLoad } from '../merge/transaction.js';
+import { mergeInTransaction, mergeLoad } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
 import type { Chunk } from '../source/splitter.js';
 import { ensureTarget } from '../store/ensure-target.js';
@@ -429,10 +429,76 @@ export class Load {
     });
     Object.assign(this.counts, merged.counts);
     this.mergeSteps = merged.steps;
-    if (settings.dryRun) await finishLoad(this.side, this.loadId, 'succeeded', this.counts);
+    await this.settleMerged();
+  }
+
+  /** The merge committed (or a dry run rolled back): its compensations are no longer needed. */
+  private async settleMerged(): Promise<void> {
+    if (this.plan.settings.dryRun) await finishLoad(this.side, this.loadId, 'succeeded', this.counts);
     this.compensations.settle('mark load failed');
     this.compensations.settle('flush rejects');
     await this.rejects.close();
+  }
+
+  // ---- Step 3 for loads that commit together (load/group-commit.ts) ----
+
+  /** Finishes staging and takes the table lock, as commit() does; the group then runs the merge. */
+  async prepareGroupCommit(): Promise<void> {
+    this.expectOpen();
+    this.state = 'committing';
+    await this.step(async () => {
+      await this.finishStaging();
+      if (!this.tableLocked) await this.lockTable();
+      this.phase = 'merging';
+      this.env.onProgress?.({ rowsRead: this.counts.read, phase: this.phase });
+    });
+  }
+
+  /** The connection the group's one transaction runs on (the first load's, which an abort cancels). */
+  get groupConnection(): pg.ClientBase {
+    return this.control;
+  }
+
+  /** This load's merge, inside the group's open transaction on `client`. */
+  async mergeInGroup(client: pg.ClientBase): Promise<void> {
+    const { spec, settings } = this.plan;
+    const merged = await mergeInTransaction(client, spec, this.loadId, {
+      workMem: settings.workMem,
+      allowEmpty: settings.allowEmpty,
+      maxDeletePercent: settings.maxDeletePercent,
+      dryRun: settings.dryRun,
+      counts: this.counts,
+      source: this.plan.source,
+    });
+    Object.assign(this.counts, merged.counts);
+    this.mergeSteps = merged.steps;
+  }
+
+  /** The group is about to COMMIT: a lost connection from here on may have committed this load. */
+  markCommitting(): void {
+    this.committing = true;
+  }
+
+  /** After the group's COMMIT: the rest of commit() (cleanup, release, the result). */
+  async finishGroupCommit(mergeStart: number): Promise<SyncResult> {
+    return this.step(async () => {
+      await this.settleMerged();
+      const cleanupStart = performance.now();
+      await this.cleanUp();
+      this.state = 'committed';
+      await this.release();
+      return this.result(mergeStart, cleanupStart);
+    });
+  }
+
+  /** The group failed before COMMIT: this load is rolled back too; the error, typed for this load. */
+  async failGroupCommit(error: unknown): Promise<Error> {
+    if (this.state === 'open' || this.state === 'committing') {
+      this.state = 'failed';
+      this.failure = error;
+      await this.rollBack();
+    }
+    return this.classify(error);
   }
 
   /** The load is committed: a cleanup failure only leaves a partition the next load drops. */

@@ -42,4 +42,8 @@ export interface SyncResult {
   };
   durationMs: number;
   rowsPerSecond: number;
+  /** Incremental syncs from a postgres source: each target's load, in merge order (counts above are their sums). */
+  tables?: { target: string; loadId: string; counts: LoadCounts }[];
+  /** Incremental syncs: where the saved cursor now stands, per target. */
+  cursor?: string;
 }

@@ -45,7 +45,8 @@ export class RowStager {
   ) {
     copyBuffer = copyBuffer ? copyBuffer.reset(expectedBytes) : new CopyBuffer(expectedBytes);
     this.copy = copyBuffer;
-    this.fns = normalizers(layout.columns, layout.format);
+    // Database rows are text, as CSV fields are (a json column receives JSON text).
+    this.fns = normalizers(layout.columns, layout.format === 'json' ? 'json' : 'csv');
     this.isKey = layout.columns.map((c) => layout.keys.includes(c.name));
     this.values = new Array<string | null>(layout.columns.length);
   }

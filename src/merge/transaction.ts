@@ -105,30 +105,14 @@ export async function mergeLoad(
   loadId: string,
   options: MergeOptions,
 ): Promise<MergeOutcome> {
-  const counts = { ...options.counts };
   const steps = new Steps(client);
   await steps.sql('begin', 'BEGIN');
   try {
-    await steps.run('begin', setWorkMem(options.workMem));
-    // Fresh statistics let the planner pick hash joins for a large load instead of nested loops.
-    await steps.sql('analyze', `ANALYZE ${partitionTable(spec, loadId)}`);
-    if (spec.mode === 'append') {
-      counts.inserted = (await steps.run('insert', appendAll(spec, loadId))).rowCount ?? 0;
-      const marked = countMarked(spec, loadId);
-      counts.deleted = 0;
-      if (marked) {
-        // In append mode a delete marker removes every row with that key (including older appends).
-        counts.deleted = (await steps.run('delete_marked', deleteMarked(spec, loadId)!)).rowCount ?? 0;
-      }
-    } else {
-      await mergeByKey(steps, spec, loadId, options, counts);
-    }
+    const counts = await mergeSteps(steps, spec, loadId, options);
     if (options.dryRun) {
       await steps.sql('rollback', 'ROLLBACK');
       return { counts, steps: steps.ms };
     }
-    await steps.run('record', touchTableStatus(spec));
-    await steps.run('record', finishLoadQuery(loadId, 'succeeded', counts));
     await options.beforeCommit?.();
     await steps.sql('commit', 'COMMIT');
     return { counts, steps: steps.ms };
@@ -136,6 +120,44 @@ export async function mergeLoad(
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The merge of one load inside a transaction the caller opened and commits, so that several loads
+ * (the targets of one incremental sync) and the sync's cursor commit together or not at all.
+ */
+export async function mergeInTransaction(
+  client: pg.ClientBase,
+  spec: TargetSpec,
+  loadId: string,
+  options: MergeOptions,
+): Promise<MergeOutcome> {
+  const steps = new Steps(client);
+  const counts = await mergeSteps(steps, spec, loadId, options);
+  return { counts, steps: steps.ms };
+}
+
+/** The statements of one load's merge (no BEGIN/COMMIT): the target's change and its history rows. */
+async function mergeSteps(steps: Steps, spec: TargetSpec, loadId: string, options: MergeOptions): Promise<LoadCounts> {
+  const counts = { ...options.counts };
+  await steps.run('begin', setWorkMem(options.workMem));
+  // Fresh statistics let the planner pick hash joins for a large load instead of nested loops.
+  await steps.sql('analyze', `ANALYZE ${partitionTable(spec, loadId)}`);
+  if (spec.mode === 'append') {
+    counts.inserted = (await steps.run('insert', appendAll(spec, loadId))).rowCount ?? 0;
+    const marked = countMarked(spec, loadId);
+    counts.deleted = 0;
+    if (marked) {
+      // In append mode a delete marker removes every row with that key (including older appends).
+      counts.deleted = (await steps.run('delete_marked', deleteMarked(spec, loadId)!)).rowCount ?? 0;
+    }
+  } else {
+    await mergeByKey(steps, spec, loadId, options, counts);
+  }
+  if (options.dryRun) return counts;
+  await steps.run('record', touchTableStatus(spec));
+  await steps.run('record', finishLoadQuery(loadId, 'succeeded', counts));
+  return counts;
 }
 
 /**

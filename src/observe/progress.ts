@@ -81,10 +81,12 @@ export function progressLine(v: ProgressView): string {
   if (v.rowsPerSecond !== undefined) parts.push(`${groupDigits(Math.round(v.rowsPerSecond))} rows/s`);
   const percent = percentRead(v.bytesRead, v.totalBytes);
   const decompressed = v.decompressedBytes === undefined ? '' : ` (${formatBytes(v.decompressedBytes)} decompressed)`;
-  parts.push(
-    (percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`) +
-      decompressed,
-  );
+  // A source without bytes (a database) reports none.
+  if (percent !== undefined || v.bytesRead > 0)
+    parts.push(
+      (percent === undefined ? `${formatBytes(v.bytesRead)} read` : `${percent}% of ${formatBytes(v.totalBytes!)}`) +
+        decompressed,
+    );
   if (percent !== undefined && v.etaMs !== undefined)
     parts.push(`ETA ${formatDuration(v.etaMs, { wholeSeconds: true })}`);
   return `staging: ${parts.join(', ')}`;

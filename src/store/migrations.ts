@@ -88,6 +88,23 @@ ALTER TABLE etl_info_schema.rejects ADD PRIMARY KEY (load_id, file, line);
 `,
   },
   {
+    version: 6,
+    name: 'cursors of incremental syncs from a postgres source',
+    sql: `
+-- Where each incremental sync (a config entry with a postgres source) has read up to: for each of
+-- its targets, the cursor tuple of the last row read, as the source's text. Written in the same
+-- transaction as the merge, so a crash neither loses nor repeats changes.
+CREATE TABLE etl_info_schema.cursors (
+  sync_name  text PRIMARY KEY,
+  columns    text[] NOT NULL,
+  positions  jsonb NOT NULL,
+  read_until text,
+  load_ids   uuid[] NOT NULL,
+  saved_at   timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
+  {
     version: 7,
     name: 'API keys and imports of etl serve',
     sql: `

@@ -13,6 +13,7 @@ import type { Statement } from '../db/statement.js';
 import { UUID_PATTERN } from '../db/uuid.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/log.js';
+import { listCursors, type SavedCursor } from './cursors.js';
 import type { LoadCounts, LoadStatus } from './history.js';
 
 export const HISTORY_SCHEMA = 'etl_info_schema';
@@ -271,6 +272,8 @@ export interface StatusResult {
   /** False when etl never recorded a sync in this database (no etl_info_schema yet). */
   recorded: boolean;
   loads: LoadRecord[];
+  /** The saved cursors of incremental syncs (of the --table, if given); absent when there are none. */
+  cursors?: SavedCursor[];
 }
 
 export const NOTHING_RECORDED = 'no syncs recorded yet (run etl sync or etl migrate)';
@@ -293,7 +296,11 @@ export async function status(setting: DatabaseSetting, options: StatusOptions = 
         );
       return { recorded: true, loads: [load] };
     }
-    return { recorded: true, loads: await recentLoads(client, { table: options.table, limit }) };
+    const loads = await recentLoads(client, { table: options.table, limit });
+    const cursors = (await listCursors(client)).filter(
+      (c) => options.table === undefined || Object.keys(c.positions).includes(options.table),
+    );
+    return cursors.length > 0 ? { recorded: true, loads, cursors } : { recorded: true, loads };
   });
 }
 

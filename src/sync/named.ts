@@ -3,6 +3,7 @@
  * of its own (its own load, lock and history), and one failing does not stop the others.
  */
 import type { SyncDefinition } from '../config/file.js';
+import { resolvePostgresSource } from '../config/postgres-source.js';
 import { resolveSyncConfig, type Env, type Flags } from '../config/resolve.js';
 import type { SyncConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
@@ -10,7 +11,8 @@ import type { SyncResult } from './run.js';
 
 /** The entry's settings sit between the environment and the command line's flags. */
 export function configForDefinition(def: SyncDefinition, cliFlags: Flags, env: Env): SyncConfig {
-  return resolveSyncConfig(cliFlags, env, def.target, def.settings);
+  const config = resolveSyncConfig(cliFlags, env, def.target, def.settings);
+  return def.postgres ? Object.freeze({ ...config, postgres: resolvePostgresSource(def.postgres, env) }) : config;
 }
 
 export function findDefinition(defs: readonly SyncDefinition[], name: string, file: string): SyncDefinition {
