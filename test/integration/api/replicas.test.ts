@@ -99,7 +99,7 @@ describe('replicas', () => {
       async () => {
         const r = await db.query(
           `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-            AND query ~* '^\\s*(DELETE|UPDATE|INSERT)'`,
+            AND query ~* '^\\s*(DELETE|UPDATE|INSERT|WITH m AS \\(MERGE)'`,
         );
         return (r.rowCount ?? 0) > 0;
       },
@@ -160,7 +160,7 @@ describe('replicas', () => {
       async () => {
         const r = await db.query(
           `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query ~* '^\\s*(DELETE|UPDATE|INSERT)'`,
+              AND query ~* '^\\s*(DELETE|UPDATE|INSERT|WITH m AS \\(MERGE)'`,
         );
         return (r.rowCount ?? 0) > 0;
       },
