@@ -245,7 +245,7 @@ describe('a 2,000,000-row Parquet file in many row groups', () => {
     const fileMib = statSync(file).size / (1 << 20);
     // Measured at 263 MiB (Node 20, 2 workers); the whole file decoded into row objects would take over 1 GiB.
     console.log(`2M-row Parquet (${fileMib.toFixed(1)} MiB, 40 row groups): peak RSS ${peakMib.toFixed(0)} MiB`);
-    // Node 26 measured 404 MiB (its V8 collects the main thread later): an open finding, see the README.
+    // Node 26 measured 404 MiB (its V8 collects the main thread later): an open finding (closing note of this session).
     expect(peakMib).toBeLessThan(process.versions.node.startsWith('20.') ? 350 : 480);
   }, 600_000);
 });
