@@ -10,7 +10,9 @@
  * advisory lock says so, and the retry steps aside (see jobs.ts).
  */
 import PgBoss from 'pg-boss';
+import type pg from 'pg';
 import type { Database } from '../db/connect.js';
+import { MIGRATION_LOCK_NAMESPACE } from '../store/advisory.js';
 import type { ServeSettings } from './config.js';
 
 export const QUEUE_SCHEMA = 'etl_queue';
@@ -27,8 +29,17 @@ export function pickupBoundSeconds(settings: ServeSettings): number {
   return settings.jobTimeoutSeconds + settings.queueMaintenanceSeconds + RETRY_DELAY_SECONDS + POLLING_INTERVAL_SECONDS;
 }
 
+/** Second key under the migration namespace: held while one replica sets up the queue. */
+const QUEUE_SETUP_LOCK_KEY = 1;
+
+/**
+ * Starts pg-boss and makes sure the import queue exists with this process's settings. Replicas
+ * starting together take turns: pg-boss's create_queue is not serialised, and two of them at once
+ * deadlock (one holds the queue row, the other attaches the partition with a foreign key to it).
+ */
 export async function startQueue(
   db: Database,
+  pool: pg.Pool,
   settings: ServeSettings,
   onError: (error: Error) => void,
 ): Promise<PgBoss> {
@@ -41,6 +52,24 @@ export async function startQueue(
     schedule: false,
   });
   boss.on('error', onError);
+  const setup = await pool.connect();
+  try {
+    await setup.query('SELECT pg_advisory_lock($1, $2)', [MIGRATION_LOCK_NAMESPACE, QUEUE_SETUP_LOCK_KEY]);
+    await setUpQueue(boss, settings);
+  } catch (error) {
+    await boss.stop({ graceful: false, wait: false }).catch(() => undefined);
+    throw error;
+  } finally {
+    // Ending the session releases the lock even if the unlock query itself fails.
+    await setup.query('SELECT pg_advisory_unlock($1, $2)', [MIGRATION_LOCK_NAMESPACE, QUEUE_SETUP_LOCK_KEY]).then(
+      () => setup.release(),
+      (error: Error) => setup.release(error),
+    );
+  }
+  return boss;
+}
+
+async function setUpQueue(boss: PgBoss, settings: ServeSettings): Promise<void> {
   await boss.start();
   const queue = {
     name: IMPORT_QUEUE,
@@ -52,7 +81,6 @@ export async function startQueue(
   // createQueue keeps an existing queue's settings; updateQueue makes them this process's.
   await boss.createQueue(IMPORT_QUEUE, queue);
   await boss.updateQueue(IMPORT_QUEUE, queue);
-  return boss;
 }
 
 export async function enqueueImport(boss: PgBoss, importId: string, startAfterSeconds = 0): Promise<void> {

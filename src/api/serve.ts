@@ -66,7 +66,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
         'no API key exists, so nobody could use this server: create one with etl keys create --name NAME --syncs SYNC --scope write ' +
           '(or start with --insecure-no-auth, which listens on 127.0.0.1 only)',
       );
-    const boss = await startQueue(db, settings, (error) =>
+    const boss = await startQueue(db, pool, settings, (error) =>
       log.warn(`job queue: ${redactSecrets(messageOf(error))}`, { event: 'queue_error' }),
     );
     const metrics = new ApiMetrics();
