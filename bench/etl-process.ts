@@ -82,7 +82,7 @@ export interface EtlContext {
   flags: string[];
 }
 
-function failure(what: string, measured: Measured): Error {
+export function failure(what: string, measured: Measured): Error {
   const tail = (measured.stdout.trim().split('\n').pop() ?? '') || measured.stderr.trim();
   return new Error(
     `${what} failed (exit ${measured.code ?? measured.signal}): ${tail}${measured.stderr && tail !== measured.stderr.trim() ? `\n${measured.stderr.trim()}` : ''}`,

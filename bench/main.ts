@@ -6,9 +6,10 @@ import { CommanderError } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { redactSecrets } from '../src/observe/redact.js';
 import { openServer } from './database.js';
+import { runLoaderMemory } from './loader-memory.js';
 import { benchOptions, type BenchOptions } from './options.js';
-import { reportText } from './report.js';
-import { runBench } from './runner.js';
+import { loaderMemoryText, reportText } from './report.js';
+import { runBench, type BenchEnvironment } from './runner.js';
 
 function parseOptions(): BenchOptions {
   try {
@@ -34,10 +35,17 @@ process.on('SIGINT', () => {
 try {
   const server = await openServer(options.databaseUrl, options.embeddedDir, log);
   try {
-    const result = await runBench(options, { server, env: process.env, log, signal: controller.signal });
+    const environment: BenchEnvironment = { server, env: process.env, log, signal: controller.signal };
+    // --loader-memory N: only the loader's memory check, instead of the benchmark
+    const [result, text] =
+      options.loaderMemory === undefined
+        ? await runBench(options, environment).then((r) => [r, reportText(r)] as const)
+        : await runLoaderMemory(options.loaderMemory, options, environment).then(
+            (r) => [r, loaderMemoryText(r)] as const,
+          );
     const json = JSON.stringify(result, null, 2) + '\n';
     if (options.out) await writeFile(options.out, json);
-    process.stdout.write(options.json && !options.out ? json : reportText(result));
+    process.stdout.write(options.json && !options.out ? json : text);
     if (options.out) log(`results written to ${options.out}`);
     process.exitCode = result.ok ? 0 : 1;
   } finally {

@@ -34,27 +34,33 @@ export interface BenchOptions {
   etlFlags: readonly string[];
   /** Which cases to run, in their fixed order. */
   cases: readonly CaseName[];
+  /** Also time the records written from code (openLoader) in the initial and next-day cases. */
+  loader: boolean;
+  /** Instead of the benchmark: the loader memory check, writing this many records from code. */
+  loaderMemory: number | undefined;
   quiet: boolean;
 }
 
 const MAX_ROWS = 100_000_000;
 
 /** 2000, 1_000_000, 250k, 1M, 1.5M */
-export function parseRowCount(text: string): number {
+export function parseRowCount(text: string, flag = '--rows'): number {
   const m = /^(\d+(?:\.\d+)?)([km]?)$/iu.exec(text.trim().replaceAll('_', ''));
   const n = m
     ? Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1))
     : NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ROWS) {
     throw new InvalidArgumentError(
-      `--rows takes row counts from 1 to ${MAX_ROWS}, comma-separated (e.g. 1000000 or 1M,5M); got ${JSON.stringify(text)}`,
+      flag === '--rows'
+        ? `--rows takes row counts from 1 to ${MAX_ROWS}, comma-separated (e.g. 1000000 or 1M,5M); got ${JSON.stringify(text)}`
+        : `${flag} takes a count from 1 to ${MAX_ROWS} (e.g. 5000000 or 5M); got ${JSON.stringify(text)}`,
     );
   }
   return n;
 }
 
 function rowList(text: string): number[] {
-  return text.split(',').map(parseRowCount);
+  return text.split(',').map((n) => parseRowCount(n));
 }
 
 function integer(name: string, min: number, max: number) {
@@ -73,7 +79,8 @@ export function benchProgram(): Command {
     .usage('[options]   (npm run bench -- [options])')
     .description(
       'Times `etl sync` against a hand-written psql \\copy + merge pipeline on generated followers files ' +
-        '(an initial load and a next-day sync), alternating, and prints medians, rows/s, peak RSS and ratios.',
+        '(an initial load and a next-day sync), alternating, and prints medians, rows/s, peak RSS and ratios. ' +
+        'The initial and next-day cases also time the same records written from code (openLoader + write + commit).',
     )
     .addOption(
       new Option('--rows <n[,n...]>', 'rows in the day-1 file; several sizes run one after another')
@@ -109,7 +116,19 @@ export function benchProgram(): Command {
         .default([...CASES], CASES.join(','))
         .argParser(caseList),
     )
-    .option('--etl-flags <flags>', 'extra flags for every etl sync, e.g. "--workers 4 --batch-size 50000"', '')
+    .option('--no-loader', 'leave out the records written from code (the loader runs of initial and next-day)')
+    .addOption(
+      new Option(
+        '--loader-memory <records>',
+        'instead of the benchmark: write this many generated records from code into an empty table, --repeat times, ' +
+          'and check the loader process stays under the 250 MB peak RSS of a file sync (exit 1 if not)',
+      ).argParser((text) => parseRowCount(text, '--loader-memory')),
+    )
+    .option(
+      '--etl-flags <flags>',
+      'extra flags for every etl sync, e.g. "--workers 4 --batch-size 50000" (the loader takes --workers and --batch-size)',
+      '',
+    )
     .option('--quiet', 'no progress messages on stderr', false);
 }
 
@@ -129,6 +148,8 @@ export function benchOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cw
     profile: boolean;
     etlFlags: string;
     cases: CaseName[];
+    loader: boolean;
+    loaderMemory?: number;
     quiet: boolean;
   }>();
   return Object.freeze({
@@ -144,6 +165,8 @@ export function benchOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cw
     profile: o.profile,
     etlFlags: Object.freeze(o.etlFlags.split(/\s+/u).filter((f) => f !== '')),
     cases: Object.freeze([...o.cases]),
+    loader: o.loader,
+    loaderMemory: o.loaderMemory,
     quiet: o.quiet,
   });
 }

@@ -7,14 +7,15 @@ import type { NextDayPlan } from './dataset.js';
 import type { EtlCounts } from './etl-process.js';
 import { maxOrNull, median, medianOrNull, medianPhases, round } from './stats.js';
 
-export type Pipeline = 'reference' | 'etl';
+/** loader: the same records written from code (openLoader + write + commit) in a program of its own. */
+export type Pipeline = 'reference' | 'etl' | 'loader';
 /** initial: into an empty table; next-day: day 2 over day 1; same-file: day 1 again; if-changed: the same with etl's --if-changed. */
 export type CaseName = 'initial' | 'next-day' | 'same-file' | 'if-changed';
 
 export interface RunRecord {
   repetition: number;
   wall_s: number;
-  /** Peak RSS of the process (psql for the reference, node for etl); null if not measurable. */
+  /** Peak RSS of the process (psql for the reference, node for etl and the loader); null if not measurable. */
   peak_rss_kib: number | null;
   /** User + system CPU seconds of that process (all threads; the server's work is not included). */
   cpu_s: number | null;
@@ -26,7 +27,7 @@ export interface RunRecord {
   writes: { inserted: number; updated: number; deleted: number; bytes_before: number; bytes_after: number };
   /** The machine's 1-minute load average right after the run (other work skews timings). */
   load_1m: number;
-  /** etl only: what its JSON summary said. */
+  /** etl and loader: what its JSON summary said. */
   etl?: { duration_ms: number; counts: EtlCounts; phases: Record<string, number> | null };
 }
 
@@ -37,7 +38,7 @@ export interface PipelineSummary {
   median_peak_rss_mib: number | null;
   max_peak_rss_mib: number | null;
   median_cpu_s: number | null;
-  /** etl only: medians of its reported duration and of each phase (null: etl reports no phases). */
+  /** etl and loader: medians of the reported duration and of each phase (null: no phases reported). */
   median_reported_s?: number;
   phases_median_ms?: Record<string, number> | null;
 }
@@ -57,9 +58,13 @@ export interface CaseResult {
   etl: PipelineSummary;
   /** etl median / reference median. */
   ratio: number;
+  /** initial and next-day, unless --no-loader: the same records written from code. */
+  loader?: PipelineSummary;
+  /** loader median / reference median (the same reference runs as `ratio`). */
+  loader_ratio?: number;
   /** same-file and if-changed: etl median / the reference's next-day median (issue 12's yardstick). */
   ratio_to_next_day_reference?: number;
-  /** Every run of both pipelines left exactly the expected followers. */
+  /** Every run of every pipeline left exactly the expected followers. */
   same_content: boolean;
   profile?: ProfileResult;
 }
@@ -77,6 +82,7 @@ export interface Growth {
   to_rows: number;
   reference: number;
   etl: number;
+  loader?: number;
 }
 
 export interface BenchResult {
@@ -94,12 +100,24 @@ export interface BenchResult {
     load_average_1m: { start: number; end: number };
   };
   postgres: { version: string; server: string; kind: 'url' | 'embedded'; scratch_prefix: string };
-  settings: { rows: number[]; seed: number; repeat: number; etl_flags: string[]; rss_method: string; profile: boolean };
+  settings: {
+    rows: number[];
+    seed: number;
+    repeat: number;
+    etl_flags: string[];
+    rss_method: string;
+    profile: boolean;
+    /** Whether the records-from-code runs were part of it (--no-loader leaves them out). */
+    loader: boolean;
+  };
   sizes: SizeResult[];
   /** With several sizes: how many times longer each larger size took than the first. */
   growth: Growth[];
   ok: boolean;
 }
+
+/** The peak RSS bound of a file sync, which a loader writing records from code must keep too (MB counted as MiB, as the memory tests do). */
+export const MEMORY_BOUND_MIB = 250;
 
 const mib = (kib: number | null) => (kib === null ? null : round(kib / 1024, 1));
 
@@ -113,7 +131,7 @@ export function summarize(runs: RunRecord[], fileRows: number, pipeline: Pipelin
     max_peak_rss_mib: mib(maxOrNull(runs.map((r) => r.peak_rss_kib))),
     median_cpu_s: medianOrNull(runs.map((r) => r.cpu_s)),
   };
-  if (pipeline === 'etl') {
+  if (pipeline !== 'reference') {
     summary.median_reported_s = round(median(runs.map((r) => (r.etl?.duration_ms ?? NaN) / 1000)), 3);
     const phases = medianPhases(runs.map((r) => r.etl?.phases ?? null));
     summary.phases_median_ms = phases && Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(v, 1)]));
@@ -127,13 +145,15 @@ export function growthOf(sizes: readonly SizeResult[]): Growth[] {
   return rest.flatMap((size) =>
     size.cases.map((c) => {
       const base = first.cases.find((b) => b.case === c.case)!;
-      return {
+      const growth: Growth = {
         case: c.case,
         from_rows: first.rows,
         to_rows: size.rows,
         reference: round(c.reference.median_wall_s / base.reference.median_wall_s, 2),
         etl: round(c.etl.median_wall_s / base.etl.median_wall_s, 2),
       };
+      if (c.loader && base.loader) growth.loader = round(c.loader.median_wall_s / base.loader.median_wall_s, 2);
+      return growth;
     }),
   );
 }

@@ -1,10 +1,11 @@
 /**
- * One benchmark run: for each size, generate (or reuse) the files, then repeat the four timings
- * (initial and next-day, reference and etl), alternating which pipeline goes first, each in a fresh
- * database that is dropped afterwards.
+ * One benchmark run: for each size, generate (or reuse) the files, then repeat the timings of each
+ * case (reference and etl sync; in the initial and next-day cases also the same records written
+ * from code through the loader), alternating which pipeline goes first, each in a fresh database
+ * that is dropped afterwards.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { summarizeProfiles } from './cpu-profile.js';
 import { prepareData, removeFiles, type DataSet } from './data-files.js';
@@ -17,7 +18,9 @@ import {
   settleFollowers,
   type Server,
 } from './database.js';
-import { cleanEtlEnv, runEtlMigrate, runEtlSync, type EtlContext } from './etl-process.js';
+import { cleanEtlEnv, runEtlMigrate, runEtlSync, type EtlContext, type EtlRun } from './etl-process.js';
+import { runLoaderProgram, type GeneratedRecords } from './loader-process.js';
+import { machineInfo } from './machine.js';
 import { detectRssMethod, type Measured, type RssMethod } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { runReference, type ReferenceContext } from './reference.js';
@@ -42,15 +45,23 @@ export interface BenchEnvironment {
   signal?: AbortSignal;
 }
 
+/** What a case feeds a pipeline: the CSV file, or for the loader the same rows, generated. */
+interface Input {
+  file: string;
+  records: GeneratedRecords;
+}
+
 interface BenchCase {
   name: CaseName;
-  file: string;
+  input: Input;
   fileRows: number;
   expected: { rows: number; checksum: string };
-  /** Loaded (untimed) before the timed run: the day-1 file for the next-day case. */
-  before?: string;
+  /** Loaded (untimed) before the timed run: day 1 for the next-day case. */
+  before?: Input;
   /** Extra flags for the timed etl sync of this case. */
   etlFlags?: readonly string[];
+  /** Also timed with the records written from code (unless --no-loader). */
+  loader?: boolean;
 }
 
 interface Timed {
@@ -61,59 +72,72 @@ interface Timed {
 /** What the runner needs of a pipeline: set up an empty target, load untimed, run timed. */
 interface PipelineOps {
   prepare(url: string): Promise<void>;
-  load(file: string, url: string): Promise<void>;
-  timed(file: string, url: string, nodeOptions?: string[], etlFlags?: readonly string[]): Promise<Timed>;
+  load(input: Input, url: string): Promise<void>;
+  timed(c: BenchCase, url: string, nodeOptions?: string[]): Promise<Timed>;
+}
+
+function timedEtl(run: EtlRun): Timed {
+  return {
+    measured: run,
+    etl: { duration_ms: run.summary.durationMs, counts: run.summary.counts, phases: run.summary.phases },
+  };
 }
 
 function pipelines(reference: ReferenceContext, etl: EtlContext): Record<Pipeline, PipelineOps> {
   return {
     reference: {
       prepare: async (url) => void (await query(url, FOLLOWERS_DDL)),
-      load: async (file, url) => void (await runReference(file, url, reference)),
-      timed: async (file, url) => ({ measured: await runReference(file, url, reference) }),
+      load: async (input, url) => void (await runReference(input.file, url, reference)),
+      timed: async (c, url) => ({ measured: await runReference(c.input.file, url, reference) }),
     },
     etl: {
       prepare: (url) => runEtlMigrate(url, etl),
-      load: async (file, url) => void (await runEtlSync(file, url, etl)),
-      timed: async (file, url, nodeOptions, etlFlags) => {
-        const run = await runEtlSync(file, url, etl, nodeOptions, etlFlags);
-        return {
-          measured: run,
-          etl: { duration_ms: run.summary.durationMs, counts: run.summary.counts, phases: run.summary.phases },
-        };
-      },
+      load: async (input, url) => void (await runEtlSync(input.file, url, etl)),
+      timed: async (c, url, nodeOptions) => timedEtl(await runEtlSync(c.input.file, url, etl, nodeOptions, c.etlFlags)),
+    },
+    loader: {
+      prepare: (url) => runEtlMigrate(url, etl),
+      load: async (input, url) => void (await runLoaderProgram(input.records, url, etl)),
+      timed: async (c, url, nodeOptions) => timedEtl(await runLoaderProgram(c.input.records, url, etl, nodeOptions)),
     },
   };
 }
 
+const DB_LABEL: Record<Pipeline, string> = { reference: 'ref', etl: 'etl', loader: 'code' };
+
 function casesOf(data: DataSet): BenchCase[] {
+  const rows = data.plan.day1Rows;
+  const day1: Input = { file: data.day1.path, records: { rows, seed: data.seed, day: 1 } };
+  const day2: Input = { file: data.day2.path, records: { rows, seed: data.seed, day: 2 } };
   return [
     {
       name: 'initial',
-      file: data.day1.path,
+      input: day1,
       fileRows: data.day1.rows,
       expected: { rows: data.day1.rows, checksum: data.day1.checksum },
+      loader: true,
     },
     {
       name: 'next-day',
-      file: data.day2.path,
+      input: day2,
       fileRows: data.day2.rows,
       expected: { rows: data.day2.rows, checksum: data.day2.checksum },
-      before: data.day1.path,
+      before: day1,
+      loader: true,
     },
     {
       name: 'same-file',
-      file: data.day1.path,
+      input: day1,
       fileRows: data.day1.rows,
       expected: { rows: data.day1.rows, checksum: data.day1.checksum },
-      before: data.day1.path,
+      before: day1,
     },
     {
       name: 'if-changed',
-      file: data.day1.path,
+      input: day1,
       fileRows: data.day1.rows,
       expected: { rows: data.day1.rows, checksum: data.day1.checksum },
-      before: data.day1.path,
+      before: day1,
       etlFlags: ['--if-changed'],
     },
   ];
@@ -141,7 +165,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
     label: string,
     nodeOptions?: string[],
   ): Promise<Timed & { content: { rows: number; checksum: string }; writes: RunRecord['writes'] }> {
-    const db = await scratch.create(`${c.name.replace('-', '')}_${pipeline === 'reference' ? 'ref' : 'etl'}_${label}`);
+    const db = await scratch.create(`${c.name.replace('-', '')}_${DB_LABEL[pipeline]}_${label}`);
     try {
       const op = ops[pipeline];
       await op.prepare(db.url);
@@ -152,7 +176,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       await scratch.checkpoint();
       checkAbort();
       const before = await followersWrites(db.url);
-      const timed = await op.timed(c.file, db.url, nodeOptions, c.etlFlags);
+      const timed = await op.timed(c, db.url, nodeOptions);
       const after = await followersWrites(db.url);
       const writes = {
         inserted: after.inserted - before.inserted,
@@ -174,16 +198,15 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       const data = await prepareData(options.dataDir, options.seed, rows, log);
       created.push(...data.created);
       const cases = casesOf(data).filter((c) => options.cases.includes(c.name));
+      const pipelinesOf = (c: BenchCase): Pipeline[] =>
+        c.loader && options.loader ? ['reference', 'etl', 'loader'] : ['reference', 'etl'];
       const runs = new Map<string, RunRecord[]>(
-        cases.flatMap((c) => [
-          [`${c.name}/reference`, []],
-          [`${c.name}/etl`, []],
-        ]),
+        cases.flatMap((c) => pipelinesOf(c).map((p): [string, RunRecord[]] => [`${c.name}/${p}`, []])),
       );
 
       for (let rep = 1; rep <= options.repeat; rep += 1) {
-        const order: Pipeline[] = rep % 2 === 1 ? ['reference', 'etl'] : ['etl', 'reference'];
         for (const c of cases) {
+          const order = rep % 2 === 1 ? pipelinesOf(c) : pipelinesOf(c).reverse();
           for (const pipeline of order) {
             checkAbort();
             const run = await runOnce(pipeline, c, `r${rep}`);
@@ -212,15 +235,18 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       for (const c of cases) {
         const reference = summarize(runs.get(`${c.name}/reference`)!, c.fileRows, 'reference');
         const etl = summarize(runs.get(`${c.name}/etl`)!, c.fileRows, 'etl');
+        const loaderRuns = runs.get(`${c.name}/loader`);
+        const loader = loaderRuns && summarize(loaderRuns, c.fileRows, 'loader');
         const result: CaseResult = {
           case: c.name,
-          file: c.file,
+          file: c.input.file,
           file_rows: c.fileRows,
           expected: c.expected,
           reference,
           etl,
           ratio: round(etl.median_wall_s / reference.median_wall_s, 3),
-          same_content: [...reference.runs, ...etl.runs].every((r) => r.content_ok),
+          ...(loader ? { loader, loader_ratio: round(loader.median_wall_s / reference.median_wall_s, 3) } : {}),
+          same_content: [...reference.runs, ...etl.runs, ...(loader?.runs ?? [])].every((r) => r.content_ok),
         };
         if (options.profile) {
           checkAbort();
@@ -257,20 +283,12 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
     return { dir, wall_s: round(run.measured.wallMs / 1000, 3), threads: await summarizeProfiles(dir) };
   }
 
-  const cpu = cpus();
   return {
     benchmark: 'etl-sync-vs-psql',
     format: 1,
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
-    machine: {
-      cpus: cpu.length,
-      cpu_model: cpu[0]?.model.trim() ?? 'unknown',
-      memory_mib: Math.round(totalmem() / 1048576),
-      os: `${osType()} ${release()}`,
-      node: process.version,
-      load_average_1m: { start: round(loadAtStart, 2), end: round(loadavg()[0], 2) },
-    },
+    machine: machineInfo(loadAtStart),
     postgres: {
       version: server.version,
       server: server.description,
@@ -284,6 +302,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
       etl_flags: [...options.etlFlags],
       rss_method: rssMethod,
       profile: options.profile,
+      loader: options.loader,
     },
     sizes,
     growth: growthOf(sizes),

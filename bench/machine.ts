@@ -1,0 +1,17 @@
+/** The machine a run was measured on, as the results record it. */
+import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
+import type { BenchResult } from './results.js';
+import { round } from './stats.js';
+
+/** `loadAtStart`: the 1-minute load average when the run began (the end is read now). */
+export function machineInfo(loadAtStart: number): BenchResult['machine'] {
+  const cpu = cpus();
+  return {
+    cpus: cpu.length,
+    cpu_model: cpu[0]?.model.trim() ?? 'unknown',
+    memory_mib: Math.round(totalmem() / 1048576),
+    os: `${osType()} ${release()}`,
+    node: process.version,
+    load_average_1m: { start: round(loadAtStart, 2), end: round(loadavg()[0], 2) },
+  };
+}
