@@ -25,7 +25,9 @@ export interface LoaderMemoryRun {
   wall_s: number;
   peak_rss_kib: number | null;
   cpu_s: number | null;
+  /** followers after the run: row count and content checksum. */
   rows_after: number;
+  checksum: string;
   content_ok: boolean;
   etl: NonNullable<RunRecord['etl']>;
 }
@@ -83,6 +85,7 @@ export async function runLoaderMemory(
           peak_rss_kib: run.peakRssKb,
           cpu_s: run.cpuS,
           rows_after: content.rows,
+          checksum: content.checksum,
           content_ok: content.rows === expected.rows && content.checksum === expected.checksum,
           etl: { duration_ms: s.durationMs, counts: s.counts, phases: s.phases },
         });

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentChecksum } from '../../bench/csv-file.js';
 import { day1Rows, day2Rows, nextDayPlan } from '../../bench/dataset.js';
+import type { LoaderMemoryResult } from '../../bench/loader-memory.js';
 import type { BenchResult, CaseResult } from '../../bench/results.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -71,7 +72,7 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
   it('succeeds and reports one size with its four cases, each timed for both pipelines', () => {
     expect(exitCode, stderr).toBe(0);
     expect(result).toMatchObject({ benchmark: 'etl-sync-vs-psql', format: 1, ok: true, growth: [] });
-    expect(result.settings).toMatchObject({ rows: [ROWS], seed: SEED, repeat: 1 });
+    expect(result.settings).toMatchObject({ rows: [ROWS], seed: SEED, repeat: 1, loader: true });
     expect(result.postgres.kind).toBe('url');
     expect(result.sizes).toHaveLength(1);
     expect(result.sizes[0].cases.map((c) => c.case)).toEqual(['initial', 'next-day', 'same-file', 'if-changed']);
@@ -136,6 +137,55 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     });
   });
 
+  it('times the same records written from code next to the initial and next-day syncs, against the same reference', () => {
+    expect(caseOf('same-file').loader).toBeUndefined();
+    expect(caseOf('if-changed').loader).toBeUndefined();
+    for (const name of ['initial', 'next-day'] as const) {
+      const c = caseOf(name);
+      const loader = c.loader!;
+      expect(loader.runs).toHaveLength(1);
+      expect(loader.median_wall_s).toBe(loader.runs[0].wall_s);
+      expect(loader.rows_per_s).toBe(Math.round(c.file_rows / loader.median_wall_s));
+      expect(c.loader_ratio).toBeCloseTo(loader.median_wall_s / c.reference.median_wall_s, 2);
+      expect(loader.median_reported_s).toBeGreaterThan(0);
+      // its own process, measured like etl sync's
+      expect(loader.runs[0].cpu_s).toBeGreaterThan(0);
+      expect(loader.runs[0].peak_rss_kib).toBeGreaterThan(10 * 1024);
+      expect(Object.keys(loader.phases_median_ms ?? {})).toEqual(
+        expect.arrayContaining(['setup_ms', 'read_parse_stage_ms', 'generate_ms', 'merge_ms']),
+      );
+    }
+  });
+
+  it('leaves, from the records written from code, the followers the file syncs leave', () => {
+    const expected = {
+      initial: contentChecksum(day1Rows(SEED, ROWS)),
+      'next-day': contentChecksum(day2Rows(SEED, ROWS)),
+    };
+    for (const name of ['initial', 'next-day'] as const) {
+      const run = caseOf(name).loader!.runs[0];
+      expect({ rows: run.rows_after, checksum: run.checksum }).toEqual(expected[name]);
+      expect(run.checksum).toBe(caseOf(name).reference.runs[0].checksum);
+      expect(run.content_ok).toBe(true);
+    }
+    const plan = nextDayPlan(ROWS);
+    expect(caseOf('initial').loader!.runs[0].etl!.counts).toMatchObject({
+      rows_read: ROWS,
+      inserted: ROWS,
+      updated: 0,
+      deleted: 0,
+      rejected: 0,
+    });
+    expect(caseOf('next-day').loader!.runs[0].etl!.counts).toMatchObject({
+      rows_read: plan.day2Rows,
+      inserted: plan.added,
+      updated: plan.changed,
+      deleted: plan.removed,
+      unchanged: plan.kept,
+      rejected: 0,
+    });
+  });
+
   it('syncs the same file again writing nothing to the table, and skips it with --if-changed', () => {
     const same = caseOf('same-file');
     expect(same.etl.runs[0].etl!.counts).toMatchObject({ rows_read: ROWS, inserted: 0, updated: 0, deleted: 0 });
@@ -162,5 +212,56 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     ]);
     expect(left.rows).toEqual([]);
     expect(readdirSync(dataDir).filter((f) => f.endsWith('.csv'))).toEqual([]);
+  });
+});
+
+describe('npm run bench --loader-memory 2000 --repeat 1 --json', () => {
+  let memory: LoaderMemoryResult;
+  let memoryDb: TestDatabase;
+
+  beforeAll(async () => {
+    memoryDb = await createTestDatabase('etl_bench_memory');
+    const run = await runBench([
+      '--loader-memory',
+      String(ROWS),
+      '--repeat',
+      '1',
+      '--seed',
+      String(SEED),
+      '--json',
+      '--database-url',
+      memoryDb.url,
+    ]);
+    if (run.code !== 0) throw new Error(`the memory check exited with ${run.code}:\n${run.stderr}\n${run.stdout}`);
+    memory = JSON.parse(run.stdout) as LoaderMemoryResult;
+  });
+
+  afterAll(async () => {
+    await memoryDb?.drop();
+  });
+
+  it('writes the records from code into an empty table and holds the peak RSS against the 250 MB bound', () => {
+    expect(memory).toMatchObject({
+      benchmark: 'etl-loader-memory',
+      bound_mib: 250,
+      within_bound: true,
+      ok: true,
+      settings: { records: ROWS, seed: SEED, repeat: 1 },
+    });
+    expect(memory.runs).toHaveLength(1);
+    const run = memory.runs[0];
+    expect(run.content_ok).toBe(true);
+    expect({ rows: run.rows_after, checksum: run.checksum }).toEqual(contentChecksum(day1Rows(SEED, ROWS)));
+    expect(run.etl.counts).toMatchObject({ rows_read: ROWS, inserted: ROWS, rejected: 0 });
+    expect(run.peak_rss_kib).toBeGreaterThan(10 * 1024);
+    expect(memory.max_peak_rss_mib).toBeCloseTo(run.peak_rss_kib! / 1024, 0);
+  });
+
+  it('drops its scratch databases', async () => {
+    const left = await memoryDb.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [memory.postgres.scratch_prefix],
+    );
+    expect(left.rows).toEqual([]);
   });
 });
