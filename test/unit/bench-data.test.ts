@@ -8,7 +8,8 @@ import { contentChecksum, csvField, csvLine, writeCsv } from '../../bench/csv-fi
 import { prepareData } from '../../bench/data-files.js';
 import { day1Rows, day2Rows, nextDayPlan, type Row } from '../../bench/dataset.js';
 import { parseEtlSummary } from '../../bench/etl-process.js';
-import { parseRowCount } from '../../bench/options.js';
+import { loaderFlags } from '../../bench/loader-process.js';
+import { benchOptions, parseRowCount } from '../../bench/options.js';
 import { mulberry32, scramble32 } from '../../bench/prng.js';
 import { median, medianPhases } from '../../bench/stats.js';
 import { normalizeEmail, normalizerFor } from '../../src/table/rules.js';
@@ -230,5 +231,21 @@ describe('reading results', () => {
     expect(parseRowCount('250k')).toBe(250_000);
     expect(() => parseRowCount('0')).toThrow(/--rows/);
     expect(() => parseRowCount('lots')).toThrow(/--rows/);
+  });
+
+  it('runs the records-from-code loader unless --no-loader, and its memory check with --loader-memory', () => {
+    expect(benchOptions([], {}, '/tmp')).toMatchObject({ loader: true, loaderMemory: undefined });
+    expect(benchOptions(['--no-loader'], {}, '/tmp').loader).toBe(false);
+    expect(benchOptions(['--loader-memory', '5M'], {}, '/tmp').loaderMemory).toBe(5_000_000);
+  });
+
+  it('gives the loader the --etl-flags that mean the same to it: --workers and --batch-size', () => {
+    expect(loaderFlags(['--workers', '4', '--if-changed', '--batch-size=5000', '--max-errors', '3'])).toEqual([
+      '--workers',
+      '4',
+      '--batch-size',
+      '5000',
+    ]);
+    expect(loaderFlags([])).toEqual([]);
   });
 });
