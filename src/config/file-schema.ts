@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { LoadFormat } from '../source/format.js';
 import type { DeleteRule, SyncMode } from '../table/spec.js';
 import { identifierProblem } from '../table/identifier.js';
-import { parseColumnType } from '../table/types.js';
+import { parseColumnType } from '../table/types/index.js';
 import { parseDuration } from './duration.js';
 import { closest } from './suggest.js';
 

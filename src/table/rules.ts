@@ -1,49 +1,48 @@
+/**
+ * What each column's rule makes of a source value: the followers rules (email, text) and typed
+ * columns. All of them are built on the converters in types/: one result type, one text check and
+ * one set of refusal reasons, so the same refusal reads the same whichever rule makes it.
+ */
 import type { ColumnRule } from './spec.js';
-import type { SourceValue } from './source-value.js';
-import { parseColumnType, typedNormalizer } from './types.js';
+import { parseColumnType, typedNormalizer } from './types/index.js';
+import { Refusals } from './types/refusals.js';
+import type { FieldResult, Normalizer } from './types/result.js';
+import { asText, textCheck } from './types/text.js';
 
-/** A field accepted and normalised to its stored text form (null is SQL NULL), or refused with a reason. */
-export type FieldResult = { ok: true; value: string | null } | { ok: false; reason: string };
+export type { Normalizer } from './types/result.js';
 
-/** Takes a CSV field (a string) or a JSON value (anything; undefined when the field is absent). */
-export type Normalizer = (value: SourceValue) => FieldResult;
-
-/** JSON numbers and booleans read as their text; absent and null read as empty. */
-function asText(value: SourceValue, column: string): string | FieldResult {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return { ok: false, reason: `${column} expects text, got ${Array.isArray(value) ? 'an array' : 'an object'}` };
-}
-
-/** Lengths count characters (code points), as varchar(n) does. */
-function checkText(value: string, maxLength: number | undefined, column: string): FieldResult {
-  if (value.includes('\0')) return { ok: false, reason: `${column} contains a NUL byte` };
-  if (maxLength !== undefined && value.length > maxLength) {
-    const length = [...value].length;
-    if (length > maxLength)
-      return { ok: false, reason: `${column} is ${length} characters long; at most ${maxLength} are allowed` };
-  }
-  return { ok: true, value };
-}
+/**
+ * The followers rules are not typed columns: they name "text" when a JSON value is of the wrong kind,
+ * and read an absent or null value as empty text (refused unless the rule allows empty text), never
+ * as SQL NULL.
+ */
+const rulesRefusals = (column: string) => new Refusals(column, 'text', false);
 
 const WHITESPACE = /\s/u;
 
 /** Email addresses are keys: trimmed, lowercased, one @ with text on both sides, no whitespace, <= 255. */
+function emailRule(r: Refusals): (raw: string) => FieldResult {
+  const check = textCheck(r, 255, 'replace');
+  // Unlike Refusals.invalid, the address is quoted whole: a key is at most 255 characters.
+  const bad = (email: string, what: string): FieldResult => ({
+    ok: false,
+    reason: `${r.column} ${JSON.stringify(email)} ${what}`,
+  });
+  return (raw) => {
+    const email = raw.trim().toLowerCase();
+    if (email === '') return r.empty;
+    const checked = check(email);
+    if (!checked.ok) return checked;
+    if (WHITESPACE.test(email)) return bad(email, 'contains whitespace');
+    const at = email.indexOf('@');
+    if (at < 0 || at !== email.lastIndexOf('@')) return bad(email, 'must contain exactly one @');
+    if (at === 0 || at === email.length - 1) return bad(email, 'needs text on both sides of the @');
+    return checked;
+  };
+}
+
 export function normalizeEmail(raw: string, column = 'email'): FieldResult {
-  const email = raw.trim().toLowerCase();
-  if (email === '') return { ok: false, reason: `${column} is empty` };
-  const checked = checkText(email, 255, column);
-  if (!checked.ok) return checked;
-  if (WHITESPACE.test(email)) return { ok: false, reason: `${column} ${JSON.stringify(email)} contains whitespace` };
-  const at = email.indexOf('@');
-  if (at < 0 || at !== email.lastIndexOf('@')) {
-    return { ok: false, reason: `${column} ${JSON.stringify(email)} must contain exactly one @` };
-  }
-  if (at === 0 || at === email.length - 1) {
-    return { ok: false, reason: `${column} ${JSON.stringify(email)} needs text on both sides of the @` };
-  }
-  return { ok: true, value: email };
+  return emailRule(rulesRefusals(column))(raw);
 }
 
 /** json/jsonb columns: fed with JSON text (a JSON source passes each member's text as written). */
@@ -59,20 +58,26 @@ export function takesJsonText(rule: ColumnRule): boolean {
  */
 export function normalizerFor(column: string, rule: ColumnRule, source: 'csv' | 'json' = 'csv'): Normalizer {
   switch (rule.kind) {
-    case 'email':
+    case 'email': {
+      const r = rulesRefusals(column);
+      const email = emailRule(r);
       return (input) => {
-        const raw = asText(input, column);
-        return typeof raw === 'string' ? normalizeEmail(raw, column) : raw;
+        const raw = asText(r, input) ?? '';
+        return typeof raw === 'string' ? email(raw) : raw;
       };
+    }
     case 'typed':
       return typedNormalizer(column, parseColumnType(rule.type), { nullable: rule.nullable, source });
-    case 'text':
+    case 'text': {
+      const r = rulesRefusals(column);
+      const check = textCheck(r, rule.maxLength, 'replace');
       return (input) => {
-        const raw = asText(input, column);
+        const raw = asText(r, input) ?? '';
         if (typeof raw !== 'string') return raw;
         const value = rule.trim ? raw.trim() : raw;
-        if (value === '' && !rule.allowEmpty) return { ok: false, reason: `${column} is empty` };
-        return checkText(value, rule.maxLength, column);
+        if (value === '' && !rule.allowEmpty) return r.empty;
+        return check(value);
       };
+    }
   }
 }

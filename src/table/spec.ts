@@ -4,11 +4,11 @@
  * followers-specific. Specs are plain data so they can be sent to worker threads.
  */
 
-/** How one field is validated and normalised; see target/rules.ts. */
+/** How one field is validated and normalised; see table/rules.ts. */
 export type ColumnRule =
   | { kind: 'email' }
   | { kind: 'text'; maxLength?: number; trim: boolean; allowEmpty: boolean }
-  /** A PostgreSQL type from a config file, validated by target/types.ts. */
+  /** A PostgreSQL type from a config file, parsed by table/column-type.ts and converted by table/types/. */
   | { kind: 'typed'; type: string; nullable: boolean };
 
 /** Rows whose `field` compares true delete their key instead of upserting it (e.g. op = 'D'). */

@@ -7,11 +7,11 @@
  * (github.com/max-mapper/csv-spectrum), the RFC 4180 section 2 examples, and JSONTestSuite
  * (github.com/nst/JSONTestSuite, the n_array_* and i_number_* / n_structure_* cases).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import { ConfigError, sync, SyncFailedError, type Flags } from '../../src/index.js';
 import { configForDefinition } from '../../src/sync/named.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import {
   configFor,
   followers,
@@ -22,13 +22,7 @@ import {
   tempFile,
 } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 async function rejects(loadId: string) {
   const r = await db.query<{ line: string; raw: string; reason: string }>(

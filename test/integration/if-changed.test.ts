@@ -7,18 +7,12 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeleteLimitError } from '../../src/merge/transaction.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { followers, stagingPartitions, syncCsv, tempFile } from '../helpers/sync.js';
 import { sync } from '../../src/index.js';
 import { configFor } from '../helpers/sync.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const day1 = 'email,full_name\nann@x.io,Ann\nbob@x.io,Bob\ncy@x.io,Cy\n';
 const day2 = 'email,full_name\nann@x.io,Ann\nbob@x.io,Robert\n';

@@ -7,24 +7,18 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import { ConfigError, sync } from '../../src/index.js';
 import { configForDefinition } from '../../src/sync/named.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
 import { configFor, followers, runCli } from '../helpers/sync.js';
 
 let dir: string;
-let db: TestDatabase;
+const db = useTestDatabase();
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'etl-parquet-'));
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
 });
 
 const at = (name: string) => join(dir, name);

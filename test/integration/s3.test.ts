@@ -8,15 +8,15 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sync } from '../../src/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
 import { ACCESS_KEY, SECRET_KEY, startFakeS3, type FakeS3 } from '../helpers/fake-s3.js';
 import { configFor, followers, runCli } from '../helpers/sync.js';
 
 let s3: FakeS3;
-let db: TestDatabase;
+const db = useTestDatabase();
 let dir: string;
 
 /** The AWS SDK reads its credentials from the environment (the default chain); nothing else may leak in. */
@@ -37,12 +37,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await s3.close();
 });
-beforeEach(async () => {
-  db = await createTestDatabase();
+beforeEach(() => {
   useCredentials();
-});
-afterEach(async () => {
-  await db.drop();
 });
 
 const people = (from: number, to: number, name = (i: number) => `Name ${i}`) =>

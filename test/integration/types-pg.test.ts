@@ -10,7 +10,7 @@
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseColumnType, typedNormalizer, type SourceValue, type TypedOptions } from '../../src/table/types.js';
+import { parseColumnType, typedNormalizer, type SourceValue, type TypedOptions } from '../../src/table/types/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /** An accepted input and, when it differs from the input, a literal PostgreSQL reads with the meaning the input has. */

@@ -5,7 +5,7 @@ import {
   type ColumnType,
   type SourceValue,
   type TypedOptions,
-} from '../../src/table/types.js';
+} from '../../src/table/types/index.js';
 
 function normalizer(column: string, type: string, options: Partial<TypedOptions> = {}) {
   return typedNormalizer(column, parseColumnType(type), { nullable: false, ...options });
