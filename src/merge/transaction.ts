@@ -164,7 +164,7 @@ async function mergeSteps(steps: Steps, spec: TargetSpec, loadId: string, option
  * mirror and upsert: one row per key, the file's last occurrence winning.
  *
  * Counting duplicate keys costs an aggregate over the whole load, and files rarely have any. When
- * the target has a unique key and no delete markers are involved, the merge first runs as if there
+ * the target has a unique key and the load staged no delete markers, the merge first runs as if there
  * were none, inside a savepoint: a repeated new key then fails the unique index, and in a mirror
  * the target afterwards holds exactly the load's distinct keys, so (rows before - deleted +
  * inserted) equals the staged rows unless some key repeated. Only then is the merge rolled back to
@@ -191,10 +191,14 @@ async function mergeByKey(
     Number((await steps.run('catalog', serverVersionNum())).rows[0]?.version ?? 0) >= MERGE_ALL_SINCE;
   // Into an empty table every key is new: a repeated one fails the unique index, whatever the mode.
   const checkable = before === 0 || spec.mode === 'mirror';
-  if (checkable && !spec.deleteWhen && (await steps.run('catalog', hasUniqueKey(spec))).rows[0]?.unique === true) {
+  // A delete rule that matched no row (a loader that wrote no delete() markers) changes nothing below.
+  const markedQuery = countMarked(spec, loadId);
+  const marked =
+    checkable && markedQuery ? Number((await steps.run('count_marked', markedQuery)).rows[0]?.n ?? 0) : undefined;
+  if (checkable && !marked && (await steps.run('catalog', hasUniqueKey(spec))).rows[0]?.unique === true) {
     await steps.sql('savepoint', 'SAVEPOINT etl_assume_distinct');
     try {
-      await applyChanges(steps, spec, loadId, options, counts, before, all);
+      await applyChanges(steps, spec, loadId, options, counts, before, all, marked === 0);
       if (before - counts.deleted + counts.inserted === counts.staged) {
         counts.duplicates = 0;
         counts.unchanged = counts.staged - counts.inserted - counts.updated;
@@ -212,10 +216,10 @@ async function mergeByKey(
   counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
   if (counts.duplicates > 0) await steps.run('duplicates', dropDuplicates(spec, loadId));
   const distinct = counts.staged - counts.duplicates;
-  const markedQuery = countMarked(spec, loadId);
-  const marked = markedQuery ? Number((await steps.run('duplicates', markedQuery)).rows[0]?.n ?? 0) : 0;
-  await applyChanges(steps, spec, loadId, options, counts, before, all);
-  counts.unchanged = distinct - marked - counts.inserted - counts.updated;
+  // Counted after duplicates are dropped: a marker that a later line of its key overrode is gone.
+  const markers = markedQuery ? Number((await steps.run('count_marked', markedQuery)).rows[0]?.n ?? 0) : 0;
+  await applyChanges(steps, spec, loadId, options, counts, before, all, markers === 0);
+  counts.unchanged = distinct - markers - counts.inserted - counts.updated;
 }
 
 /**
@@ -231,6 +235,7 @@ async function applyChanges(
   counts: LoadCounts,
   before: number,
   all: boolean,
+  noMarkers: boolean,
 ): Promise<void> {
   counts.deleted = 0;
   counts.updated = 0;
@@ -247,7 +252,8 @@ async function applyChanges(
     return;
   }
   if (spec.mode === 'mirror') counts.deleted += (await steps.run('delete', deleteAbsent(spec, loadId))).rowCount ?? 0;
-  const byMarker = deleteMarked(spec, loadId);
+  // With no marker staged, the marker delete would still join the whole target to find nothing.
+  const byMarker = noMarkers ? undefined : deleteMarked(spec, loadId);
   if (byMarker) counts.deleted += (await steps.run('delete', byMarker)).rowCount ?? 0;
   checkDeleteLimit(spec, options, counts.deleted, before);
   const written = (await steps.run('merge', mergeUpserts(spec, loadId))).rowCount ?? 0;
