@@ -5,7 +5,8 @@
  */
 import type { SettingDef, Values } from '../config/setting.js';
 import { ConfigError } from '../errors.js';
-import { choice, duration, integer, string, type Parser } from '../config/values.js';
+import { LOG_FORMAT_SETTING } from '../schedule/settings.js';
+import { duration, integer, string, type Parser } from '../config/values.js';
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -116,14 +117,7 @@ export const SERVE_SETTINGS = [
     help: 'on SIGTERM/SIGINT, how long running imports may take to finish before they are rolled back and left to another replica',
     parse: duration({ allowZero: true }),
   },
-  {
-    key: 'logFormat',
-    flag: '--log-format <format>',
-    env: 'LOG_FORMAT',
-    default: 'text',
-    help: 'text, or json for one JSON object per line',
-    parse: choice(['text', 'json'], 'a log format'),
-  },
+  LOG_FORMAT_SETTING,
 ] as const satisfies readonly SettingDef[];
 
 export type ServeSettingKey = (typeof SERVE_SETTINGS)[number]['key'];

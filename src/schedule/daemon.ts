@@ -14,6 +14,7 @@ import { silentLogger } from '../observe/log.js';
 import { sourceLabel } from '../source/input.js';
 import { DaemonMetrics, type SyncMetrics } from '../observe/metrics.js';
 import type { LoadCounts } from '../store/history.js';
+import { countsOfLoadRow, LOAD_COUNT_COLUMNS, type LoadCountRow } from '../store/status.js';
 import type { SyncConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { SyncResult } from '../sync/run.js';
@@ -246,21 +247,10 @@ async function probe(pool: pg.Pool): Promise<string> {
 }
 
 async function recordedCounts(pool: pg.Pool, loadId: string): Promise<LoadCounts | undefined> {
-  const r = await pool.query<Record<string, string>>(
-    `SELECT rows_read, rows_staged, rows_inserted, rows_updated, rows_unchanged, rows_deleted, rows_rejected, rows_duplicate
-       FROM etl_info_schema.loads WHERE load_id = $1`,
+  const r = await pool.query<LoadCountRow>(
+    `SELECT ${LOAD_COUNT_COLUMNS} FROM etl_info_schema.loads WHERE load_id = $1`,
     [loadId],
   );
   const row = r.rows[0];
-  if (!row) return undefined;
-  return {
-    read: Number(row.rows_read),
-    staged: Number(row.rows_staged),
-    inserted: Number(row.rows_inserted),
-    updated: Number(row.rows_updated),
-    unchanged: Number(row.rows_unchanged),
-    deleted: Number(row.rows_deleted),
-    rejected: Number(row.rows_rejected),
-    duplicates: Number(row.rows_duplicate),
-  };
+  return row ? countsOfLoadRow(row) : undefined;
 }

@@ -6,6 +6,16 @@
 import type { Resolved, SettingDef } from '../config/setting.js';
 import { boolean, choice, duration, integer, string, url } from '../config/values.js';
 
+/** How the long-running processes (etl daemon, etl serve, etl worker) write their log. */
+export const LOG_FORMAT_SETTING = {
+  key: 'logFormat',
+  flag: '--log-format <format>',
+  env: 'LOG_FORMAT',
+  default: 'text',
+  help: 'text, or json for one JSON object per line',
+  parse: choice(['text', 'json'], 'a log format'),
+} as const satisfies SettingDef;
+
 export const DAEMON_SETTINGS = [
   {
     key: 'cron',
@@ -101,14 +111,7 @@ export const DAEMON_SETTINGS = [
     help: 'address the health server listens on',
     parse: string,
   },
-  {
-    key: 'logFormat',
-    flag: '--log-format <format>',
-    env: 'LOG_FORMAT',
-    default: 'text',
-    help: 'text, or json for one JSON object per line',
-    parse: choice(['text', 'json'], 'a log format'),
-  },
+  LOG_FORMAT_SETTING,
 ] as const satisfies readonly SettingDef[];
 
 export type DaemonSettingKey = (typeof DAEMON_SETTINGS)[number]['key'];

@@ -20,6 +20,21 @@ export const HISTORY_SCHEMA = 'etl_info_schema';
 const LOADS = quoteTable(HISTORY_SCHEMA, 'loads');
 const REJECTS = quoteTable(HISTORY_SCHEMA, 'rejects');
 
+/** The rows_* columns of etl_info_schema.loads that hold a load's counts. */
+const LOAD_COUNT_FIELDS = [
+  'rows_read',
+  'rows_staged',
+  'rows_inserted',
+  'rows_updated',
+  'rows_unchanged',
+  'rows_deleted',
+  'rows_rejected',
+  'rows_duplicate',
+] as const;
+export const LOAD_COUNT_COLUMNS = LOAD_COUNT_FIELDS.join(', ');
+/** Those columns as pg returns them (bigint as text). */
+export type LoadCountRow = Record<(typeof LOAD_COUNT_FIELDS)[number], string>;
+
 export const DEFAULT_LOAD_LIMIT = 20;
 export const DEFAULT_REJECT_LIMIT = 100;
 export const MAX_LIMIT = 1_000_000;
@@ -96,14 +111,7 @@ const columns = [
   'dry_run',
   'started_at',
   'finished_at',
-  'rows_read',
-  'rows_staged',
-  'rows_inserted',
-  'rows_updated',
-  'rows_unchanged',
-  'rows_deleted',
-  'rows_rejected',
-  'rows_duplicate',
+  ...LOAD_COUNT_FIELDS,
   'error',
   'host',
   'pid',
@@ -173,16 +181,7 @@ export function toLoadRecord(row: LoadRow): LoadRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     durationMs: Math.max(0, Number(row.duration_ms)),
-    counts: {
-      read: Number(row.rows_read),
-      staged: Number(row.rows_staged),
-      inserted: Number(row.rows_inserted),
-      updated: Number(row.rows_updated),
-      unchanged: Number(row.rows_unchanged),
-      deleted: Number(row.rows_deleted),
-      rejected: Number(row.rows_rejected),
-      duplicates: Number(row.rows_duplicate),
-    },
+    counts: countsOfLoadRow(row),
     error: row.error,
     host: row.host,
     pid: row.pid,
@@ -330,4 +329,18 @@ export async function loadRejects(
       );
     return { load, ...(await findRejects(client, id, limit)) };
   });
+}
+
+/** A load's counts from its row in etl_info_schema.loads (bigint columns arrive as text). */
+export function countsOfLoadRow(row: LoadCountRow): LoadCounts {
+  return {
+    read: Number(row.rows_read),
+    staged: Number(row.rows_staged),
+    inserted: Number(row.rows_inserted),
+    updated: Number(row.rows_updated),
+    unchanged: Number(row.rows_unchanged),
+    deleted: Number(row.rows_deleted),
+    rejected: Number(row.rows_rejected),
+    duplicates: Number(row.rows_duplicate),
+  };
 }
