@@ -170,10 +170,14 @@ export function deleteAbsent(spec: TargetSpec, loadId: string): Statement {
  * The rows of the load that upsert, inserted with no join: the fast path into an empty target. In
  * key order, so the key's index grows at its right edge instead of splitting pages all over (at 1M
  * rows the unordered insert took longer than sorting first and inserting in order).
+ *
+ * `bytewiseKeys` names the key columns whose collation orders text as its UTF-8 bytes do (C, POSIX,
+ * C.UTF-8, the builtin provider): those sort under "C", which compares bytes instead of calling
+ * the C library's strcoll, for the same order (at 1M e-mail keys the insert took 5.7 s instead of 7.9 s).
  */
-export function insertAll(spec: TargetSpec, loadId: string): Statement {
+export function insertAll(spec: TargetSpec, loadId: string, bytewiseKeys: ReadonlySet<string> = new Set()): Statement {
   const order = keyColumns(spec)
-    .map((c) => staged(spec, c))
+    .map((c) => (bytewiseKeys.has(c.name) ? `${staged(spec, c)} COLLATE "C"` : staged(spec, c)))
     .join(', ');
   return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY ${order}`, values: [] };
 }
@@ -254,6 +258,26 @@ export function touchTableStatus(spec: TargetSpec): Statement {
     text: `INSERT INTO etl_info_schema.table_status (table_name, last_activity) VALUES ($1, now())
            ON CONFLICT (table_name) DO UPDATE SET last_activity = excluded.last_activity`,
     values: [spec.name],
+  };
+}
+
+/**
+ * The key columns of the target whose collation sorts text in UTF-8 byte (code point) order. A
+ * column's default collation is the database's; libc's C.UTF-8 and the builtin provider (17+) order
+ * by code point, as C does by byte, which is the same order for UTF-8.
+ */
+export function bytewiseKeyColumns(spec: TargetSpec): Statement {
+  return {
+    text: `SELECT a.attname AS name
+             FROM pg_attribute a
+             JOIN pg_collation c ON c.oid = a.attcollation
+             JOIN pg_database d ON d.datname = current_database()
+            WHERE a.attrelid = to_regclass($1) AND a.attname = ANY ($2::text[]) AND NOT a.attisdropped
+              AND CASE WHEN c.collname = 'default'
+                       THEN d.datlocprovider = 'b' OR (d.datlocprovider = 'c' AND d.datcollate IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8'))
+                       ELSE c.collprovider = 'b' OR (c.collprovider = 'c' AND c.collcollate IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8'))
+                  END`,
+    values: [quoteTable(spec.schema, spec.table), [...spec.key]],
   };
 }
 

@@ -16,6 +16,7 @@ import {
   dropDuplicates,
   hasUniqueKey,
   insertAll,
+  bytewiseKeyColumns,
   MERGE_ALL_SINCE,
   mergeAll,
   mergeUpserts,
@@ -240,7 +241,8 @@ async function applyChanges(
   counts.deleted = 0;
   counts.updated = 0;
   if (before === 0) {
-    counts.inserted = (await steps.run('insert', insertAll(spec, loadId))).rowCount ?? 0;
+    const bytewise = (await steps.run('catalog', bytewiseKeyColumns(spec))).rows.map((r) => String(r.name));
+    counts.inserted = (await steps.run('insert', insertAll(spec, loadId, new Set(bytewise)))).rowCount ?? 0;
     return;
   }
   if (all) {

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import {
+  bytewiseKeyColumns,
   createPartition,
   deleteAbsent,
   deleteMarked,
@@ -285,6 +286,27 @@ describe('staging columns', () => {
       `SELECT attname FROM pg_attribute WHERE attrelid = 'public.staging_followers'::regclass AND attnum > 0 ORDER BY attnum`,
     );
     expect(after.rows.map((r) => r.attname)).toEqual(['c1', 'c2', 'line', 'load_id']);
+  });
+});
+
+describe('the key order of an insert into an empty table', () => {
+  it('sorts under "C" exactly the key columns whose collation orders like bytes', async () => {
+    const icu = (await client.query(`SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'`)).rowCount === 1;
+    await client.query(
+      `CREATE TABLE public.keyed (k_c text COLLATE "C", k_posix varchar(20) COLLATE "POSIX", k_int integer,
+                                  ${icu ? 'k_icu text COLLATE "und-x-icu",' : ''} other text COLLATE "C")`,
+    );
+    const columns = ['k_c', 'k_posix', 'k_int', ...(icu ? ['k_icu'] : [])].map((name) => ({
+      name,
+      sqlType: 'text',
+      source: name,
+      rule: { kind: 'typed' as const, type: 'text', nullable: false },
+    }));
+    const spec: TargetSpec = { ...followersTarget, table: 'keyed', key: columns.map((c) => c.name), columns };
+    const statement = bytewiseKeyColumns(spec);
+    const found = (await client.query<{ name: string }>(statement.text, statement.values)).rows.map((r) => r.name);
+    // "other" is C too, but not a key; integers have no collation; ICU's root locale is not byte order.
+    expect(found.sort()).toEqual(['k_c', 'k_posix']);
   });
 });
 

@@ -65,6 +65,19 @@ describe('merge statements', () => {
     );
   });
 
+  it('sorts a key whose collation orders like bytes under "C", and others under their own collation', () => {
+    const spec: TargetSpec = {
+      ...followersTarget,
+      key: ['region', 'email'],
+      columns: [
+        { name: 'region', sqlType: 'text', source: 'region', rule: { kind: 'typed', type: 'text', nullable: false } },
+        ...followersTarget.columns,
+      ],
+    };
+    expect(insertAll(spec, loadId, new Set(['email'])).text).toMatch(/ORDER BY s\."c1", s\."c2" COLLATE "C"$/);
+    expect(insertAll(spec, loadId).text).toMatch(/ORDER BY s\."c1", s\."c2"$/);
+  });
+
   it('stages user columns by position, so names like line and load_id cannot collide with its own', () => {
     const spec: TargetSpec = {
       ...followersTarget,
