@@ -2,42 +2,25 @@
 import type pg from 'pg';
 import type { LoadCounts } from '../store/history.js';
 import type { ImportRow } from '../store/imports.js';
+import { countsOfLoadRow, LOAD_COUNT_COLUMNS, type LoadCountRow } from '../store/status.js';
 
-export interface ImportCounts {
-  read: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  rejected: number;
-  duplicates: number;
-}
+/** A load's counts as an import shows them (staged is internal). */
+export type ImportCounts = Omit<LoadCounts, 'staged'>;
 
 /** The counts of the import's load as recorded in the history (also for a failed load: what it read). */
 export async function loadCounts(db: pg.ClientBase | pg.Pool, loadIds: string[]): Promise<Map<string, ImportCounts>> {
   const out = new Map<string, ImportCounts>();
   if (loadIds.length === 0) return out;
-  const r = await db.query<Record<string, string>>(
-    `SELECT load_id, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_deleted, rows_rejected, rows_duplicate
-       FROM etl_info_schema.loads WHERE load_id = ANY($1::uuid[])`,
+  const r = await db.query<LoadCountRow & { load_id: string }>(
+    `SELECT load_id, ${LOAD_COUNT_COLUMNS} FROM etl_info_schema.loads WHERE load_id = ANY($1::uuid[])`,
     [loadIds],
   );
-  for (const row of r.rows)
-    out.set(row.load_id, {
-      read: Number(row.rows_read),
-      inserted: Number(row.rows_inserted),
-      updated: Number(row.rows_updated),
-      unchanged: Number(row.rows_unchanged),
-      deleted: Number(row.rows_deleted),
-      rejected: Number(row.rows_rejected),
-      duplicates: Number(row.rows_duplicate),
-    });
+  for (const row of r.rows) out.set(row.load_id, countsOf(countsOfLoadRow(row)));
   return out;
 }
 
-function countsOf(row: ImportRow, fromLoad: ImportCounts | undefined): ImportCounts | null {
-  const c: LoadCounts | ImportCounts | null | undefined = row.counts ?? fromLoad;
-  if (!c) return null;
+/** Only the counts an import answer shows, whatever else the object carries. */
+function countsOf(c: ImportCounts): ImportCounts {
   return {
     read: c.read,
     inserted: c.inserted,
@@ -69,7 +52,7 @@ export function importView(row: ImportRow, fromLoad?: ImportCounts) {
     },
     load_id: row.loadId,
     progress: { bytes: row.bytesRead, bytes_total: row.bytesTotal, rows: row.rowsRead, rows_staged: row.rowsStaged },
-    counts: countsOf(row, fromLoad),
+    counts: row.counts ? countsOf(row.counts) : (fromLoad ?? null),
     attempts: row.attempts,
     cancel_requested: row.cancelRequested,
     error: row.error ? { message: row.error, code: row.errorCode ?? 'load_failed' } : null,
