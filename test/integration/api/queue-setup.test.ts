@@ -25,6 +25,7 @@ function newPool(db: TestDatabase, pools: pg.Pool[]): pg.Pool {
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   // Dropping the database terminates any session still closing; that is expected here, not an error.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('error', () => undefined);
   pools.push(pool);
   return pool;
 }
