@@ -7,7 +7,7 @@ import { quoteIdent, quoteLiteral, quoteTable } from '../db/quote.js';
 import type { Statement } from '../db/statement.js';
 import { UUID_PATTERN } from '../db/uuid.js';
 import { DELETE_FLAG, LINE_COLUMN, LOAD_ID_COLUMN, stagedName, stagedNameOf } from '../load/staging-columns.js';
-import { keyColumns, valueColumns, type ColumnSpec, type TargetSpec } from '../table/spec.js';
+import { keyColumns, type ColumnSpec, type TargetSpec } from '../table/spec.js';
 
 const TEXT_TYPES = /^(text|varchar|character varying|char|character|bpchar)\b/i;
 
@@ -17,7 +17,7 @@ function stagedRef(spec: TargetSpec, col: ColumnSpec, alias = 's'): string {
 }
 
 /** Staging stores text; a non-text target column compares against the value cast to its type. */
-function staged(spec: TargetSpec, col: ColumnSpec, alias = 's'): string {
+export function staged(spec: TargetSpec, col: ColumnSpec, alias = 's'): string {
   const ref = stagedRef(spec, col, alias);
   return TEXT_TYPES.test(col.sqlType.trim()) ? ref : `${ref}::${col.sqlType}`;
 }
@@ -147,7 +147,8 @@ export function dropDuplicates(spec: TargetSpec, loadId: string): Statement {
   };
 }
 
-function keyMatch(spec: TargetSpec): string {
+/** The join of target rows (t) to staged rows (s) by key, typed as the target's columns. */
+export function keyMatch(spec: TargetSpec): string {
   return keyColumns(spec)
     .map((c) => `t.${quoteIdent(c.name)} = ${staged(spec, c)}`)
     .join(' AND ');
@@ -155,15 +156,6 @@ function keyMatch(spec: TargetSpec): string {
 
 export function countTarget(spec: TargetSpec): Statement {
   return { text: `SELECT count(*)::bigint AS n FROM ${quoteTable(spec.schema, spec.table)}`, values: [] };
-}
-
-/** Rows whose key is absent from this load: an anti-join on the key, never a clock comparison. */
-export function deleteAbsent(spec: TargetSpec, loadId: string): Statement {
-  return {
-    text: `DELETE FROM ${quoteTable(spec.schema, spec.table)} AS t
-            WHERE NOT EXISTS (SELECT 1 FROM ${partitionTable(spec, loadId)} AS s WHERE ${keyMatch(spec)})`,
-    values: [],
-  };
 }
 
 /**
@@ -180,72 +172,6 @@ export function insertAll(spec: TargetSpec, loadId: string, bytewiseKeys: Readon
     .map((c) => (bytewiseKeys.has(c.name) ? `${staged(spec, c)} COLLATE "C"` : staged(spec, c)))
     .join(', ');
   return { text: `${insertFromStaging(spec, loadId)} WHERE true${upsertRows(spec)} ORDER BY ${order}`, values: [] };
-}
-
-/** MERGE's clauses that rewrite changed rows and insert new keys (delete markers excluded). */
-function upsertClauses(spec: TargetSpec): string[] {
-  const clauses: string[] = [];
-  const notMarked = spec.deleteWhen ? ` AND NOT s.${FLAG}` : '';
-  const values = valueColumns(spec);
-  if (values.length > 0) {
-    const sets = values.map((c) => `${quoteIdent(c.name)} = ${staged(spec, c)}`);
-    if (spec.modifiedColumn) sets.push(`${quoteIdent(spec.modifiedColumn)} = now()`);
-    const current = values.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
-    const incoming = values.map((c) => staged(spec, c)).join(', ');
-    clauses.push(
-      `WHEN MATCHED${notMarked} AND ROW(${current}) IS DISTINCT FROM ROW(${incoming}) THEN UPDATE SET ${sets.join(', ')}`,
-    );
-  }
-  const cols = spec.columns.map((c) => quoteIdent(c.name));
-  const vals = spec.columns.map((c) => staged(spec, c));
-  if (spec.modifiedColumn) {
-    cols.push(quoteIdent(spec.modifiedColumn));
-    vals.push('now()');
-  }
-  clauses.push(`WHEN NOT MATCHED${notMarked} THEN INSERT (${cols.join(', ')}) VALUES (${vals.join(', ')})`);
-  return clauses;
-}
-
-function mergeHead(spec: TargetSpec, loadId: string): string {
-  return `MERGE INTO ${quoteTable(spec.schema, spec.table)} AS t
-            USING ${partitionTable(spec, loadId)} AS s
-               ON ${keyMatch(spec)}`;
-}
-
-/**
- * PostgreSQL 15 and 16: one join that rewrites changed rows and inserts new keys. Deletes run
- * before it (deleteAbsent, deleteMarked); its row count is inserted + updated together.
- */
-export function mergeUpserts(spec: TargetSpec, loadId: string): Statement {
-  return { text: `${mergeHead(spec, loadId)}\n  ${upsertClauses(spec).join('\n  ')}`, values: [] };
-}
-
-/**
- * PostgreSQL 17+: the whole change in one join (`WHEN NOT MATCHED BY SOURCE` deletes the keys a
- * mirror's file lacks), returning how many rows each action touched.
- */
-export function mergeAll(spec: TargetSpec, loadId: string): Statement {
-  const clauses: string[] = [];
-  if (spec.deleteWhen) clauses.push(`WHEN MATCHED AND s.${FLAG} THEN DELETE`);
-  clauses.push(...upsertClauses(spec));
-  if (spec.mode === 'mirror') clauses.push('WHEN NOT MATCHED BY SOURCE THEN DELETE');
-  return {
-    text: `WITH m AS (${mergeHead(spec, loadId)}
-  ${clauses.join('\n  ')}
-  RETURNING merge_action() AS action)
-SELECT count(*) FILTER (WHERE action = 'INSERT')::bigint AS inserted,
-       count(*) FILTER (WHERE action = 'UPDATE')::bigint AS updated,
-       count(*) FILTER (WHERE action = 'DELETE')::bigint AS deleted
-  FROM m`,
-    values: [],
-  };
-}
-
-/** The first version whose MERGE has `WHEN NOT MATCHED BY SOURCE` and `RETURNING merge_action()`. */
-export const MERGE_ALL_SINCE = 170000;
-
-export function serverVersionNum(): Statement {
-  return { text: `SELECT current_setting('server_version_num')::int AS version`, values: [] };
 }
 
 /** Memory for the merge's hash joins and sorts, for this transaction only. */

@@ -11,20 +11,25 @@ import {
   countDuplicates,
   countMarked,
   countTarget,
-  deleteAbsent,
   deleteMarked,
   dropDuplicates,
   hasUniqueKey,
   insertAll,
   bytewiseKeyColumns,
-  MERGE_ALL_SINCE,
-  mergeAll,
-  mergeUpserts,
   partitionTable,
-  serverVersionNum,
   setWorkMem,
   touchTableStatus,
 } from './sql.js';
+import {
+  analyzeDiff,
+  countDiff,
+  createDiff,
+  deleteDiff,
+  deleteNullKeys,
+  dropDiff,
+  insertDiff,
+  updateDiff,
+} from './diff.js';
 import type { Statement } from '../db/statement.js';
 import { PG_CODES, pgCode } from '../errors.js';
 
@@ -38,11 +43,6 @@ export interface MergeOptions {
   source: string;
   /** work_mem for the merge transaction (e.g. 256MB), so its hash joins do not spill to disk. */
   workMem: string;
-  /**
-   * Run the whole change as one MERGE (PostgreSQL 17+) or as deletes plus a MERGE of upserts (15, 16).
-   * Undefined: by the server's version. Tests set it to exercise both on one server.
-   */
-  mergeAll?: boolean;
   /** Test hook, called inside the transaction right before COMMIT. */
   beforeCommit?: () => void | Promise<void>;
 }
@@ -187,9 +187,6 @@ async function mergeByKey(
     );
   }
   const before = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
-  const all =
-    options.mergeAll ??
-    Number((await steps.run('catalog', serverVersionNum())).rows[0]?.version ?? 0) >= MERGE_ALL_SINCE;
   // Into an empty table every key is new: a repeated one fails the unique index, whatever the mode.
   const checkable = before === 0 || spec.mode === 'mirror';
   // A delete rule that matched no row (a loader that wrote no delete() markers) changes nothing below.
@@ -199,7 +196,7 @@ async function mergeByKey(
   if (checkable && !marked && (await steps.run('catalog', hasUniqueKey(spec))).rows[0]?.unique === true) {
     await steps.sql('savepoint', 'SAVEPOINT etl_assume_distinct');
     try {
-      await applyChanges(steps, spec, loadId, options, counts, before, all, marked === 0);
+      await applyChanges(steps, spec, loadId, options, counts, before);
       if (before - counts.deleted + counts.inserted === counts.staged) {
         counts.duplicates = 0;
         counts.unchanged = counts.staged - counts.inserted - counts.updated;
@@ -219,14 +216,15 @@ async function mergeByKey(
   const distinct = counts.staged - counts.duplicates;
   // Counted after duplicates are dropped: a marker that a later line of its key overrode is gone.
   const markers = markedQuery ? Number((await steps.run('count_marked', markedQuery)).rows[0]?.n ?? 0) : 0;
-  await applyChanges(steps, spec, loadId, options, counts, before, all, markers === 0);
+  await applyChanges(steps, spec, loadId, options, counts, before);
   counts.unchanged = distinct - markers - counts.inserted - counts.updated;
 }
 
 /**
  * Makes the target equal to the (distinct) load and fills in inserted, updated and deleted. An
- * empty target takes a plain insert (no join); otherwise one MERGE does everything on PostgreSQL
- * 17+, and on 15/16 the deletes run first and one MERGE rewrites changed rows and inserts new keys.
+ * empty target takes a plain insert (no join); otherwise the difference is computed first (one join,
+ * see diff.ts) and only its rows are deleted, rewritten and inserted. The delete limit is checked
+ * against the difference, before anything is written.
  */
 async function applyChanges(
   steps: Steps,
@@ -235,34 +233,34 @@ async function applyChanges(
   options: MergeOptions,
   counts: LoadCounts,
   before: number,
-  all: boolean,
-  noMarkers: boolean,
 ): Promise<void> {
   counts.deleted = 0;
   counts.updated = 0;
+  counts.inserted = 0;
   if (before === 0) {
-    const bytewise = (await steps.run('catalog', bytewiseKeyColumns(spec))).rows.map((r) => String(r.name));
-    counts.inserted = (await steps.run('insert', insertAll(spec, loadId, new Set(bytewise)))).rowCount ?? 0;
+    counts.inserted =
+      (await steps.run('insert', insertAll(spec, loadId, await bytewiseKeys(steps, spec)))).rowCount ?? 0;
     return;
   }
-  if (all) {
-    const row = (await steps.run('merge', mergeAll(spec, loadId))).rows[0];
-    counts.inserted = Number(row?.inserted ?? 0);
-    counts.updated = Number(row?.updated ?? 0);
-    counts.deleted = Number(row?.deleted ?? 0);
-    checkDeleteLimit(spec, options, counts.deleted, before);
-    return;
+  await steps.run('diff', createDiff(spec, loadId));
+  await steps.run('diff', analyzeDiff());
+  const diff = (await steps.run('diff', countDiff(spec))).rows[0];
+  checkDeleteLimit(spec, options, Number(diff?.deleted ?? 0), before);
+  if (Number(diff?.deleted ?? 0) > 0) {
+    counts.deleted = (await steps.run('delete', deleteDiff(spec))).rowCount ?? 0;
+    if (Number(diff?.gone_null_key ?? 0) > 0)
+      counts.deleted += (await steps.run('delete', deleteNullKeys(spec))).rowCount ?? 0;
   }
-  if (spec.mode === 'mirror') counts.deleted += (await steps.run('delete', deleteAbsent(spec, loadId))).rowCount ?? 0;
-  // With no marker staged, the marker delete would still join the whole target to find nothing.
-  const byMarker = noMarkers ? undefined : deleteMarked(spec, loadId);
-  if (byMarker) counts.deleted += (await steps.run('delete', byMarker)).rowCount ?? 0;
-  checkDeleteLimit(spec, options, counts.deleted, before);
-  const written = (await steps.run('merge', mergeUpserts(spec, loadId))).rowCount ?? 0;
-  // MERGE on 15/16 reports inserts and updates together; the rows it added tell them apart.
-  const after = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
-  counts.inserted = after - before + counts.deleted;
-  counts.updated = written - counts.inserted;
+  const update = updateDiff(spec);
+  if (update && Number(diff?.updated ?? 0) > 0) counts.updated = (await steps.run('update', update)).rowCount ?? 0;
+  if (Number(diff?.inserted ?? 0) > 0)
+    counts.inserted = (await steps.run('insert', insertDiff(spec, await bytewiseKeys(steps, spec)))).rowCount ?? 0;
+  await steps.run('diff', dropDiff());
+}
+
+/** The key columns that can sort under "C" for the same order (see insertAll). */
+async function bytewiseKeys(steps: Steps, spec: TargetSpec): Promise<Set<string>> {
+  return new Set((await steps.run('catalog', bytewiseKeyColumns(spec))).rows.map((r) => String(r.name)));
 }
 
 function checkDeleteLimit(spec: TargetSpec, options: MergeOptions, deleted: number, before: number): void {

@@ -202,7 +202,7 @@ describe('npm run bench --rows 2000 --repeat 1 --json', () => {
     }
     // the phase breakdown names each merge statement
     expect(Object.keys(caseOf('next-day').etl.phases_median_ms ?? {})).toEqual(
-      expect.arrayContaining(['setup_ms', 'read_parse_stage_ms', 'worker_parse_ms', 'worker_copy_ms', 'merge.merge']),
+      expect.arrayContaining(['setup_ms', 'read_parse_stage_ms', 'worker_parse_ms', 'worker_copy_ms', 'merge.diff']),
     );
   });
 

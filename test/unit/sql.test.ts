@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral, quoteTable } from '../../src/db/quote.js';
-import {
-  copyInto,
-  createPartition,
-  deleteAbsent,
-  insertAll,
-  mergeAll,
-  mergeUpserts,
-  partitionName,
-} from '../../src/merge/sql.js';
+import { countDiff, createDiff, deleteDiff, deleteNullKeys, insertDiff, updateDiff } from '../../src/merge/diff.js';
+import { copyInto, createPartition, insertAll, partitionName } from '../../src/merge/sql.js';
 import { createStagingTable } from '../../src/table/ddl.js';
 import { followersTarget } from '../../src/table/followers.js';
 import type { TargetSpec } from '../../src/table/spec.js';
@@ -25,38 +18,51 @@ describe('identifier quoting', () => {
 });
 
 describe('merge statements', () => {
-  it('deletes absent rows with an anti-join on the key, never a clock comparison', () => {
-    const sql = deleteAbsent(followersTarget, loadId).text;
-    expect(sql).toMatch(
-      /DELETE FROM "public"\."followers" AS t\s+WHERE NOT EXISTS \(SELECT 1 FROM "public"\."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s WHERE t\."email" = s\."c1"\)/,
+  const oneLine = (text: string) => text.replace(/\s+/g, ' ');
+  const part = '"public"."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11"';
+
+  it("finds a mirror's changes in one full join: gone keys, new keys, rows whose values differ", () => {
+    const sql = oneLine(createDiff(followersTarget, loadId).text);
+    expect(sql).toContain('CREATE TEMPORARY TABLE etl_diff ON COMMIT DROP AS');
+    expect(sql).toContain(
+      `SELECT CASE WHEN s."line" IS NULL THEN 'D' WHEN t.ctid IS NULL THEN 'I' ELSE 'U' END AS etl_op, coalesce(t."email", s."c1") AS "c1", s."c2" AS "c2"`,
     );
+    expect(sql).toContain(`FROM "public"."followers" AS t FULL JOIN ${part} AS s ON t."email" = s."c1"`);
+    expect(sql).toContain(
+      `WHERE s."line" IS NULL OR (t.ctid IS NULL) OR (t.ctid IS NOT NULL AND s."line" IS NOT NULL AND (ROW(t."full_name") IS DISTINCT FROM ROW(s."c2")))`,
+    );
+    // never a clock comparison: what is gone is what the file lacks
     expect(sql).not.toMatch(/last_activity|modified_at/);
   });
 
-  it('merges upserts in one join: rewrites only rows whose values differ, inserts new keys, stamps modified_at', () => {
-    const sql = mergeUpserts(followersTarget, loadId).text.replace(/\s+/g, ' ');
-    expect(sql).toContain(
-      'MERGE INTO "public"."followers" AS t USING "public"."staging_followers_0b7c6a528f4e4c7e9a573f0d2a1b9c11" AS s ON t."email" = s."c1"',
+  it('in upsert mode joins from staging only (nothing is gone), and a delete marker deletes a key that exists', () => {
+    const upsert = oneLine(createDiff({ ...followersTarget, mode: 'upsert' }, loadId).text);
+    expect(upsert).toContain(`FROM ${part} AS s LEFT JOIN "public"."followers" AS t`);
+    expect(upsert).not.toContain(`'D'`);
+    const marked = oneLine(
+      createDiff({ ...followersTarget, deleteWhen: { field: 'op', op: '=', value: 'D' } }, loadId).text,
     );
-    expect(sql).toContain(
-      'WHEN MATCHED AND ROW(t."full_name") IS DISTINCT FROM ROW(s."c2") THEN UPDATE SET "full_name" = s."c2", "modified_at" = now()',
-    );
-    expect(sql).toContain(
-      'WHEN NOT MATCHED THEN INSERT ("email", "full_name", "modified_at") VALUES (s."c1", s."c2", now())',
-    );
-    expect(sql).not.toContain('BY SOURCE');
+    expect(marked).toContain(`CASE WHEN s."line" IS NULL OR s."etl_delete" THEN 'D'`);
+    expect(marked).toContain(`(t.ctid IS NULL AND NOT s."etl_delete")`);
+    expect(marked).toContain(`(s."etl_delete" OR ROW(t."full_name") IS DISTINCT FROM ROW(s."c2"))`);
   });
 
-  it('on PostgreSQL 17+ deletes absent keys in the same MERGE and returns what each action did', () => {
-    const sql = mergeAll(followersTarget, loadId).text.replace(/\s+/g, ' ');
-    expect(sql).toContain('WHEN NOT MATCHED BY SOURCE THEN DELETE RETURNING merge_action() AS action');
-    expect(sql).toContain(`count(*) FILTER (WHERE action = 'DELETE')::bigint AS deleted`);
-    const upsert = mergeAll({ ...followersTarget, mode: 'upsert' }, loadId).text;
-    expect(upsert).not.toContain('BY SOURCE');
-    const marked = mergeAll({ ...followersTarget, deleteWhen: { field: 'op', op: '=', value: 'D' } }, loadId).text;
-    expect(marked.replace(/\s+/g, ' ')).toContain(
-      'WHEN MATCHED AND s."etl_delete" THEN DELETE WHEN MATCHED AND NOT s."etl_delete" AND ROW',
+  it('applies only the difference: deletes and rewrites by key, inserts new keys in key order, stamps modified_at', () => {
+    expect(oneLine(deleteDiff(followersTarget).text)).toBe(
+      `DELETE FROM "public"."followers" AS t USING pg_temp.etl_diff AS d WHERE d.etl_op = 'D' AND t."email" = d."c1"`,
     );
+    expect(oneLine(updateDiff(followersTarget)!.text)).toBe(
+      `UPDATE "public"."followers" AS t SET "full_name" = d."c2", "modified_at" = now() FROM pg_temp.etl_diff AS d WHERE d.etl_op = 'U' AND t."email" = d."c1"`,
+    );
+    expect(oneLine(insertDiff(followersTarget, new Set(['email'])).text)).toBe(
+      `INSERT INTO "public"."followers" ("email", "full_name", "modified_at") SELECT d."c1", d."c2", now() FROM pg_temp.etl_diff AS d WHERE d.etl_op = 'I' ORDER BY d."c1" COLLATE "C"`,
+    );
+    expect(oneLine(countDiff(followersTarget).text)).toContain(
+      `count(*) FILTER (WHERE etl_op = 'D' AND ("c1" IS NULL))::bigint AS gone_null_key`,
+    );
+    expect(deleteNullKeys(followersTarget).text).toBe(`DELETE FROM "public"."followers" AS t WHERE t."email" IS NULL`);
+    // a table of keys only has nothing to rewrite
+    expect(updateDiff({ ...followersTarget, columns: followersTarget.columns.slice(0, 1) })).toBeUndefined();
   });
 
   it('inserts into an empty target with no join, in key order', () => {
@@ -110,12 +116,12 @@ describe('merge statements', () => {
         { name: 'order', sqlType: 'text', source: 'o', rule: { kind: 'text', trim: true, allowEmpty: false } },
       ],
     };
-    const sql = [deleteAbsent(hostile, loadId), mergeUpserts(hostile, loadId), mergeAll(hostile, loadId)]
+    const sql = [createDiff(hostile, loadId), deleteDiff(hostile), updateDiff(hostile)!, insertDiff(hostile)]
       .map((s) => s.text)
       .join('\n');
     expect(sql).toContain('"we""ird"."Select; DROP TABLE x; --"');
     expect(sql).toContain('t."Key Col" = s."c1"::integer');
-    expect(sql).toContain('"order" = s."c2"');
+    expect(sql).toContain('"order" = d."c2"');
     expect(copyInto(hostile, loadId)).toBe(
       `COPY "public"."stage""_0b7c6a528f4e4c7e9a573f0d2a1b9c11" ("c1", "c2", "line") FROM STDIN`,
     );
