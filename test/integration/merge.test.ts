@@ -4,7 +4,7 @@
  * never a nested loop over the whole table.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import { bytewiseKeyColumns, createPartition, insertAll, partitionTable } from '../../src/merge/sql.js';
