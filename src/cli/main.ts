@@ -7,6 +7,7 @@ import { serveCommand } from './serve-command.js';
 import { workerCommand } from './worker-command.js';
 import { keysCommand } from './keys-command.js';
 import { EXIT } from './exit-codes.js';
+import { redactSecrets } from '../observe/redact.js';
 
 const program = new Command('etl')
   .description(
@@ -34,7 +35,7 @@ try {
     // --help and --version exit 0; every usage mistake is exit code 2.
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
-    process.stderr.write(`etl error: ${(error as Error).message}\n`);
+    process.stderr.write(`etl error: ${redactSecrets(error instanceof Error ? error.message : String(error))}\n`);
     process.exitCode = EXIT.failed;
   }
 }

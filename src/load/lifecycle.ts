@@ -110,6 +110,12 @@ export interface LoadEnvironment {
 /** Too many bad records: the load fails, but its history and rejects stay for the user to inspect. */
 class TooManyRejectsError extends Error {}
 
+/**
+ * After an abort, how long the cleanup waits for the database to accept a connection (or the connect
+ * timeout, when shorter). A database it cannot reach is left to the next sync, which cleans up.
+ */
+const ABORT_CONNECT_MS = 5_000;
+
 type State = 'open' | 'committing' | 'committed' | 'parked' | 'aborted' | 'failed';
 
 /** Opens a load: after this resolves, chunks can be staged; on failure nothing of it is left. */
@@ -128,7 +134,7 @@ export class Load {
   private readonly sockets = new SocketRegistry();
   private readonly control: pg.Client;
   /** History writes that must work even when the control connection is in a failed transaction. */
-  private readonly side: pg.Pool;
+  private side: pg.Pool;
   private readonly compensations = new Compensations();
   private readonly counts = zeroCounts();
   private readonly warnings: string[];
@@ -163,17 +169,22 @@ export class Load {
     this.connection = withLimits(env.db.connection, plan.settings.limits);
     this.control = new pg.Client(this.sockets.track({ ...this.connection, application_name: `etl sync ${name}` }));
     this.control.on('error', () => undefined); // surfaced by the next query on it
-    this.side = new pg.Pool({
-      ...this.sockets.track(this.connection),
-      application_name: `etl sync ${name} (history)`,
-      min: plan.settings.minConnections > 0 ? 1 : 0,
-      max: 2,
-      idleTimeoutMillis: 1000,
-    });
-    this.side.on('error', () => undefined);
+    this.side = this.sidePool(this.connection);
     this.warnings = plan.warnings ?? [];
     this.rejects = new RejectSink(this.loadId, plan.settings.rejectsFile, plan.placeRejects !== undefined);
     env.signal?.addEventListener('abort', this.onAbort);
+  }
+
+  private sidePool(connection: pg.ClientConfig): pg.Pool {
+    const pool = new pg.Pool({
+      ...this.sockets.track(connection),
+      application_name: `etl sync ${this.plan.spec.name} (history)`,
+      min: this.plan.settings.minConnections > 0 ? 1 : 0,
+      max: 2,
+      idleTimeoutMillis: 1000,
+    });
+    pool.on('error', () => undefined);
+    return pool;
   }
 
   /** Whether the load can still take records. */
@@ -690,13 +701,21 @@ export class Load {
    * Stop at once, whatever is waiting: workers (and their COPY sockets) are terminated, and this
    * thread's sockets are cut, so a stalled network cannot hold the load. The server notices a cut
    * socket only when it next talks to the client, so a merge (or lock wait) is ended explicitly.
-   * The compensations then run on fresh connections.
+   * The compensations then run on fresh connections that wait at most ABORT_CONNECT_MS to connect:
+   * a stopping run is not held for the whole connect timeout by a network that stalls.
    */
   private readonly onAbort = () => {
     const interrupted = new SyncAbortedError(`sync of ${this.plan.spec.name} interrupted`, this.loadId);
     void this.pool?.abort(interrupted).catch(() => undefined);
     this.sockets.destroyAll();
-    if (this.controlPid !== undefined) void endBackend(this.connection, this.controlPid);
+    const cleanup = {
+      ...this.connection,
+      connectionTimeoutMillis: Math.min(this.connection.connectionTimeoutMillis ?? ABORT_CONNECT_MS, ABORT_CONNECT_MS),
+    };
+    const cut = this.side;
+    this.side = this.sidePool(cleanup);
+    void cut.end().catch(() => undefined);
+    if (this.controlPid !== undefined) void endBackend(cleanup, this.controlPid);
   };
 
   private classify(error: unknown): Error {

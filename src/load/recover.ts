@@ -24,12 +24,15 @@ function alive(pid: number): boolean {
 }
 
 /**
- * What can truthfully be said of a run that left its load running: it stopped before recording an
- * outcome, either killed or cut off from the database (so that it could not clean up); on this host
- * it can also be told whether its process is gone.
+ * What can truthfully be said of a run that left its load running: the database restarted under it,
+ * or else it stopped before recording an outcome, either killed or cut off from the database (so
+ * that it could not clean up); on this host it can also be told whether its process is gone.
  */
 function whyAbandoned(load: RunningLoad): string {
   const who = `pid ${load.pid ?? '?'} on ${load.host ?? 'an unknown host'}`;
+  // A server that started after the load did restarted under it: every connection of the run was lost.
+  if (load.restartedAt !== null)
+    return `the database restarted (at ${load.restartedAt.toISOString()}) while it ran: its run (${who}) lost its database connection and could not clean up`;
   const how = 'it was killed, or it lost its database connection and could not clean up';
   if (load.host === hostname() && load.pid !== null && !alive(load.pid))
     return `its process (${who}) is gone: it stopped without finishing the load (${how})`;

@@ -95,14 +95,18 @@ export interface RunningLoad {
   loadId: string;
   host: string | null;
   pid: number | null;
+  /** When the database server started, if that was after the load started: it restarted under the load. */
+  restartedAt: Date | null;
 }
 
 export async function runningLoads(db: pg.ClientBase | pg.Pool, table: string): Promise<RunningLoad[]> {
-  const r = await db.query<{ load_id: string; host: string | null; pid: number | null }>(
-    `SELECT load_id, host, pid FROM etl_info_schema.loads WHERE table_name = $1 AND status = 'running'`,
+  const r = await db.query<{ load_id: string; host: string | null; pid: number | null; restarted_at: Date | null }>(
+    `SELECT load_id, host, pid,
+            CASE WHEN pg_postmaster_start_time() > started_at THEN pg_postmaster_start_time() END AS restarted_at
+       FROM etl_info_schema.loads WHERE table_name = $1 AND status = 'running'`,
     [table],
   );
-  return r.rows.map((row) => ({ loadId: row.load_id, host: row.host, pid: row.pid }));
+  return r.rows.map((row) => ({ loadId: row.load_id, host: row.host, pid: row.pid, restartedAt: row.restarted_at }));
 }
 
 export async function markAborted(db: pg.ClientBase | pg.Pool, loadId: string, reason: string): Promise<void> {

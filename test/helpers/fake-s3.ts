@@ -19,6 +19,8 @@ export interface FakeS3 {
   throttle(n: number): void;
   /** GETs of this key send the headers and this many bytes, then cut the connection. */
   cutAfter(key: string, bytes: number): void;
+  /** GETs of this key send the headers and this many bytes, then nothing more, the connection left open. */
+  stallAfter(key: string, bytes: number): void;
   /** Requests seen: method and path (with query). */
   requests: string[];
   /** Sends every environment variable the AWS SDK needs to reach this server. */
@@ -47,6 +49,7 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
   const pageSize = options.pageSize ?? 1000;
   const buckets = new Map<string, Map<string, Buffer>>();
   const cuts = new Map<string, number>();
+  const stalls = new Map<string, number>();
   const requests: string[] = [];
   let throttled = 0;
 
@@ -119,6 +122,11 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
       res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
       return;
     }
+    const stall = stalls.get(key);
+    if (stall !== undefined && status === 200) {
+      res.write(body.subarray(0, stall));
+      return;
+    }
     res.end(body.subarray(start, end + 1));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -136,6 +144,9 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
     },
     cutAfter(key, bytes) {
       cuts.set(key, bytes);
+    },
+    stallAfter(key, bytes) {
+      stalls.set(key, bytes);
     },
     env(overrides = {}) {
       return {

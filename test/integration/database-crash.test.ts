@@ -116,7 +116,9 @@ describe('the database crashes mid-load', () => {
     );
     expect(next.code).toBe(0);
     expect(next.stderr).toMatch(
-      new RegExp(`load ${loadId} of followers was abandoned \\(its process \\(pid \\d+ on .+\\) is gone`),
+      new RegExp(
+        `load ${loadId} of followers was abandoned \\(the database restarted \\(at [0-9T:.-]+Z\\) while it ran: its run \\(pid \\d+ on .+\\) lost its database connection and could not clean up\\)`,
+      ),
     );
     const history = await query<{ load_id: string; status: string; error: string | null }>(
       restarted,
@@ -124,7 +126,9 @@ describe('the database crashes mid-load', () => {
     );
     expect(history.map((l) => l.status)).toEqual(['succeeded', 'aborted', 'succeeded']);
     expect(history[1]).toMatchObject({ load_id: loadId });
-    expect(history[1].error).toMatch(/^abandoned: its process .* is gone: it stopped without finishing the load/);
+    expect(history[1].error).toMatch(
+      /^abandoned: the database restarted \(at [0-9T:.-]+Z\) while it ran: its run \(pid \d+ on .+\) lost its database connection and could not clean up; a later sync removed its staging rows$/,
+    );
     expect(
       await query(
         restarted,

@@ -13,7 +13,16 @@ import { sync } from '../../src/index.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
 import { ACCESS_KEY, SECRET_KEY, startFakeS3, type FakeS3 } from '../helpers/fake-s3.js';
-import { configFor, followers, runCli } from '../helpers/sync.js';
+import {
+  configFor,
+  finished,
+  followers,
+  loads,
+  runCli,
+  stagingPartitions,
+  startCli,
+  waitFor,
+} from '../helpers/sync.js';
 
 let s3: FakeS3;
 const db = useTestDatabase();
@@ -292,5 +301,33 @@ describe('the CLI with s3:// sources', () => {
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain('GET s3://bucket/cli/people.csv: access denied (InvalidAccessKeyId)');
     expect(denied.stderr + denied.stdout).not.toContain(SECRET_KEY);
+  });
+
+  it('rolls back at once on SIGTERM while an object stalls mid-body', async () => {
+    s3.put('bucket', 'cli/before.csv', csvOf(people(0, 2)));
+    const env = {
+      DATABASE_URL: db.url,
+      ...s3.env(),
+      AWS_CONFIG_FILE: join(dir, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+    };
+    expect((await runCli(['sync', '--file', 's3://bucket/cli/before.csv'], env)).code).toBe(0);
+    const body = csvOf(people(10, 2000));
+    s3.put('bucket', 'cli/stalls.csv', body);
+    s3.stallAfter('cli/stalls.csv', body.length / 2);
+    const child = startCli(['sync', '--file', 's3://bucket/cli/stalls.csv'], env);
+    const done = finished(child);
+    const loadId = await waitFor(
+      async () => (await loads(db)).find((l) => l.status === 'running')?.load_id as string | undefined,
+      30_000,
+      'a running load',
+    );
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); rolled back');
+    expect(await followers(db)).toEqual(asTable(people(0, 2)));
+    expect((await loads(db)).find((l) => l.load_id === loadId)).toMatchObject({ status: 'aborted' });
+    expect(await stagingPartitions(db)).toEqual([]);
   });
 });
