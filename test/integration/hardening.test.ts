@@ -301,6 +301,23 @@ describe("names at PostgreSQL's limits", () => {
     expect(schema.rowCount).toBe(0);
   });
 
+  it('refuses a NUL byte in a table or column name at configuration time (exit 2), before connecting', async () => {
+    const data = tempFile('code,n\na,1\n');
+    const withColumn = entry('one', 'plain', data);
+    withColumn.columns[1] = { ...withColumn.columns[1], name: 'n\u0000' };
+    for (const [sync, where] of [
+      [entry('one', 'ta\u0000ble', data), 'syncs[0].target.table "ta\\u0000ble"'],
+      [withColumn, 'syncs[0].columns[1].name "n\\u0000"'],
+    ] as const) {
+      const config = tempFile(JSON.stringify({ syncs: [sync] }), 'etl.config.json');
+      const r = await runCli(['sync', 'one', '--config', config], { DATABASE_URL: db.url });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${where} contains a NUL byte`);
+    }
+    const schema = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'etl_info_schema'`);
+    expect(schema.rowCount).toBe(0);
+  });
+
   it('syncs two tables of 63 bytes that share 60, each with its own staging table', async () => {
     const prefix = 'y'.repeat(60);
     const config = tempFile(
