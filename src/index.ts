@@ -4,7 +4,8 @@ import type { DatabaseSetting, SyncConfig } from './config/types.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { silentLogger, type Logger } from './observe/log.js';
 import type { DaemonConfig } from './schedule/config.js';
-import { runDaemonWith, type DaemonOptions } from './schedule/daemon.js';
+import type { DaemonOptions } from './schedule/daemon.js';
+import type { ServeOptions } from './api/serve.js';
 import type { NamedDaemonConfig } from './schedule/named-config.js';
 import { migrate as applyMigrations, type MigrateResult } from './store/migrate.js';
 import type { LoadProgress } from './load/result.js';
@@ -131,14 +132,24 @@ export type { DaemonOptions } from './schedule/daemon.js';
  * Runs sync() on the configured schedule until options.signal is aborted, opening the database once;
  * with a NamedDaemonConfig, each of its syncs on its own schedule, with its own retries and breaker.
  */
-export function runDaemon(config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
+export async function runDaemon(config: DaemonConfig | NamedDaemonConfig, options: DaemonOptions = {}): Promise<void> {
+  // Loaded on use, like runServe: a one-off `etl sync` does not pay for the daemon's metrics and HTTP modules.
+  const { runDaemonWith } = await import('./schedule/daemon.js');
   return runDaemonWith((syncConfig, db, log, signal) => sync(syncConfig, { db, log, signal }), config, options);
 }
 
 // etl serve / etl worker: the bulk-import HTTP API and its workers, sharing a pg-boss queue (src/api/).
-export { runServe, type ServeOptions } from './api/serve.js';
+export type { ServeOptions } from './api/serve.js';
+/**
+ * Runs the HTTP API and/or a queue worker until options.signal is aborted. Its modules (fastify,
+ * pg-boss) are loaded on first use, so every other command starts without them.
+ */
+export async function runServe(options: ServeOptions): Promise<void> {
+  const serve = await import('./api/serve.js');
+  return serve.runServe(options);
+}
 export { SyncCatalog } from './api/catalog.js';
 export { resolveServeSettings, type ServeSettings } from './api/config.js';
 export { SERVE_SETTINGS, type ServeFlags } from './api/settings.js';
-export { pickupBoundSeconds } from './api/queue.js';
+export { pickupBoundSeconds } from './api/config.js';
 export { createApiKey, listApiKeys, revokeApiKey, type ApiKey, type KeyScope } from './api/keys.js';

@@ -18,6 +18,16 @@ export interface ServeSettings {
   logFormat: 'text' | 'json';
 }
 
+/** After a failed attempt, how long pg-boss waits before offering the job again (see queue.ts). */
+export const RETRY_DELAY_SECONDS = 1;
+/** How often an idle worker asks the queue for a job. */
+export const POLLING_INTERVAL_SECONDS = 1;
+
+/** The longest a job of a dead worker waits before another worker starts it again. */
+export function pickupBoundSeconds(settings: ServeSettings): number {
+  return settings.jobTimeoutSeconds + settings.queueMaintenanceSeconds + RETRY_DELAY_SECONDS + POLLING_INTERVAL_SECONDS;
+}
+
 export function resolveServeSettings(flags: ServeFlags, env: Env, options: { insecureNoAuth: boolean }): ServeSettings {
   const s = resolveSettings(SERVE_SETTINGS, flags, env);
   return Object.freeze({

@@ -13,20 +13,13 @@ import PgBoss from 'pg-boss';
 import type pg from 'pg';
 import type { Database } from '../db/connect.js';
 import { MIGRATION_LOCK_NAMESPACE } from '../store/advisory.js';
-import type { ServeSettings } from './config.js';
+import { RETRY_DELAY_SECONDS, type ServeSettings } from './config.js';
 
 export const QUEUE_SCHEMA = 'etl_queue';
 export const IMPORT_QUEUE = 'etl-imports';
-export const RETRY_DELAY_SECONDS = 1;
-export const POLLING_INTERVAL_SECONDS = 1;
 
 export interface ImportJob {
   importId: string;
-}
-
-/** The longest a job of a dead worker waits before another worker starts it again. */
-export function pickupBoundSeconds(settings: ServeSettings): number {
-  return settings.jobTimeoutSeconds + settings.queueMaintenanceSeconds + RETRY_DELAY_SECONDS + POLLING_INTERVAL_SECONDS;
 }
 
 /** Second key under the migration namespace: held while one replica sets up the queue. */

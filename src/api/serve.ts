@@ -14,18 +14,11 @@ import type { FieldLogger } from '../observe/json-log.js';
 import { hasActiveKeys } from '../store/api-keys.js';
 import { migrate } from '../store/migrate.js';
 import type { SyncCatalog } from './catalog.js';
-import type { ServeSettings } from './config.js';
 import type { ApiContext } from './context.js';
 import { runImportJob, STEP_ASIDE_SECONDS, type JobContext } from './jobs.js';
 import { ApiMetrics } from './metrics.js';
-import {
-  enqueueImport,
-  IMPORT_QUEUE,
-  pickupBoundSeconds,
-  POLLING_INTERVAL_SECONDS,
-  startQueue,
-  type ImportJob,
-} from './queue.js';
+import { enqueueImport, IMPORT_QUEUE, startQueue, type ImportJob } from './queue.js';
+import { pickupBoundSeconds, POLLING_INTERVAL_SECONDS, type ServeSettings } from './config.js';
 import { buildApp } from './server.js';
 import { UploadStager } from './upload-stage.js';
 
