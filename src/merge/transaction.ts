@@ -98,6 +98,19 @@ class Steps {
   async sql(name: string, text: string): Promise<void> {
     await this.run(name, { text, values: [] });
   }
+
+  private analyzed = false;
+
+  /**
+   * Fresh statistics of the staging partition, taken before the first statement that joins or
+   * groups it (the planner then picks hash joins for a large load instead of nested loops). An
+   * insert into an empty table reads the partition once in key order and needs none.
+   */
+  async analyzeStaging(spec: TargetSpec, loadId: string): Promise<void> {
+    if (this.analyzed) return;
+    this.analyzed = true;
+    await this.sql('analyze', `ANALYZE ${partitionTable(spec, loadId)}`);
+  }
 }
 
 export async function mergeLoad(
@@ -142,14 +155,13 @@ export async function mergeInTransaction(
 async function mergeSteps(steps: Steps, spec: TargetSpec, loadId: string, options: MergeOptions): Promise<LoadCounts> {
   const counts = { ...options.counts };
   await steps.run('begin', setWorkMem(options.workMem));
-  // Fresh statistics let the planner pick hash joins for a large load instead of nested loops.
-  await steps.sql('analyze', `ANALYZE ${partitionTable(spec, loadId)}`);
   if (spec.mode === 'append') {
     counts.inserted = (await steps.run('insert', appendAll(spec, loadId))).rowCount ?? 0;
     const marked = countMarked(spec, loadId);
     counts.deleted = 0;
     if (marked) {
       // In append mode a delete marker removes every row with that key (including older appends).
+      await steps.analyzeStaging(spec, loadId);
       counts.deleted = (await steps.run('delete_marked', deleteMarked(spec, loadId)!)).rowCount ?? 0;
     }
   } else {
@@ -187,6 +199,8 @@ async function mergeByKey(
     );
   }
   const before = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
+  // Outside the savepoint below, so a rollback to it does not take the statistics with it.
+  if (before > 0) await steps.analyzeStaging(spec, loadId);
   // Into an empty table every key is new: a repeated one fails the unique index, whatever the mode.
   const checkable = before === 0 || spec.mode === 'mirror';
   // A delete rule that matched no row (a loader that wrote no delete() markers) changes nothing below.
@@ -210,6 +224,7 @@ async function mergeByKey(
     await steps.sql('savepoint', 'ROLLBACK TO SAVEPOINT etl_assume_distinct');
   }
 
+  await steps.analyzeStaging(spec, loadId);
   const dup = await steps.run('duplicates', countDuplicates(spec, loadId));
   counts.duplicates = Number(dup.rows[0]?.duplicates ?? 0);
   if (counts.duplicates > 0) await steps.run('duplicates', dropDuplicates(spec, loadId));
@@ -242,6 +257,7 @@ async function applyChanges(
       (await steps.run('insert', insertAll(spec, loadId, await bytewiseKeys(steps, spec)))).rowCount ?? 0;
     return;
   }
+  await steps.analyzeStaging(spec, loadId);
   await steps.run('diff', createDiff(spec, loadId));
   await steps.run('diff', analyzeDiff());
   const diff = (await steps.run('diff', countDiff(spec))).rows[0];
