@@ -217,6 +217,28 @@ describe('incremental sync from a postgres source', () => {
     expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
   });
 
+  it('reads the rows inside the consistency delay on a full extract, so a mirror keeps them', async () => {
+    await source.query(USERS);
+    await source.query(`INSERT INTO users (id, email, updated_at) VALUES
+      (1, 'a@example.com', now() - interval '2 hours'), (2, 'b@example.com', now() - interval '2 hours')`);
+    const mirror = usersEntry({ consistency_delay: '1h' }, { mode: 'mirror' });
+    await sync(configOf(mirror, { full: true }));
+    await source.query(`UPDATE users SET email = 'bob@example.com', updated_at = now() WHERE id = 2`);
+
+    // Row 2 changed inside the delay: the full extract still reads it (a mirror would delete it
+    // otherwise), but the cursor stays at the last row before the bound.
+    const full = await sync(configOf(mirror, { full: true }));
+    expect(full.counts).toMatchObject({ read: 2, updated: 1, unchanged: 1, deleted: 0 });
+    expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
+    const row1 = (await text(source, `SELECT updated_at::text AS t FROM users WHERE id = 1`))[0].t;
+    expect(await savedCursor()).toEqual({ users_copy: [row1, '1'] });
+
+    // The next incremental run reads row 2 again once the delay has passed (here: a shorter delay).
+    const next = await sync(configOf(usersEntry({ consistency_delay: '0' })));
+    expect(next.counts).toMatchObject({ read: 1, unchanged: 1 });
+    expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
+  });
+
   it('deletes the keys of soft-deleted rows through delete_when', async () => {
     await source.query(USERS);
     await source.query(`INSERT INTO users (id, email, updated_at) VALUES
