@@ -180,6 +180,31 @@ describe('incremental sync from a postgres source', () => {
     expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
   });
 
+  it('bounds a timestamp cursor without time zone in the source’s own time zone', async () => {
+    // The application writes local wall-clock time (New York, behind UTC) into a timestamp column.
+    await source.query(`ALTER DATABASE ${source.name} SET TimeZone = 'America/New_York'`);
+    await source.query(
+      `CREATE TABLE events (id bigint PRIMARY KEY, email text NOT NULL, updated_at timestamp NOT NULL)`,
+    );
+    await source.query(`INSERT INTO events VALUES (1, 'old@example.com', localtimestamp - interval '2 hours')`);
+    const writer = await source.client();
+    await writer.query('BEGIN');
+    await writer.query(`INSERT INTO events VALUES (2, 'late@example.com', localtimestamp - interval '30 minutes')`);
+    await source.query(`INSERT INTO events VALUES (3, 'quick@example.com', localtimestamp - interval '20 minutes')`);
+    const entry = (delay: string) =>
+      usersEntry({ table: 'events', consistency_delay: delay }, { columns: userColumns.slice(0, 2) });
+
+    const first = await sync(configOf(entry('1h')));
+    expect(first.counts).toMatchObject({ read: 1, inserted: 1 });
+    await writer.query('COMMIT');
+    await writer.end();
+    const second = await sync(configOf(entry('10m')));
+    expect(second.counts).toMatchObject({ read: 2, inserted: 2 });
+    expect(await text(target, 'SELECT id, email FROM users_copy ORDER BY id')).toEqual(
+      await text(source, 'SELECT id, email FROM events ORDER BY id'),
+    );
+  });
+
   it('warns about rows with a null cursor on incremental runs and loads them on a full extract', async () => {
     await source.query(USERS);
     await source.query(`INSERT INTO users (id, email, updated_at) VALUES
