@@ -428,6 +428,52 @@ describe('several targets in one commit', () => {
     expect(Object.keys(await savedCursor('accounts'))).toEqual(['identities', 'credentials']);
   });
 
+  it('deletes children before parents, so a parent and its children can go in one run', async () => {
+    await source.query(`
+      ALTER TABLE identities ADD deleted boolean NOT NULL DEFAULT false;
+      ALTER TABLE credentials ADD deleted boolean NOT NULL DEFAULT false;
+      INSERT INTO identities VALUES (1, 'ann', now() - interval '2 hours'), (2, 'bob', now() - interval '2 hours'),
+        (3, 'cat', now() - interval '2 hours');
+      INSERT INTO credentials VALUES (10, 1, 's1', now() - interval '2 hours'), (11, 2, 's2', now() - interval '2 hours'),
+        (12, 3, 's3', now() - interval '2 hours')`);
+    const [identities, credentials] = entry.targets;
+    const withDeletes = {
+      ...entry,
+      targets: [
+        { ...identities, delete_when: 'deleted = true' },
+        {
+          ...credentials,
+          query: 'SELECT id, identity_id, secret, deleted, updated_at FROM credentials',
+          delete_when: 'deleted = true',
+        },
+      ],
+    };
+    await sync(configOf(withDeletes));
+
+    // Soft-deleted at the source: identity 1 and its credential, in one run.
+    await source.query(`
+      UPDATE identities SET deleted = true, updated_at = now() - interval '1 minute' WHERE id = 1;
+      UPDATE credentials SET deleted = true, updated_at = now() - interval '1 minute' WHERE id = 10`);
+    const soft = await sync(configOf(withDeletes));
+    expect(soft.tables?.map((t) => [t.target, t.counts.deleted])).toEqual([
+      ['identities', 1],
+      ['credentials', 1],
+    ]);
+
+    // Removed at the source: a full extract into mirrors deletes identity 2 and its credential.
+    await source.query(`DELETE FROM credentials WHERE id = 11; DELETE FROM identities WHERE id = 2`);
+    const mirrors = { ...withDeletes, targets: withDeletes.targets.map((t) => ({ ...t, mode: 'mirror' })) };
+    const full = await sync(configOf(mirrors, { full: true }));
+    expect(full.tables?.map((t) => [t.target, t.counts.read, t.counts.deleted, t.counts.unchanged])).toEqual([
+      ['identities', 2, 1, 1],
+      ['credentials', 2, 1, 1],
+    ]);
+    expect(await contents()).toEqual({
+      identities: [{ id: '3', name: 'cat' }],
+      credentials: [{ id: '12', identity_id: '3', secret: 's3' }],
+    });
+  });
+
   it('reports a busy target as a lock conflict and leaves the other target untouched', async () => {
     await source.query(`INSERT INTO identities VALUES (1, 'ann', now() - interval '1 hour')`);
     // Another run holds the lock of identities (taken after credentials, in name order).
