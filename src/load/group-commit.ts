@@ -1,7 +1,8 @@
 /**
  * Several loads committed as one: an incremental sync stages each of its targets in its own load,
  * then merges them all in ONE transaction, in the order given (parents before children, so foreign
- * keys hold), with the sync's own bookkeeping (its cursor) written in the same transaction. Either
+ * keys hold; the deletes run first, children before parents), with the sync's own bookkeeping (its
+ * cursor) written in the same transaction. Either
  * every target changes and the cursor moves, or nothing does and every load is rolled back.
  */
 import type pg from 'pg';
@@ -31,6 +32,9 @@ export async function commitTogether(loads: readonly Load[], options: GroupCommi
   const mergeStart = performance.now();
   try {
     await client.query('BEGIN');
+    // Deletes children first, then merges parents first: foreign keys between the targets hold
+    // whether a run inserts or deletes a parent and its children.
+    if (loads.length > 1) for (const load of [...loads].reverse()) await load.deleteFirstInGroup(client);
     for (const load of loads) await load.mergeInGroup(client);
     if (options.dryRun) await client.query('ROLLBACK');
     else {

@@ -28,7 +28,7 @@ import { SocketRegistry } from '../db/sockets.js';
 import { redactSecrets } from '../observe/redact.js';
 import { ConfigError, LoadClosedError, messageOf, SyncAbortedError, SyncFailedError } from '../errors.js';
 import { copyInto, createPartition, dropPartition } from '../merge/sql.js';
-import { mergeInTransaction, mergeLoad } from '../merge/transaction.js';
+import { deleteFirstInGroup, mergeInTransaction, mergeLoad, type DeletedFirst } from '../merge/transaction.js';
 import type { Logger } from '../observe/log.js';
 import type { Chunk } from '../source/splitter.js';
 import { ensureTarget } from '../store/ensure-target.js';
@@ -156,6 +156,8 @@ export class Load {
   private refused = 0;
   private workerTime = { parseMs: 0, copyMs: 0 };
   private mergeSteps: Record<string, number> = {};
+  /** In a group of several loads: what the first pass deleted from the target. */
+  private deletedFirst?: DeletedFirst;
   /** --if-changed: the table's last successful load, when the source is compared with it. */
   private last: Fingerprint | undefined;
   /** --if-changed found the source unchanged before reading it: nothing was staged. */
@@ -470,10 +472,21 @@ export class Load {
     return this.control;
   }
 
+  /** The group's first pass (children first): this load's deletes, before any target merges. */
+  async deleteFirstInGroup(client: pg.ClientBase): Promise<void> {
+    const { steps, ...deleted } = await deleteFirstInGroup(client, this.plan.spec, this.loadId, {
+      maxDeletePercent: this.plan.settings.maxDeletePercent,
+      source: this.plan.source,
+    });
+    this.deletedFirst = deleted;
+    this.mergeSteps = steps;
+  }
+
   /** This load's merge, inside the group's open transaction on `client`. */
   async mergeInGroup(client: pg.ClientBase): Promise<void> {
     const { spec, settings } = this.plan;
     const merged = await mergeInTransaction(client, spec, this.loadId, {
+      deletedFirst: this.deletedFirst,
       workMem: settings.workMem,
       allowEmpty: settings.allowEmpty,
       maxDeletePercent: settings.maxDeletePercent,
@@ -482,7 +495,7 @@ export class Load {
       source: this.plan.source,
     });
     Object.assign(this.counts, merged.counts);
-    this.mergeSteps = merged.steps;
+    for (const [step, ms] of Object.entries(merged.steps)) this.mergeSteps[step] = (this.mergeSteps[step] ?? 0) + ms;
   }
 
   /** The group is about to COMMIT: a lost connection from here on may have committed this load. */

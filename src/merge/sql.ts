@@ -91,6 +91,33 @@ export function deleteMarked(spec: TargetSpec, loadId: string): Statement | unde
   };
 }
 
+/**
+ * The keys whose last staged line is a delete marker: removed from the target before any target of
+ * a group merges (children first), so a parent's delete never runs while its children still exist.
+ */
+export function deleteMarkedLast(spec: TargetSpec, loadId: string): Statement | undefined {
+  if (!spec.deleteWhen) return undefined;
+  return {
+    text: `DELETE FROM ${quoteTable(spec.schema, spec.table)} AS t
+            USING (SELECT DISTINCT ON (${keyGroup(spec)}) * FROM ${partitionTable(spec, loadId)}
+                    ORDER BY ${keyGroup(spec)}, ${LINE} DESC) AS s
+            WHERE ${keyMatch(spec)} AND s.${FLAG}`,
+    values: [],
+  };
+}
+
+/**
+ * A mirror's keys the load lacks (an anti-join on the key, never a clock comparison): removed in
+ * a group's first pass, children first. A single load finds them in its difference (diff.ts).
+ */
+export function deleteAbsent(spec: TargetSpec, loadId: string): Statement {
+  return {
+    text: `DELETE FROM ${quoteTable(spec.schema, spec.table)} AS t
+            WHERE NOT EXISTS (SELECT 1 FROM ${partitionTable(spec, loadId)} AS s WHERE ${keyMatch(spec)})`,
+    values: [],
+  };
+}
+
 export function countMarked(spec: TargetSpec, loadId: string): Statement | undefined {
   if (!spec.deleteWhen) return undefined;
   return {

@@ -12,6 +12,8 @@ import {
   countMarked,
   countTarget,
   deleteMarked,
+  deleteAbsent,
+  deleteMarkedLast,
   dropDuplicates,
   hasUniqueKey,
   insertAll,
@@ -45,6 +47,14 @@ export interface MergeOptions {
   workMem: string;
   /** Test hook, called inside the transaction right before COMMIT. */
   beforeCommit?: () => void | Promise<void>;
+  /** In a group: what deleteFirstInGroup() already removed from this target. */
+  deletedFirst?: DeletedFirst;
+}
+
+/** A group's first pass on one target: its row count before, and the rows it deleted. */
+export interface DeletedFirst {
+  before: number;
+  deleted: number;
 }
 
 /** The load has no rows and the user did not ask for an empty target. */
@@ -151,6 +161,30 @@ export async function mergeInTransaction(
   return { counts, steps: steps.ms };
 }
 
+/**
+ * A group's first pass, run on its targets children first inside the group's transaction: the
+ * keys whose last line is a delete marker and, for a mirror, the keys the load lacks. The merges
+ * that follow (parents first) then find nothing to delete, so a parent is never deleted while a
+ * child still references it. Append loads are left to their merge.
+ */
+export async function deleteFirstInGroup(
+  client: pg.ClientBase,
+  spec: TargetSpec,
+  loadId: string,
+  options: Pick<MergeOptions, 'maxDeletePercent' | 'source'>,
+): Promise<DeletedFirst & { steps: Record<string, number> }> {
+  const steps = new Steps(client);
+  const before = Number((await steps.run('count_target', countTarget(spec))).rows[0]?.n ?? 0);
+  let deleted = 0;
+  if (spec.mode !== 'append') {
+    if (spec.mode === 'mirror') deleted += (await steps.run('delete', deleteAbsent(spec, loadId))).rowCount ?? 0;
+    const byMarker = deleteMarkedLast(spec, loadId);
+    if (byMarker) deleted += (await steps.run('delete', byMarker)).rowCount ?? 0;
+    checkDeleteLimit(spec, options, deleted, before);
+  }
+  return { before, deleted, steps: steps.ms };
+}
+
 /** The statements of one load's merge (no BEGIN/COMMIT): the target's change and its history rows. */
 async function mergeSteps(steps: Steps, spec: TargetSpec, loadId: string, options: MergeOptions): Promise<LoadCounts> {
   const counts = { ...options.counts };
@@ -166,6 +200,7 @@ async function mergeSteps(steps: Steps, spec: TargetSpec, loadId: string, option
     }
   } else {
     await mergeByKey(steps, spec, loadId, options, counts);
+    counts.deleted += options.deletedFirst?.deleted ?? 0;
   }
   if (options.dryRun) return counts;
   await steps.run('record', touchTableStatus(spec));
@@ -279,7 +314,15 @@ async function bytewiseKeys(steps: Steps, spec: TargetSpec): Promise<Set<string>
   return new Set((await steps.run('catalog', bytewiseKeyColumns(spec))).rows.map((r) => String(r.name)));
 }
 
-function checkDeleteLimit(spec: TargetSpec, options: MergeOptions, deleted: number, before: number): void {
+function checkDeleteLimit(
+  spec: TargetSpec,
+  options: Pick<MergeOptions, 'maxDeletePercent' | 'source' | 'deletedFirst'>,
+  deletedNow: number,
+  beforeNow: number,
+): void {
+  // In a group, counted from the target as it was before the first pass.
+  const deleted = deletedNow + (options.deletedFirst?.deleted ?? 0);
+  const before = options.deletedFirst?.before ?? beforeNow;
   if (before === 0 || options.maxDeletePercent === undefined) return;
   const share = (deleted * 100) / before;
   if (share > options.maxDeletePercent) {

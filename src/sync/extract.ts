@@ -1,7 +1,7 @@
 /**
  * Feeds one target's load from its query: rows page by page in cursor order, cut into batches of
  * whole rows for the load's worker pool (which validates, converts and COPYs them). Returns the
- * cursor tuple of the last row read in cursor order: where the next run starts.
+ * cursor tuple of the last row read in cursor order up to the run's bound: where the next run starts.
  */
 import type { PostgresTable } from '../config/postgres-source.js';
 import type { Load } from '../load/lifecycle.js';
@@ -41,5 +41,9 @@ export async function extractInto(load: Load, request: ExtractRequest): Promise<
     const end = rows[rows.length - 1];
     last = shape.cursorIndexes.map((i) => end[i]!);
   }
+  // A full extract holds every row (a mirror deletes what it lacks), so it also reads the rows past
+  // the bound; the cursor stays at the bound, and the next run reads those rows again.
+  if (request.full && request.until !== undefined)
+    for await (const rows of reader.pages(table, shape, { after: last })) await stagePage(rows);
   return last;
 }

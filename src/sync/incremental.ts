@@ -108,7 +108,8 @@ export async function runIncremental(config: SyncConfig, env: IncrementalEnviron
       loads.set(table.target.name, load);
     }
     const saved = await startingPoint(env.db, source, full);
-    const until = untimed ? undefined : await reader.upperBound(source.consistencyDelayMs);
+    const bound = untimed ? undefined : await reader.upperBound(source.consistencyDelayMs);
+    const until = bound?.until;
 
     const positions: Record<string, CursorTuple> = full ? {} : { ...saved?.positions };
     for (let i = 0; i < source.tables.length; i += 1) {
@@ -118,7 +119,8 @@ export async function runIncremental(config: SyncConfig, env: IncrementalEnviron
         table,
         shape: shapes[i],
         after: saved?.positions[table.target.name],
-        until,
+        // A timestamp or date column holds the source's local time: compared with the bound in that zone.
+        until: shapes[i].localTimeCursor ? bound?.local : until,
         full,
         batchSize: config.batchSize,
       });

@@ -3,10 +3,12 @@
  * and a scheduled sync. The source is a second database created by each test.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfigFile, resolveNamedDaemonConfig, runDaemon, type DaemonFlags } from '../../src/index.js';
+import { ignoringFields } from '../../src/observe/json-log.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { finished, runCli, startCli, waitFor } from '../helpers/sync.js';
 
@@ -171,5 +173,58 @@ describe('etl daemon with a postgres source', () => {
       `SELECT status, count(*) AS n FROM etl_info_schema.loads GROUP BY status`,
     );
     expect(runs.rows.map((r) => r.status)).toEqual(['succeeded']);
+  });
+
+  it('retries a run while the source database is unreachable, then loads once it is back', async () => {
+    // The source is reached through a TCP relay that refuses connections until it is started.
+    const upstream = new URL(source.url);
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((done) => probe.close(done));
+    const sockets = new Set<Socket>();
+    const relay: Server = createServer((client) => {
+      const server = connect(Number(upstream.port || 5432), upstream.hostname);
+      for (const s of [client, server]) {
+        sockets.add(s);
+        s.on('error', () => s.destroy());
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(server).pipe(client);
+    });
+    const relayed = new URL(source.url);
+    relayed.hostname = '127.0.0.1';
+    relayed.port = String(port);
+
+    const file = writeConfig(entry({ cron: '@every 1h' }));
+    await source.query(`INSERT INTO users VALUES (1, 'a@example.com', now() - interval '1 hour')`);
+    const flags: DaemonFlags = { retries: '20', retryDelay: '200ms' };
+    const config = resolveNamedDaemonConfig(loadConfigFile(file, dir)!, { names: ['users'] }, {}, flags, {
+      ...env,
+      SOURCE_URL: relayed.toString(),
+    });
+    const warnings: string[] = [];
+    const log = ignoringFields({ info: () => undefined, warn: (m) => warnings.push(m), error: () => undefined });
+    const stop = new AbortController();
+    const daemon = runDaemon(config, { signal: stop.signal, log });
+    try {
+      await waitFor(
+        async () => warnings.some((w) => /^\[users\] attempt 1 of 21 failed .*ECONNREFUSED/u.test(w)),
+        30_000,
+        'a retry',
+      );
+      await new Promise<void>((done) => relay.listen(port, '127.0.0.1', done));
+      await waitFor(async () => (await contents().catch(() => [])).length === 1, 60_000, 'the run after the outage');
+    } finally {
+      stop.abort();
+      await daemon;
+      for (const s of sockets) s.destroy();
+      await new Promise((done) => relay.close(done));
+    }
+    expect(warnings.find((w) => w.startsWith('[users] attempt 1 of 21'))).toMatch(
+      /^\[users\] attempt 1 of 21 failed with a transient error \(ECONNREFUSED\): cannot connect to the source database 127\.0\.0\.1:\d+\//u,
+    );
+    expect(await contents()).toEqual([{ id: '1', email: 'a@example.com' }]);
+    expect(await cursor()).toEqual({ users_copy: [expect.any(String), '1'] });
   });
 });

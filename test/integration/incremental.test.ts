@@ -180,6 +180,31 @@ describe('incremental sync from a postgres source', () => {
     expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
   });
 
+  it('bounds a timestamp cursor without time zone in the source’s own time zone', async () => {
+    // The application writes local wall-clock time (New York, behind UTC) into a timestamp column.
+    await source.query(`ALTER DATABASE ${source.name} SET TimeZone = 'America/New_York'`);
+    await source.query(
+      `CREATE TABLE events (id bigint PRIMARY KEY, email text NOT NULL, updated_at timestamp NOT NULL)`,
+    );
+    await source.query(`INSERT INTO events VALUES (1, 'old@example.com', localtimestamp - interval '2 hours')`);
+    const writer = await source.client();
+    await writer.query('BEGIN');
+    await writer.query(`INSERT INTO events VALUES (2, 'late@example.com', localtimestamp - interval '30 minutes')`);
+    await source.query(`INSERT INTO events VALUES (3, 'quick@example.com', localtimestamp - interval '20 minutes')`);
+    const entry = (delay: string) =>
+      usersEntry({ table: 'events', consistency_delay: delay }, { columns: userColumns.slice(0, 2) });
+
+    const first = await sync(configOf(entry('1h')));
+    expect(first.counts).toMatchObject({ read: 1, inserted: 1 });
+    await writer.query('COMMIT');
+    await writer.end();
+    const second = await sync(configOf(entry('10m')));
+    expect(second.counts).toMatchObject({ read: 2, inserted: 2 });
+    expect(await text(target, 'SELECT id, email FROM users_copy ORDER BY id')).toEqual(
+      await text(source, 'SELECT id, email FROM events ORDER BY id'),
+    );
+  });
+
   it('warns about rows with a null cursor on incremental runs and loads them on a full extract', async () => {
     await source.query(USERS);
     await source.query(`INSERT INTO users (id, email, updated_at) VALUES
@@ -214,6 +239,28 @@ describe('incremental sync from a postgres source', () => {
     await source.query('DELETE FROM users WHERE id = 1');
     const full = await sync(configOf(mirror, { full: true }));
     expect(full.counts).toMatchObject({ read: 1, deleted: 1, unchanged: 1 });
+    expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
+  });
+
+  it('reads the rows inside the consistency delay on a full extract, so a mirror keeps them', async () => {
+    await source.query(USERS);
+    await source.query(`INSERT INTO users (id, email, updated_at) VALUES
+      (1, 'a@example.com', now() - interval '2 hours'), (2, 'b@example.com', now() - interval '2 hours')`);
+    const mirror = usersEntry({ consistency_delay: '1h' }, { mode: 'mirror' });
+    await sync(configOf(mirror, { full: true }));
+    await source.query(`UPDATE users SET email = 'bob@example.com', updated_at = now() WHERE id = 2`);
+
+    // Row 2 changed inside the delay: the full extract still reads it (a mirror would delete it
+    // otherwise), but the cursor stays at the last row before the bound.
+    const full = await sync(configOf(mirror, { full: true }));
+    expect(full.counts).toMatchObject({ read: 2, updated: 1, unchanged: 1, deleted: 0 });
+    expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
+    const row1 = (await text(source, `SELECT updated_at::text AS t FROM users WHERE id = 1`))[0].t;
+    expect(await savedCursor()).toEqual({ users_copy: [row1, '1'] });
+
+    // The next incremental run reads row 2 again once the delay has passed (here: a shorter delay).
+    const next = await sync(configOf(usersEntry({ consistency_delay: '0' })));
+    expect(next.counts).toMatchObject({ read: 1, unchanged: 1 });
     expect(await text(target, TARGET_ROWS)).toEqual(await text(source, SOURCE_ROWS));
   });
 
@@ -379,6 +426,52 @@ describe('several targets in one commit', () => {
       ],
     });
     expect(Object.keys(await savedCursor('accounts'))).toEqual(['identities', 'credentials']);
+  });
+
+  it('deletes children before parents, so a parent and its children can go in one run', async () => {
+    await source.query(`
+      ALTER TABLE identities ADD deleted boolean NOT NULL DEFAULT false;
+      ALTER TABLE credentials ADD deleted boolean NOT NULL DEFAULT false;
+      INSERT INTO identities VALUES (1, 'ann', now() - interval '2 hours'), (2, 'bob', now() - interval '2 hours'),
+        (3, 'cat', now() - interval '2 hours');
+      INSERT INTO credentials VALUES (10, 1, 's1', now() - interval '2 hours'), (11, 2, 's2', now() - interval '2 hours'),
+        (12, 3, 's3', now() - interval '2 hours')`);
+    const [identities, credentials] = entry.targets;
+    const withDeletes = {
+      ...entry,
+      targets: [
+        { ...identities, delete_when: 'deleted = true' },
+        {
+          ...credentials,
+          query: 'SELECT id, identity_id, secret, deleted, updated_at FROM credentials',
+          delete_when: 'deleted = true',
+        },
+      ],
+    };
+    await sync(configOf(withDeletes));
+
+    // Soft-deleted at the source: identity 1 and its credential, in one run.
+    await source.query(`
+      UPDATE identities SET deleted = true, updated_at = now() - interval '1 minute' WHERE id = 1;
+      UPDATE credentials SET deleted = true, updated_at = now() - interval '1 minute' WHERE id = 10`);
+    const soft = await sync(configOf(withDeletes));
+    expect(soft.tables?.map((t) => [t.target, t.counts.deleted])).toEqual([
+      ['identities', 1],
+      ['credentials', 1],
+    ]);
+
+    // Removed at the source: a full extract into mirrors deletes identity 2 and its credential.
+    await source.query(`DELETE FROM credentials WHERE id = 11; DELETE FROM identities WHERE id = 2`);
+    const mirrors = { ...withDeletes, targets: withDeletes.targets.map((t) => ({ ...t, mode: 'mirror' })) };
+    const full = await sync(configOf(mirrors, { full: true }));
+    expect(full.tables?.map((t) => [t.target, t.counts.read, t.counts.deleted, t.counts.unchanged])).toEqual([
+      ['identities', 2, 1, 1],
+      ['credentials', 2, 1, 1],
+    ]);
+    expect(await contents()).toEqual({
+      identities: [{ id: '3', name: 'cat' }],
+      credentials: [{ id: '12', identity_id: '3', secret: 's3' }],
+    });
   });
 
   it('reports a busy target as a lock conflict and leaves the other target untouched', async () => {

@@ -148,7 +148,7 @@ describe('source statements', () => {
     expect(countNullCursors('q', ['a', 'b']).text).toBe(
       'SELECT count(*)::text AS n FROM (q) AS etl_source WHERE etl_source."a" IS NULL OR etl_source."b" IS NULL',
     );
-    expect(upperBoundQuery(10_000).values).toEqual([10]);
+    expect(upperBoundQuery(10_000, 'Europe/Berlin').values).toEqual([10, 'Europe/Berlin']);
   });
 });
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral, quoteTable } from '../../src/db/quote.js';
 import { countDiff, createDiff, deleteDiff, deleteNullKeys, insertDiff, updateDiff } from '../../src/merge/diff.js';
-import { copyInto, createPartition, insertAll, partitionName } from '../../src/merge/sql.js';
+import {
+  copyInto,
+  createPartition,
+  deleteAbsent,
+  deleteMarkedLast,
+  insertAll,
+  partitionName,
+} from '../../src/merge/sql.js';
 import { createStagingTable } from '../../src/table/ddl.js';
 import { followersTarget } from '../../src/table/followers.js';
 import type { TargetSpec } from '../../src/table/spec.js';
@@ -116,7 +123,15 @@ describe('merge statements', () => {
         { name: 'order', sqlType: 'text', source: 'o', rule: { kind: 'text', trim: true, allowEmpty: false } },
       ],
     };
-    const sql = [createDiff(hostile, loadId), deleteDiff(hostile), updateDiff(hostile)!, insertDiff(hostile)]
+    const marked: TargetSpec = { ...hostile, deleteWhen: { field: 'd', op: '=', value: 'true' } };
+    const sql = [
+      createDiff(hostile, loadId),
+      deleteDiff(hostile),
+      updateDiff(hostile)!,
+      insertDiff(hostile),
+      deleteAbsent(hostile, loadId),
+      deleteMarkedLast(marked, loadId)!,
+    ]
       .map((s) => s.text)
       .join('\n');
     expect(sql).toContain('"we""ird"."Select; DROP TABLE x; --"');

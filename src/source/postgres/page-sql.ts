@@ -25,10 +25,16 @@ export function describeQuery(query: string): Statement {
 
 /**
  * The source's clock minus the consistency delay, taken once per run: rows later than this may
- * belong to transactions still in flight and are left for the next run.
+ * belong to transactions still in flight and are left for the next run. `local` is the same
+ * instant as wall-clock time in `timeZone` (the source's own zone), for a timestamp or date cursor:
+ * such columns hold the local time the application wrote, not UTC.
  */
-export function upperBoundQuery(delayMs: number): Statement {
-  return { text: `SELECT (now() - make_interval(secs => $1::float8))::text AS until`, values: [delayMs / 1000] };
+export function upperBoundQuery(delayMs: number, timeZone: string): Statement {
+  return {
+    text: `SELECT bound::text AS until, (bound AT TIME ZONE $2)::text AS local
+  FROM (SELECT now() - make_interval(secs => $1::float8) AS bound) AS b`,
+    values: [delayMs / 1000, timeZone],
+  };
 }
 
 export interface PageRequest {
@@ -36,7 +42,11 @@ export interface PageRequest {
   cursor: readonly string[];
   /** The last tuple already read: the page starts strictly after it. */
   after?: CursorTuple;
-  /** Only rows whose first cursor column is at most this (a timestamptz in the source's text). */
+  /**
+   * Only rows whose first cursor column is at most this: a timestamptz as the source prints it, or
+   * for a timestamp or date column the source's local time (both read in the session's UTC, so a
+   * column without a zone is compared wall-clock to wall-clock).
+   */
   until?: string;
   limit: number;
 }

@@ -28,6 +28,14 @@ export interface QueryShape {
   cursorIndexes: number[];
   /** The first cursor column is a date, timestamp or timestamptz, so the consistency delay can bound it. */
   timeCursor: boolean;
+  /** It is a date or timestamp (no zone): bounded by the source's local time, not UTC. */
+  localTimeCursor: boolean;
+}
+
+/** The run's upper bound, as the source prints a timestamptz (UTC) and as its local wall-clock time. */
+export interface UpperBound {
+  until: string;
+  local: string;
 }
 
 const rawText = (value: string) => value;
@@ -38,13 +46,16 @@ const BOOL_OID = 16;
 const RAW_TYPES = {
   getTypeParser: (oid: number) => (oid === BOOL_OID ? booleanText : rawText),
 };
-const TIME_TYPES = new Set([1082 /* date */, 1114 /* timestamp */, 1184 /* timestamptz */]);
+const LOCAL_TIME_TYPES = new Set([1082 /* date */, 1114 /* timestamp */]);
+const TIME_TYPES = new Set([...LOCAL_TIME_TYPES, 1184 /* timestamptz */]);
 const NULL_CURSOR_CURSOR = 'etl_null_cursors';
 
 export class PostgresReader {
   private constructor(
     private readonly client: pg.Client,
     private readonly source: PostgresSource,
+    /** The source's own TimeZone setting, before this session switched to UTC. */
+    private readonly timeZone: string,
   ) {}
 
   static async open(source: PostgresSource, applicationName: string): Promise<PostgresReader> {
@@ -54,8 +65,10 @@ export class PostgresReader {
       types: RAW_TYPES,
     });
     client.on('error', () => undefined); // surfaced by the next query
+    let timeZone: string;
     try {
       await client.connect();
+      timeZone = (await client.query<[string]>({ text: 'SHOW TimeZone', rowMode: 'array' })).rows[0][0];
       // Text output that means one thing whatever the server's defaults: ISO dates in UTC, and
       // floats in their shortest exact form.
       await client.query(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1`);
@@ -66,7 +79,7 @@ export class PostgresReader {
         { cause: error },
       );
     }
-    return new PostgresReader(client, source);
+    return new PostgresReader(client, source, timeZone);
   }
 
   private async run(statement: Statement, what: string): Promise<pg.QueryArrayResult<SourceRow>> {
@@ -102,13 +115,14 @@ export class PostgresReader {
       throw new ConfigError(
         `${table.label} returns no column ${missing.map((m) => JSON.stringify(m)).join(', ')} for ${table.target.name}; it returns ${columns.join(', ')}`,
       );
-    return { columns, cursorIndexes, timeCursor: TIME_TYPES.has(r.fields[cursorIndexes[0]].dataTypeID) };
+    const type = r.fields[cursorIndexes[0]].dataTypeID;
+    return { columns, cursorIndexes, timeCursor: TIME_TYPES.has(type), localTimeCursor: LOCAL_TIME_TYPES.has(type) };
   }
 
-  /** The source's now() minus the delay, as the source prints a timestamptz. */
-  async upperBound(delayMs: number): Promise<string> {
-    const r = await this.run(upperBoundQuery(delayMs), 'the time');
-    return r.rows[0][0]!;
+  /** The source's now() minus the delay. */
+  async upperBound(delayMs: number): Promise<UpperBound> {
+    const r = await this.run(upperBoundQuery(delayMs, this.timeZone), 'the time');
+    return { until: r.rows[0][0]!, local: r.rows[0][1]! };
   }
 
   /**
