@@ -121,8 +121,9 @@ export class RecordChunker {
       recordLines: Int32Array.from(this.numbers),
       recordStarts: Int32Array.from(this.starts),
       recordEnds: Int32Array.from(this.ends),
+      ownsBuffer: true,
     };
-    // The chunk keeps its buffer (it is handed to a worker); the next one gets a new buffer.
+    // The chunk keeps its buffer (it is moved to a worker); the next one gets a new buffer.
     this.data = Buffer.allocUnsafe(Math.max(INITIAL_BUFFER_BYTES, this.data.length));
     this.used = 0;
     this.starts = [];

@@ -25,6 +25,11 @@ export interface Chunk {
   recordEnds: Int32Array;
   /** Records skipped for their size (not in `data`): bad rows. */
   tooLarge?: TooLargeRecord[];
+  /**
+   * `data` is the only view of its memory, so it can be moved to the worker instead of copied. A
+   * splitter's chunk is a view of the buffers it read, which other chunks may share: never moved.
+   */
+  ownsBuffer?: boolean;
 }
 
 const enum State {
