@@ -61,7 +61,7 @@ export function parseHttpUrl(location: string, setting: string): URL {
   }
   if (!URL_PROTOCOLS.has(url.protocol)) {
     throw new ConfigError(
-      `${setting}: ${redactUrl(url)} cannot be read; only http:// and https:// URLs are supported (or give a file path, or - for standard input)`,
+      `${setting}: ${redactUrl(url)} cannot be read; only http://, https:// and s3:// URLs are supported (or give a file path, or - for standard input)`,
     );
   }
   return url;
