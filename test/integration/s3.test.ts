@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sync } from '../../src/index.js';
+import { openInput } from '../../src/source/input.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
 import { ACCESS_KEY, SECRET_KEY, startFakeS3, type FakeS3 } from '../helpers/fake-s3.js';
@@ -92,7 +93,15 @@ describe('single s3:// objects', () => {
     for (const { key, body } of sources) {
       s3.put('bucket', key, body);
       await db.query('DELETE FROM followers').catch(() => undefined);
+      const seen = s3.requests.length;
       const remote = await syncFrom(`s3://bucket/${key}`);
+      const gets = s3.requests.slice(seen).filter((r) => r.startsWith(`GET /bucket/${key}`));
+      // Parquet is read with ranged GETs (footer, then row groups) after a HEAD for its size; the others in one streamed GET.
+      if (key.endsWith('.parquet')) {
+        expect(s3.requests.slice(seen)).toContain(`HEAD /bucket/${key}`);
+        expect(gets.length).toBeGreaterThanOrEqual(2);
+        for (const get of gets) expect(get).toMatch(/ bytes=\d+-\d+$/u);
+      } else expect(gets).toEqual([`GET /bucket/${key}?x-id=GetObject`]);
       const fromS3 = await followers(db);
       await db.query('DELETE FROM followers');
       const file = local(key.replace(/^one\//u, ''), body);
@@ -157,6 +166,28 @@ describe('single s3:// objects', () => {
         expect(await followers(db)).toEqual(before);
       });
     }
+  });
+});
+
+describe('idle timeout and abort on s3:// reads', () => {
+  const open = (key: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+    openInput(`s3://bucket/${key}`, { s3: { endpoint: s3.endpoint }, ...options });
+  const drain = async (stream: AsyncIterable<unknown>) => {
+    for await (const _ of stream);
+  };
+
+  it('fails an object that does not answer, or stops mid-body, after the idle timeout, naming it', async () => {
+    s3.put('bucket', 'silent.csv', csvOf(people(0, 10)));
+    s3.stall('silent.csv');
+    await expect(open('silent.csv', { timeoutMs: 200 })).rejects.toThrow(
+      /^GET s3:\/\/bucket\/silent\.csv: no answer within 200 ms \(idle timeout\)$/u,
+    );
+    s3.put('bucket', 'stalls.csv', csvOf(people(0, 3000)));
+    s3.stall('stalls.csv', 5000);
+    const input = await open('stalls.csv', { timeoutMs: 200 });
+    await expect(drain(input.stream)).rejects.toThrow(
+      /^GET s3:\/\/bucket\/stalls\.csv: no data for 200 ms after 5000 bytes \(idle timeout\)$/u,
+    );
   });
 });
 
