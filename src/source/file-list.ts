@@ -84,8 +84,12 @@ async function listObjects(
 }
 
 /** Reads and checks a manifest; relative local entries are read from the manifest's directory. */
-async function readManifest(location: string, settings: S3Settings): Promise<FileEntry[]> {
-  const input = await openInput(location, { s3: { endpoint: settings.endpoint }, timeoutMs: settings.timeoutMs });
+async function readManifest(location: string, settings: S3Settings, signal?: AbortSignal): Promise<FileEntry[]> {
+  const input = await openInput(location, {
+    s3: { endpoint: settings.endpoint },
+    timeoutMs: settings.timeoutMs,
+    signal,
+  });
   const parts: Buffer[] = [];
   let size = 0;
   for await (const part of input.stream as AsyncIterable<Buffer>) {
@@ -131,7 +135,7 @@ export async function listFiles(
   setting: string,
   signal?: AbortSignal,
 ): Promise<FileEntry[]> {
-  if (isManifest(location)) return readManifest(location, settings);
+  if (isManifest(location)) return readManifest(location, settings, signal);
   if (isS3Url(location)) return listObjects(client(), location, settings, setting, signal);
   return listLocal(location, setting);
 }

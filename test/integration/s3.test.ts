@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sync } from '../../src/index.js';
+import { sync, SyncAbortedError } from '../../src/index.js';
 import { openInput } from '../../src/source/input.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
@@ -189,6 +189,31 @@ describe('idle timeout and abort on s3:// reads', () => {
       /^GET s3:\/\/bucket\/stalls\.csv: no data for 200 ms after 5000 bytes \(idle timeout\)$/u,
     );
   });
+
+  it('stops a sync of a prefix or a Parquet object waiting on a stalled object when it is aborted, leaving the table unchanged', async () => {
+    await syncFrom(local('seed-abort.csv', csvOf(people(900, 903))));
+    const before = await followers(db);
+    s3.put('bucket', 'stalled/a.csv', csvOf(people(0, 10)));
+    s3.put('bucket', 'stalled/b.csv', csvOf(people(10, 3000)));
+    s3.stall('stalled/b.csv', 5000);
+    const parquet = join(dir, 'stalled.parquet');
+    await writeParquet(
+      parquet,
+      `SELECT 'user' || i || '@example.com' AS email, 'Name ' || i AS full_name FROM range(10) t(i)`,
+    );
+    s3.put('bucket', 'stalled.parquet', readFileSync(parquet));
+    s3.stall('stalled.parquet');
+    for (const file of ['s3://bucket/stalled/', 's3://bucket/stalled.parquet']) {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort('test'), 300);
+      const error = await failureOf(
+        sync(configFor(db, { file, s3Endpoint: s3.endpoint }), { signal: controller.signal }),
+      );
+      expect(error).toBeInstanceOf(SyncAbortedError);
+      expect(await followers(db)).toEqual(before);
+    }
+    // The test's own time limit is below the 30 s idle timeout: a sync that waited for it fails the test.
+  }, 15_000);
 });
 
 describe('many files as one load', () => {
