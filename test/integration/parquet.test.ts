@@ -192,6 +192,48 @@ describe('Parquet sources', () => {
     ]);
   });
 
+  it('refuses dates and timestamps a column cannot hold row by row (DuckDB infinity, year 10000), like any other value', async () => {
+    const file = at('far-times.parquet');
+    await writeParquet(
+      file,
+      `SELECT * FROM (VALUES
+         (1, TIMESTAMP '2024-01-01 10:00:00', DATE '2024-01-01'),
+         (2, 'infinity'::TIMESTAMP, DATE '2024-01-02'),
+         (3, TIMESTAMP '2024-01-03 00:00:00', DATE '10000-01-01'),
+         (4, '-infinity'::TIMESTAMP, NULL)) t(id, ts, day)`,
+    );
+    const defs = parseConfigText(
+      'etl.config.json',
+      JSON.stringify({
+        syncs: [
+          {
+            name: 'times',
+            source: file,
+            target: { table: 'times' },
+            key: 'id',
+            columns: [
+              { name: 'id', type: 'bigint' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'day', type: 'date' },
+            ],
+          },
+        ],
+      }),
+    );
+    const result = await sync(configForDefinition(defs[0], { maxErrors: '5' }, { DATABASE_URL: db.url }));
+    expect(result.counts).toMatchObject({ read: 4, inserted: 1, rejected: 3 });
+    const stored = await db.query('SELECT id::text, ts::text, day::text FROM times');
+    expect(stored.rows).toEqual([{ id: '1', ts: '2024-01-01 10:00:00', day: '2024-01-01' }]);
+    const rejects = await db.query<{ line: string; raw: string }>(
+      'SELECT line, raw FROM etl_info_schema.rejects ORDER BY line',
+    );
+    expect(rejects.rows).toEqual([
+      { line: '2', raw: '{"id":2,"ts":"+294247-01-10T04:00:54.775807","day":"2024-01-02"}' },
+      { line: '3', raw: '{"id":3,"ts":"2024-01-03T00:00:00.000000","day":"+010000-01-01"}' },
+      { line: '4', raw: '{"id":4,"ts":"-290308-12-21T19:59:05.224193","day":null}' },
+    ]);
+  });
+
   it('refuses a file that is not Parquet, naming it, with the table unchanged', async () => {
     await sync(configFor(db, { file: at('followers-named.parquet') })).catch(() => undefined);
     const before = await followers(db);

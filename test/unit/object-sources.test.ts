@@ -112,6 +112,26 @@ describe('Parquet values', () => {
     expect(time(45296000001n)).toBe('12:34:56.000001');
   });
 
+  it('writes dates and timestamps of any range as the calendar does, beyond year 9999 in the expanded form', () => {
+    const { dateFromDays, timestampFromMilliseconds, timestampFromMicroseconds } = EXACT_PARSERS;
+    // The same text as a JavaScript Date, every 9,973rd day across its whole range.
+    for (let days = -100_000_000; days <= 100_000_000; days += 9_973) {
+      // A Date writes years beyond 0000-9999 in the same expanded form (+010000, -000001).
+      const iso = new Date(days * 86_400_000).toISOString();
+      expect(dateFromDays!(days)).toBe(iso.slice(0, iso.indexOf('T')));
+      expect(timestampFromMilliseconds!(BigInt(days) * 86_400_000n + 45_296_789n)).toBe(
+        `${dateFromDays!(days)}T12:34:56.789Z`,
+      );
+    }
+    expect(dateFromDays!(2_932_896)).toBe('9999-12-31');
+    expect(dateFromDays!(2_932_897)).toBe('+010000-01-01');
+    expect(dateFromDays!(-719_528)).toBe('0000-01-01');
+    expect(dateFromDays!(-719_529)).toBe('-000001-12-31');
+    // DuckDB writes infinity and -infinity as the largest and smallest 64-bit values: text a timestamp column refuses.
+    expect(timestampFromMicroseconds!(2n ** 63n - 1n)).toBe('+294247-01-10T04:00:54.775807Z');
+    expect(timestampFromMicroseconds!(-(2n ** 63n))).toBe('-290308-12-21T19:59:05.224192Z');
+  });
+
   it('keeps 64-bit integers exact, binary as hex, non-finite floats as text', () => {
     const plain = encoderFor({ name: 'x', type: 'INT64' }, true);
     expect(plain(-9223372036854775808n)).toBe('-9223372036854775808');

@@ -12,7 +12,7 @@ export const EXACT_PARSERS: Partial<ParquetParsers> = {
   timestampFromMilliseconds: (value: bigint) => utcTimestamp(value, 3),
   timestampFromMicroseconds: (value: bigint) => utcTimestamp(value, 6),
   timestampFromNanoseconds: (value: bigint) => utcTimestamp(value, 9),
-  dateFromDays: (days: number) => isoDate(BigInt(days) * 86_400n),
+  dateFromDays: (days: number) => isoDate(BigInt(days)),
 };
 
 function floorDiv(a: bigint, b: bigint): bigint {
@@ -20,8 +20,28 @@ function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
-function isoDate(seconds: bigint): string {
-  return new Date(Number(seconds) * 1000).toISOString().slice(0, 10);
+const pad = (n: bigint, width: number) => n.toString().padStart(width, '0');
+
+/**
+ * Days since 1970-01-01 as a proleptic Gregorian `YYYY-MM-DD`, in integers so that no value is out
+ * of range (a JavaScript Date ends at year 275760): years outside 0000-9999 are written in ISO 8601's
+ * expanded form (`+294247-01-10`, DuckDB's `infinity`), which the date and timestamp columns then
+ * refuse like any other value they cannot hold, row by row.
+ */
+function isoDate(days: bigint): string {
+  // Howard Hinnant's civil_from_days.
+  const z = days + 719_468n;
+  const era = floorDiv(z, 146_097n);
+  const doe = z - era * 146_097n;
+  const yoe = (doe - doe / 1460n + doe / 36_524n - doe / 146_096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  const day = doy - (153n * mp + 2n) / 5n + 1n;
+  const month = mp < 10n ? mp + 3n : mp - 9n;
+  const year = yoe + era * 400n + (month <= 2n ? 1n : 0n);
+  const yyyy =
+    year >= 0n && year <= 9999n ? pad(year, 4) : `${year < 0n ? '-' : '+'}${pad(year < 0n ? -year : year, 6)}`;
+  return `${yyyy}-${pad(month, 2)}-${pad(day, 2)}`;
 }
 
 /** `units` since the epoch in UTC, at a precision of `digits` fractional digits, as `YYYY-MM-DDTHH:MM:SS.fffZ`. */
@@ -29,8 +49,10 @@ function utcTimestamp(units: bigint, digits: number): string {
   const per = 10n ** BigInt(digits);
   const seconds = floorDiv(units, per);
   const fraction = units - seconds * per;
-  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
-  return `${whole}.${fraction.toString().padStart(digits, '0')}Z`;
+  const days = floorDiv(seconds, 86_400n);
+  const second = seconds - days * 86_400n;
+  const time = `${pad(second / 3600n, 2)}:${pad((second / 60n) % 60n, 2)}:${pad(second % 60n, 2)}`;
+  return `${isoDate(days)}T${time}.${pad(fraction, digits)}Z`;
 }
 
 /** A two's-complement big-endian integer (the byte form of a Parquet decimal). */
