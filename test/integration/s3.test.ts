@@ -315,12 +315,38 @@ describe('many files as one load', () => {
     expect(await followers(db)).toEqual(before);
   });
 
+  it('loads a prefix of Parquet parts as one load, past the markers Spark leaves, with each reject naming its part and row', async () => {
+    for (let p = 0; p < 3; p += 1) {
+      const file = join(dir, `pq-${p}.parquet`);
+      await writeParquet(
+        file,
+        `SELECT CASE WHEN i = 1 AND ${p} = 2 THEN 'bad' ELSE 'user' || (${p * 100} + i) || '@example.com' END AS email,
+                'Name ' || (${p * 100} + i) AS full_name FROM range(4) t(i)`,
+      );
+      s3.put('bucket', `spark-out/part-0000${p}-x.snappy.parquet`, readFileSync(file));
+    }
+    s3.put('bucket', 'spark-out/_SUCCESS', '');
+    s3.put('bucket', 'spark-out/.part-00000-x.snappy.parquet.crc', 'not data');
+    const result = await syncFrom('s3://bucket/spark-out/', { maxErrors: '1' });
+    expect(result.source).toBe('s3://bucket/spark-out/ (3 files)');
+    expect(result.counts).toMatchObject({ read: 12, inserted: 11, rejected: 1 });
+    const expected = [0, 1, 2].flatMap((p) =>
+      [0, 1, 2, 3]
+        .filter((i) => !(p === 2 && i === 1))
+        .map((i) => [`user${p * 100 + i}@example.com`, `Name ${p * 100 + i}`]),
+    );
+    expect(await followers(db)).toEqual(Object.fromEntries(expected));
+    const rejects = await db.query('SELECT file, line FROM etl_info_schema.rejects');
+    expect(rejects.rows).toEqual([{ file: 's3://bucket/spark-out/part-00002-x.snappy.parquet', line: '2' }]);
+  });
+
   it('loads a local glob of NDJSON parts in name order', async () => {
     const parts = join(dir, 'parts');
     mkdirSync(parts, { recursive: true });
     writeFileSync(join(parts, 'b.ndjson'), ndjsonOf([{ email: 'user1@example.com', name: 'Later' }]));
     writeFileSync(join(parts, 'a.ndjson'), ndjsonOf(people(0, 4)));
     writeFileSync(join(parts, 'a.csv'), 'ignored');
+    writeFileSync(join(parts, '.a.ndjson'), 'a hidden file, ignored');
     const result = await syncFrom(join(parts, '*.ndjson'));
     expect(result.counts).toMatchObject({ read: 5, inserted: 4 });
     expect(await followers(db)).toEqual({ ...asTable(people(0, 4)), 'user1@example.com': 'Later' });

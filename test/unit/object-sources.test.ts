@@ -6,7 +6,7 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { globPattern } from '../../src/source/file-list.js';
+import { globPattern, isHiddenName } from '../../src/source/file-list.js';
 import { isManyFiles } from '../../src/source/load-route.js';
 import { formatOf } from '../../src/source/format.js';
 import { decimalText, EXACT_PARSERS, encoderFor, jsonValue } from '../../src/source/parquet/values.js';
@@ -36,6 +36,14 @@ describe('many-files locations', () => {
     expect(globPattern('part-?.csv').test('part-7.csv')).toBe(true);
     expect(globPattern('part-?.csv').test('part-7xcsv')).toBe(false);
     expect(globPattern('a+(b).csv').test('a+(b).csv')).toBe(true);
+  });
+
+  it('leaves out the markers Spark and Hadoop write next to their parts, unless the glob names them', () => {
+    expect(isHiddenName('out/_SUCCESS', 'out/')).toBe(true);
+    expect(isHiddenName('out/.part-0.parquet.crc', 'out/*')).toBe(true);
+    expect(isHiddenName('out/part-0.parquet', 'out/')).toBe(false);
+    expect(isHiddenName('_staging/part-0.parquet', '_staging/')).toBe(false);
+    expect(isHiddenName('out/_manifest.json', 'out/_*.json')).toBe(false);
   });
 
   it('tells Parquet by its extension, after any .gz', () => {
