@@ -12,7 +12,7 @@ import type { ChunkSource } from '../chunk-source.js';
 import { SourceError } from '../input.js';
 import type { Chunk } from '../splitter.js';
 import type { ByteRanges } from './byte-ranges.js';
-import { EXACT_PARSERS, encoderFor, isDecimal, type ValueEncoder } from './values.js';
+import { columnEncoder, EXACT_PARSERS, isDecimal, type ValueEncoder } from './values.js';
 
 const normal = (name: string) => name.trim().toLowerCase();
 
@@ -42,7 +42,7 @@ function matchColumns(schema: SchemaTree, spec: TargetSpec, label: string): Fiel
   }
   return wanted.map((key) => {
     const tree = byName.get(normal(key))!;
-    return { key, column: tree.element.name, encode: encoderFor(tree.element, tree.children.length === 0) };
+    return { key, column: tree.element.name, encode: columnEncoder(tree) };
   });
 }
 

@@ -5,7 +5,7 @@
  * says the instant is UTC-adjusted, without a zone when it is local), dates are `YYYY-MM-DD`,
  * binary is PostgreSQL's `\x` hex form, and lists/structs/maps stay JSON for json/jsonb columns.
  */
-import type { ParquetParsers, SchemaElement } from 'hyparquet';
+import type { ParquetParsers, SchemaElement, SchemaTree } from 'hyparquet';
 
 /** How the reader turns annotated physical values: exact text instead of its default Date objects. */
 export const EXACT_PARSERS: Partial<ParquetParsers> = {
@@ -112,24 +112,12 @@ export function isDecimal(element: SchemaElement): boolean {
   return element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL';
 }
 
-/**
- * The encoder for one top-level column, from its schema element. Decimal columns arrive raw (their
- * annotation is hidden from the reader, see parquet-source.ts) and are scaled here exactly.
- */
-export function encoderFor(element: SchemaElement, leaf: boolean): ValueEncoder {
-  if (!leaf) return jsonValue;
-  if (isDecimal(element)) {
-    const scale = element.logical_type?.type === 'DECIMAL' ? element.logical_type.scale : (element.scale ?? 0);
-    return (value) => {
-      if (value === null || value === undefined) return null;
-      const unscaled = value instanceof Uint8Array ? signedBigInt(value) : BigInt(value as number | bigint);
-      return decimalText(unscaled, scale);
-    };
-  }
+/** Local timestamps and TIME values as text, or undefined when the element is neither; anything unexpected goes to `plain`. */
+function timeEncoder(element: SchemaElement, plain: ValueEncoder): ValueEncoder | undefined {
   const logical = element.logical_type;
   if (logical?.type === 'TIMESTAMP' && !logical.isAdjustedToUTC) {
     // A local date-time: no zone, so a timestamp column takes it and a timestamptz column reads it as UTC.
-    return (value) => (typeof value === 'string' ? value.replace(/Z$/u, '') : scalar(value));
+    return (value) => (typeof value === 'string' ? value.replace(/Z$/u, '') : plain(value));
   }
   const time =
     logical?.type === 'TIME'
@@ -139,9 +127,64 @@ export function encoderFor(element: SchemaElement, leaf: boolean): ValueEncoder 
         : element.converted_type === 'TIME_MICROS'
           ? 6
           : undefined;
-  if (time !== undefined)
-    return (value) => (value === null || value === undefined ? null : timeText(BigInt(value as number | bigint), time));
-  return scalar;
+  if (time === undefined) return undefined;
+  return (value) =>
+    typeof value === 'bigint' || typeof value === 'number' ? timeText(BigInt(value), time) : plain(value);
+}
+
+/**
+ * The encoder for one top-level primitive column, from its schema element. Decimal columns arrive
+ * raw (their annotation is hidden from the reader, see parquet-source.ts) and are scaled here exactly.
+ */
+export function encoderFor(element: SchemaElement): ValueEncoder {
+  if (isDecimal(element)) {
+    const scale = element.logical_type?.type === 'DECIMAL' ? element.logical_type.scale : (element.scale ?? 0);
+    return (value) => {
+      if (value === null || value === undefined) return null;
+      const unscaled = value instanceof Uint8Array ? signedBigInt(value) : BigInt(value as number | bigint);
+      return decimalText(unscaled, scale);
+    };
+  }
+  return timeEncoder(element, scalar) ?? scalar;
+}
+
+const annotation = (element: SchemaElement) => element.converted_type ?? element.logical_type?.type;
+
+/**
+ * A nested column (list, map, struct) as JSON, walked along its schema so that local timestamps
+ * and TIME values inside it are written as at the top level (the reader's parsers cannot tell a
+ * local timestamp from a UTC one); a value of an unexpected shape is written as jsonValue would.
+ */
+function nestedEncoder(tree: SchemaTree): ValueEncoder {
+  const { element, children } = tree;
+  if (children.length === 0) return timeEncoder(element, jsonValue) ?? jsonValue;
+  const kind = annotation(element);
+  if (kind === 'LIST' && children.length === 1) {
+    // Three levels (LIST > repeated group > element), or two (LIST > repeated element).
+    const repeated = children[0];
+    const each = nestedEncoder(repeated.children.length === 1 ? repeated.children[0] : repeated);
+    return (value) => (Array.isArray(value) ? value.map(each) : jsonValue(value));
+  }
+  if ((kind === 'MAP' || kind === 'MAP_KEY_VALUE') && children.length === 1 && children[0].children.length === 2) {
+    const entry = nestedEncoder(children[0].children[1]);
+    return (value) =>
+      value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value)
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, entry(v)]))
+        : jsonValue(value);
+  }
+  const fields = new Map(children.map((child) => [child.element.name, nestedEncoder(child)]));
+  return (value) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value))
+      return jsonValue(value);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = (fields.get(k) ?? jsonValue)(v);
+    return out;
+  };
+}
+
+/** The encoder for one top-level column of the file. */
+export function columnEncoder(tree: SchemaTree): ValueEncoder {
+  return tree.children.length === 0 ? encoderFor(tree.element) : nestedEncoder(tree);
 }
 
 /** A leaf value: exact integers as strings, floats as numbers (non-finite ones as the text PostgreSQL reads). */
