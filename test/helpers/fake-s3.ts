@@ -17,7 +17,7 @@ export interface FakeS3 {
   put(bucket: string, key: string, body: string | Buffer): void;
   /** The next n requests answer 503 SlowDown. */
   throttle(n: number): void;
-  /** GETs of this key send the headers and this many bytes, then cut the connection. */
+  /** GETs of this key (whole or ranged) send the headers and this many bytes, then cut the connection. */
   cutAfter(key: string, bytes: number): void;
   /** GETs of this key send nothing (no `bytes`), or the headers and this many bytes, then nothing more. */
   stall(key: string, bytes?: number): void;
@@ -124,8 +124,10 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
       return;
     }
     const cut = cuts.get(key);
-    if (cut !== undefined && status === 200) {
-      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+    if (cut !== undefined) {
+      res.write(body.subarray(start, Math.min(end + 1, start + cut)), () =>
+        setTimeout(() => res.socket?.destroy(), 20),
+      );
       return;
     }
     res.end(body.subarray(start, end + 1));

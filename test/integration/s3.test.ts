@@ -122,7 +122,7 @@ describe('single s3:// objects', () => {
   });
 
   describe('failures name the object, never the secret, and leave the table unchanged', () => {
-    const cases: { what: string; file: string; setup?: () => void; message: RegExp }[] = [
+    const cases: { what: string; file: string; setup?: () => void | Promise<void>; message: RegExp }[] = [
       {
         what: 'wrong credentials',
         file: 's3://bucket/ok.csv',
@@ -151,6 +151,20 @@ describe('single s3:// objects', () => {
         setup: () => s3.cutAfter('cut.csv', 5000),
         message: /s3:\/\/bucket\/cut\.csv: the object was cut short after 5000 of \d+ bytes/u,
       },
+      {
+        what: 'a connection cut in a ranged read of a Parquet object',
+        file: 's3://bucket/cut.parquet',
+        setup: async () => {
+          const file = join(dir, 'cut.parquet');
+          await writeParquet(
+            file,
+            `SELECT 'user' || i || '@example.com' AS email, 'N' AS full_name FROM range(50) t(i)`,
+          );
+          s3.put('bucket', 'cut.parquet', readFileSync(file));
+          s3.cutAfter('cut.parquet', 100);
+        },
+        message: /^GET s3:\/\/bucket\/cut\.parquet: the object was cut short after 100 of \d+ bytes/u,
+      },
     ];
     for (const c of cases) {
       it(c.what, async () => {
@@ -158,7 +172,7 @@ describe('single s3:// objects', () => {
         s3.put('bucket', 'cut.csv', csvOf(people(0, 3000)));
         await syncFrom(local('before.csv', csvOf(people(100, 103))));
         const before = await followers(db);
-        c.setup?.();
+        await c.setup?.();
         const error = await failureOf(syncFrom(c.file, { batchSize: '100' }));
         s3.throttle(0);
         expect(error.message).toMatch(c.message);
