@@ -3,6 +3,7 @@ import { ConfigError, LockBusyError, SyncAbortedError } from '../errors.js';
 import { DeleteLimitError, EmptyLoadError } from '../merge/transaction.js';
 import { HttpError } from '../source/http.js';
 import { SourceError } from '../source/input.js';
+import { S3Error } from '../source/s3-location.js';
 
 /** Raised by the import itself with its code (staging lost, body too large, ...). */
 export class ImportError extends Error {
@@ -25,7 +26,7 @@ export function importErrorCode(error: unknown): string {
     if (e instanceof ImportError) return e.code;
     if (e instanceof EmptyLoadError) return 'empty_load';
     if (e instanceof DeleteLimitError) return 'delete_limit';
-    if (e instanceof HttpError) return 'source_unreachable';
+    if (e instanceof HttpError || e instanceof S3Error) return 'source_unreachable';
     if (e instanceof SourceError) return 'source_unreadable';
     if (e instanceof LockBusyError) return 'table_busy';
     if (e instanceof SyncAbortedError) return 'aborted';

@@ -58,7 +58,7 @@ const createBody = {
     'application/x-ndjson': { schema: { type: 'string' } },
   },
   description:
-    'a URL for a worker to fetch, or the data (Content-Encoding: gzip accepted), streamed into staging as it arrives',
+    'a URL for a worker to fetch (http(s):// or s3://), or the data (Content-Encoding: gzip accepted), streamed into staging as it arrives',
 };
 const createAnswers = {
   '202': {

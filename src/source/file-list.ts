@@ -3,7 +3,9 @@
  * (`s3://bucket/exports/2026-11-30/`) or glob (`s3://bucket/exports/*.csv.gz`), or a manifest in
  * the format Redshift's COPY uses (`{"entries":[{"url":"s3://...","mandatory":true}]}`), named
  * `*.manifest`. Globs and prefixes list in ascending byte order of the names; a manifest keeps its
- * own order. Wildcards: `*` (within one path segment), `**` (across segments) and `?`.
+ * own order. Wildcards: `*` (within one path segment), `**` (across segments) and `?`. Names that
+ * start with `_` or `.` (`_SUCCESS`, `.crc` files: the markers Spark and Hadoop leave next to their
+ * parts) are not data unless the glob's own last segment starts with that character.
  */
 import { readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -41,6 +43,14 @@ export function globPattern(glob: string): RegExp {
 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
+const baseName = (name: string) => name.slice(name.lastIndexOf('/') + 1);
+
+/** Whether a listed name is a marker (`_SUCCESS`, `.part-0.crc`) rather than data, for this glob or prefix. */
+export function isHiddenName(name: string, glob: string): boolean {
+  const first = baseName(name)[0];
+  return (first === '_' || first === '.') && baseName(glob)[0] !== first;
+}
+
 async function listLocal(glob: string, setting: string): Promise<FileEntry[]> {
   const first = glob.search(/[*?]/u);
   const base = dirname(glob.slice(0, first + 1));
@@ -57,7 +67,7 @@ async function listLocal(glob: string, setting: string): Promise<FileEntry[]> {
     );
   }
   return names
-    .filter((name) => pattern.test(name))
+    .filter((name) => pattern.test(name) && !isHiddenName(name, glob))
     .sort(byBytes)
     .map((location) => ({ location, mandatory: true }));
 }
@@ -78,14 +88,19 @@ async function listObjects(
     // Keys ending in / are the "folders" some tools create: not data.
     if (object.key.endsWith('/')) continue;
     if (pattern && !pattern.test(object.key)) continue;
+    if (isHiddenName(object.key, key)) continue;
     keys.push(object.key);
   }
   return keys.sort(byBytes).map((k) => ({ location: `s3://${bucket}/${k}`, mandatory: true }));
 }
 
 /** Reads and checks a manifest; relative local entries are read from the manifest's directory. */
-async function readManifest(location: string, settings: S3Settings): Promise<FileEntry[]> {
-  const input = await openInput(location, { s3: { endpoint: settings.endpoint }, timeoutMs: settings.timeoutMs });
+async function readManifest(location: string, settings: S3Settings, signal?: AbortSignal): Promise<FileEntry[]> {
+  const input = await openInput(location, {
+    s3: { endpoint: settings.endpoint },
+    timeoutMs: settings.timeoutMs,
+    signal,
+  });
   const parts: Buffer[] = [];
   let size = 0;
   for await (const part of input.stream as AsyncIterable<Buffer>) {
@@ -131,7 +146,7 @@ export async function listFiles(
   setting: string,
   signal?: AbortSignal,
 ): Promise<FileEntry[]> {
-  if (isManifest(location)) return readManifest(location, settings);
+  if (isManifest(location)) return readManifest(location, settings, signal);
   if (isS3Url(location)) return listObjects(client(), location, settings, setting, signal);
   return listLocal(location, setting);
 }

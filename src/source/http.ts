@@ -15,6 +15,8 @@ export interface UrlOptions {
   timeoutMs: number;
   maxRedirects: number;
   signal?: AbortSignal;
+  /** A Range header value (`bytes=0-99`): the answer's status then tells whether the server honoured it. */
+  range?: string;
 }
 
 export interface UrlBody {
@@ -24,6 +26,9 @@ export interface UrlBody {
   size?: number;
   /** The URL answered with the body (differs from the one asked for after redirects). */
   url: URL;
+  /** The answer's status (206 when a range was honoured) and its Content-Range header. */
+  status: number;
+  contentRange?: string;
 }
 
 /**
@@ -61,7 +66,7 @@ export function parseHttpUrl(location: string, setting: string): URL {
   }
   if (!URL_PROTOCOLS.has(url.protocol)) {
     throw new ConfigError(
-      `${setting}: ${redactUrl(url)} cannot be read; only http:// and https:// URLs are supported (or give a file path, or - for standard input)`,
+      `${setting}: ${redactUrl(url)} cannot be read; only http://, https:// and s3:// URLs are supported (or give a file path, or - for standard input)`,
     );
   }
   return url;
@@ -96,6 +101,7 @@ function get(url: URL, authorization: string | undefined, options: UrlOptions): 
   target.password = '';
   const headers: http.OutgoingHttpHeaders = { 'user-agent': 'etl', accept: '*/*', 'accept-encoding': 'identity' };
   if (authorization) headers.authorization = authorization;
+  if (options.range !== undefined) headers.range = options.range;
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     // agent: false, one connection per source, closed with it: nothing lingers after the run.
@@ -150,6 +156,8 @@ export async function openUrl(location: string, options: UrlOptions): Promise<Ur
         stream: guardedBody(request, response, redactUrl(url), options.timeoutMs),
         size: contentLength(response),
         url,
+        status,
+        ...(response.headers['content-range'] === undefined ? {} : { contentRange: response.headers['content-range'] }),
       };
     }
     request.destroy();

@@ -35,6 +35,8 @@ export interface FilesOptions {
   s3: { endpoint?: string };
   /** Idle timeout of remote reads. */
   timeoutMs?: number;
+  /** Stops a listing or a read waiting on the network. */
+  signal?: AbortSignal;
   log: Logger;
 }
 
@@ -95,7 +97,8 @@ class FileOpener {
       return { label, source, layout: jsonLayout(spec), size: source.size, bytesRead: () => source.bytesRead() };
     }
     await checkReadable(location, SETTING);
-    const input = await openInput(location, { s3: this.options.s3, timeoutMs: this.options.timeoutMs });
+    const { s3, timeoutMs, signal } = this.options;
+    const input = await openInput(location, { s3, timeoutMs, signal });
     const { maxRecordBytes, onTooLarge } = this.options;
     const source = new RecordSource(input.stream, {
       format,
@@ -123,8 +126,9 @@ class FileOpener {
   }
 
   private ranges(location: string): Promise<ByteRanges> {
-    if (isS3Url(location)) return s3Ranges(this.s3(), parseS3Url(location, SETTING), this.settings);
-    if (isUrl(location)) return httpRanges(location, this.settings.timeoutMs);
+    const { signal } = this.options;
+    if (isS3Url(location)) return s3Ranges(this.s3(), parseS3Url(location, SETTING), this.settings, signal);
+    if (isUrl(location)) return httpRanges(location, this.settings.timeoutMs, signal);
     return fileRanges(location).catch((error: unknown) => {
       throw new ConfigError(
         `${SETTING}: the file ${location} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
@@ -265,7 +269,7 @@ export async function prepareFiles(options: FilesOptions): Promise<PreparedFiles
   const many = isManyFiles(options.location);
   try {
     const files = many
-      ? await listFiles(options.location, opener.s3, opener.settings, SETTING)
+      ? await listFiles(options.location, opener.s3, opener.settings, SETTING, options.signal)
       : [{ location: options.location, mandatory: true }];
     const format = options.format ?? (files[0] ? formatOf(undefined, files[0].location) : 'csv');
     const label = many

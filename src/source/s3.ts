@@ -5,7 +5,7 @@
  * and 5xx answers, an idle timeout, and a body cut short reported as an error. Messages name the
  * object, never a credential.
  */
-import { type Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -144,6 +144,8 @@ export async function openS3Object(
       error: (message, code, options) => new S3Error(message, code, options),
       close: () => body.destroy(),
     });
+    // The request's own signal covers only the wait for the answer; this one covers the body.
+    if (options.signal) addAbortSignal(options.signal, stream);
     return { stream, size };
   } catch (error) {
     throw describeS3Error(error, 'GET', label);

@@ -87,6 +87,7 @@ async function openSource(
       maxRecordBytes: config.maxRecordSize,
       onTooLarge: config.maxErrors === 0 ? 'fail' : 'skip',
       s3: config.s3,
+      signal,
       log,
     });
   }

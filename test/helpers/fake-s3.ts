@@ -17,11 +17,11 @@ export interface FakeS3 {
   put(bucket: string, key: string, body: string | Buffer): void;
   /** The next n requests answer 503 SlowDown. */
   throttle(n: number): void;
-  /** GETs of this key send the headers and this many bytes, then cut the connection. */
+  /** GETs of this key (whole or ranged) send the headers and this many bytes, then cut the connection. */
   cutAfter(key: string, bytes: number): void;
-  /** GETs of this key send the headers and this many bytes, then nothing more, the connection left open. */
-  stallAfter(key: string, bytes: number): void;
-  /** Requests seen: method and path (with query). */
+  /** GETs of this key send nothing (no `bytes`), or the headers and this many bytes, then nothing more. */
+  stall(key: string, bytes?: number): void;
+  /** Requests seen: method and path (with query), and the Range header of a ranged GET. */
   requests: string[];
   /** Sends every environment variable the AWS SDK needs to reach this server. */
   env(overrides?: Record<string, string>): Record<string, string>;
@@ -49,13 +49,13 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
   const pageSize = options.pageSize ?? 1000;
   const buckets = new Map<string, Map<string, Buffer>>();
   const cuts = new Map<string, number>();
-  const stalls = new Map<string, number>();
+  const stalls = new Map<string, number | undefined>();
   const requests: string[] = [];
   let throttled = 0;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    requests.push(`${req.method} ${url.pathname}${url.search}`);
+    requests.push(`${req.method} ${url.pathname}${url.search}${req.headers.range ? ` ${req.headers.range}` : ''}`);
     const head = req.method === 'HEAD';
     const auth = req.headers.authorization ?? '';
     if (!auth.startsWith('AWS4-HMAC-SHA256 ') || !auth.includes('Signature='))
@@ -98,6 +98,7 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
     }
     const body = bucket.get(key);
     if (!body) return error(res, 404, 'NoSuchKey', 'The specified key does not exist.', head);
+    if (!head && stalls.has(key) && stalls.get(key) === undefined) return; // no answer at all
     let start = 0;
     let end = body.length - 1;
     let status = 200;
@@ -117,14 +118,16 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
     };
     res.writeHead(status, headers);
     if (head) return res.end();
-    const cut = cuts.get(key);
-    if (cut !== undefined && status === 200) {
-      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+    const stalled = stalls.get(key);
+    if (stalled !== undefined) {
+      res.write(body.subarray(start, Math.min(end + 1, start + stalled)));
       return;
     }
-    const stall = stalls.get(key);
-    if (stall !== undefined && status === 200) {
-      res.write(body.subarray(0, stall));
+    const cut = cuts.get(key);
+    if (cut !== undefined) {
+      res.write(body.subarray(start, Math.min(end + 1, start + cut)), () =>
+        setTimeout(() => res.socket?.destroy(), 20),
+      );
       return;
     }
     res.end(body.subarray(start, end + 1));
@@ -145,7 +148,7 @@ export async function startFakeS3(options: { pageSize?: number } = {}): Promise<
     cutAfter(key, bytes) {
       cuts.set(key, bytes);
     },
-    stallAfter(key, bytes) {
+    stall(key, bytes) {
       stalls.set(key, bytes);
     },
     env(overrides = {}) {

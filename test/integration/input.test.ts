@@ -520,7 +520,7 @@ describe('checkReadable', () => {
     const ftp = await failure(checkReadable('ftp://user:pw@example.com/x.csv', 'CSV_FILE (--file)'));
     expect(ftp).toBeInstanceOf(ConfigError);
     expect(ftp.message).toBe(
-      'CSV_FILE (--file): ftp://example.com/x.csv cannot be read; only http:// and https:// URLs are supported (or give a file path, or - for standard input)',
+      'CSV_FILE (--file): ftp://example.com/x.csv cannot be read; only http://, https:// and s3:// URLs are supported (or give a file path, or - for standard input)',
     );
     const bad = await failure(checkReadable('http://user:pw@exa mple.com/x.csv', 'CSV_FILE (--file)'));
     expect(bad).toBeInstanceOf(ConfigError);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sync } from '../../src/index.js';
+import { httpRanges } from '../../src/source/parquet/byte-ranges.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
 import { configFor, followers } from '../helpers/sync.js';
@@ -31,7 +32,31 @@ beforeAll(async () => {
   body = readFileSync(file);
   server = http.createServer((req, res) => {
     const m = /^bytes=(\d+)-(\d+)$/u.exec(req.headers.range ?? '');
-    if (req.url === '/ranged.parquet' && m) {
+    if (req.url === '/moved.parquet') {
+      res.writeHead(302, { location: '/private.parquet' });
+      res.end();
+      return;
+    }
+    if (
+      req.url === '/private.parquet' &&
+      req.headers.authorization !== `Basic ${Buffer.from('reader:s3cret').toString('base64')}`
+    ) {
+      res.writeHead(401);
+      res.end();
+      return;
+    }
+    if (req.url === '/stall.parquet' && m && m[1] !== '0') {
+      // Headers and a first part of the range, then nothing.
+      const start = Number(m[1]);
+      const end = Math.min(Number(m[2]), body.length - 1);
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${end}/${body.length}`,
+        'content-length': end - start + 1,
+      });
+      res.write(body.subarray(start, start + 10));
+      return;
+    }
+    if (req.url !== '/whole.parquet' && m) {
       ranges.push(req.headers.range!);
       const start = Number(m[1]);
       const end = Math.min(Number(m[2]), body.length - 1);
@@ -63,6 +88,21 @@ describe('Parquet over http(s)', () => {
     );
     // The size probe, the footer, then each of the 5 row groups' column chunks in its own request.
     expect(ranges.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it("follows redirects and sends the URL's credentials like any URL source, never showing them", async () => {
+    const result = await sync(
+      configFor(db, { file: `http://reader:s3cret@${base.slice('http://'.length)}/moved.parquet` }),
+    );
+    expect(result.counts).toMatchObject({ read: 10000, rejected: 0 });
+    expect(result.source).not.toContain('s3cret');
+  });
+
+  it('fails a ranged read that stops mid-body after the idle timeout, naming the file', async () => {
+    const ranges = await httpRanges(`${base}/stall.parquet`, 200);
+    await expect(ranges.slice(100, 5000)).rejects.toThrow(
+      new RegExp(`^GET ${base}/stall\\.parquet: no data for 200 ms after 10 bytes \\(idle timeout\\)$`, 'u'),
+    );
   });
 
   it('refuses a server that ignores Range, with the table unchanged', async () => {

@@ -53,13 +53,13 @@ SELECT * FROM (VALUES
    1234567.89::DECIMAL(9,2), -12345678901234.5678::DECIMAL(18,4), 1234567890123456789012345678.0123456789::DECIMAL(38,10),
    0.1::DOUBLE, 1.5::FLOAT, true, 'héllo, "world"', DATE '2024-02-29',
    TIMESTAMP '2024-03-01 10:20:30.123456', TIMESTAMPTZ '2024-03-01 10:20:30.654321+00', TIMESTAMP_MS '1969-12-31 23:59:59.999',
-   UUID '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11', [1, 2, NULL]::INTEGER[], {'color': 'red', 'size': 9007199254740993::BIGINT},
+   UUID '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11', [1, 2, NULL]::INTEGER[], {'color': 'red', 'size': 9007199254740993::BIGINT, 'seen': TIMESTAMP '2024-03-01 10:20:30.5'},
    'x'),
   (2, 32767, -2147483648, -9223372036854775808, 0,
    -0.01, 0.0001, -0.0000000001,
    'NaN'::DOUBLE, '-inf'::FLOAT, false, '', DATE '0001-01-01',
    TIMESTAMP '1900-01-01 00:00:00', TIMESTAMPTZ '2038-01-19 03:14:08+00', TIMESTAMP_MS '2024-01-01 00:00:00',
-   UUID 'ffffffff-ffff-ffff-ffff-ffffffffffff', []::INTEGER[], {'color': NULL, 'size': 1::BIGINT},
+   UUID 'ffffffff-ffff-ffff-ffff-ffffffffffff', []::INTEGER[], {'color': NULL, 'size': 1::BIGINT, 'seen': NULL},
    NULL),
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
 ) t(id, i16, i32, i64, u32, dec9, dec18, dec38, f64, f32, flag, label, day, local_ts, utc_ts, ms_ts, ref, tags, attrs, blob)`;
@@ -85,8 +85,9 @@ const EXPECTED_TYPED = [
     '1969-12-31 23:59:59.999+00',
     '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11',
     '[1, 2, null]',
-    // Beyond 2^53 inside a struct: kept as a JSON string, digit for digit, rather than rounded as a JSON number.
-    '{"size": "9007199254740993", "color": "red"}',
+    // Beyond 2^53 inside a struct: kept as a JSON string, digit for digit, rather than rounded as a JSON
+    // number; a local timestamp inside it stays without a zone, as at the top level.
+    '{"seen": "2024-03-01T10:20:30.500000", "size": "9007199254740993", "color": "red"}',
     'x',
   ],
   [
@@ -108,7 +109,7 @@ const EXPECTED_TYPED = [
     '2024-01-01 00:00:00+00',
     'ffffffff-ffff-ffff-ffff-ffffffffffff',
     '[]',
-    '{"size": 1, "color": null}',
+    '{"seen": null, "size": 1, "color": null}',
     null,
   ],
   ['3', ...Array.from({ length: typedColumns.length - 1 }, () => null)],
@@ -189,6 +190,48 @@ describe('Parquet sources', () => {
         reason: 'email "not-an-email" must contain exactly one @',
       },
       { file: '', line: '5', raw: '{"email":"user4@example.com","full_name":null}', reason: 'full_name is empty' },
+    ]);
+  });
+
+  it('refuses dates and timestamps a column cannot hold row by row (DuckDB infinity, year 10000), like any other value', async () => {
+    const file = at('far-times.parquet');
+    await writeParquet(
+      file,
+      `SELECT * FROM (VALUES
+         (1, TIMESTAMP '2024-01-01 10:00:00', DATE '2024-01-01'),
+         (2, 'infinity'::TIMESTAMP, DATE '2024-01-02'),
+         (3, TIMESTAMP '2024-01-03 00:00:00', DATE '10000-01-01'),
+         (4, '-infinity'::TIMESTAMP, NULL)) t(id, ts, day)`,
+    );
+    const defs = parseConfigText(
+      'etl.config.json',
+      JSON.stringify({
+        syncs: [
+          {
+            name: 'times',
+            source: file,
+            target: { table: 'times' },
+            key: 'id',
+            columns: [
+              { name: 'id', type: 'bigint' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'day', type: 'date' },
+            ],
+          },
+        ],
+      }),
+    );
+    const result = await sync(configForDefinition(defs[0], { maxErrors: '5' }, { DATABASE_URL: db.url }));
+    expect(result.counts).toMatchObject({ read: 4, inserted: 1, rejected: 3 });
+    const stored = await db.query('SELECT id::text, ts::text, day::text FROM times');
+    expect(stored.rows).toEqual([{ id: '1', ts: '2024-01-01 10:00:00', day: '2024-01-01' }]);
+    const rejects = await db.query<{ line: string; raw: string }>(
+      'SELECT line, raw FROM etl_info_schema.rejects ORDER BY line',
+    );
+    expect(rejects.rows).toEqual([
+      { line: '2', raw: '{"id":2,"ts":"+294247-01-10T04:00:54.775807","day":"2024-01-02"}' },
+      { line: '3', raw: '{"id":3,"ts":"2024-01-03T00:00:00.000000","day":"+010000-01-01"}' },
+      { line: '4', raw: '{"id":4,"ts":"-290308-12-21T19:59:05.224193","day":null}' },
     ]);
   });
 

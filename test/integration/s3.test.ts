@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sync } from '../../src/index.js';
+import { sync, SyncAbortedError } from '../../src/index.js';
+import { openInput } from '../../src/source/input.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { writeParquet } from '../helpers/duckdb.js';
 import { ACCESS_KEY, SECRET_KEY, startFakeS3, type FakeS3 } from '../helpers/fake-s3.js';
@@ -101,7 +102,15 @@ describe('single s3:// objects', () => {
     for (const { key, body } of sources) {
       s3.put('bucket', key, body);
       await db.query('DELETE FROM followers').catch(() => undefined);
+      const seen = s3.requests.length;
       const remote = await syncFrom(`s3://bucket/${key}`);
+      const gets = s3.requests.slice(seen).filter((r) => r.startsWith(`GET /bucket/${key}`));
+      // Parquet is read with ranged GETs (footer, then row groups) after a HEAD for its size; the others in one streamed GET.
+      if (key.endsWith('.parquet')) {
+        expect(s3.requests.slice(seen)).toContain(`HEAD /bucket/${key}`);
+        expect(gets.length).toBeGreaterThanOrEqual(2);
+        for (const get of gets) expect(get).toMatch(/ bytes=\d+-\d+$/u);
+      } else expect(gets).toEqual([`GET /bucket/${key}?x-id=GetObject`]);
       const fromS3 = await followers(db);
       await db.query('DELETE FROM followers');
       const file = local(key.replace(/^one\//u, ''), body);
@@ -122,7 +131,7 @@ describe('single s3:// objects', () => {
   });
 
   describe('failures name the object, never the secret, and leave the table unchanged', () => {
-    const cases: { what: string; file: string; setup?: () => void; message: RegExp }[] = [
+    const cases: { what: string; file: string; setup?: () => void | Promise<void>; message: RegExp }[] = [
       {
         what: 'wrong credentials',
         file: 's3://bucket/ok.csv',
@@ -151,6 +160,20 @@ describe('single s3:// objects', () => {
         setup: () => s3.cutAfter('cut.csv', 5000),
         message: /s3:\/\/bucket\/cut\.csv: the object was cut short after 5000 of \d+ bytes/u,
       },
+      {
+        what: 'a connection cut in a ranged read of a Parquet object',
+        file: 's3://bucket/cut.parquet',
+        setup: async () => {
+          const file = join(dir, 'cut.parquet');
+          await writeParquet(
+            file,
+            `SELECT 'user' || i || '@example.com' AS email, 'N' AS full_name FROM range(50) t(i)`,
+          );
+          s3.put('bucket', 'cut.parquet', readFileSync(file));
+          s3.cutAfter('cut.parquet', 100);
+        },
+        message: /^GET s3:\/\/bucket\/cut\.parquet: the object was cut short after 100 of \d+ bytes/u,
+      },
     ];
     for (const c of cases) {
       it(c.what, async () => {
@@ -158,7 +181,7 @@ describe('single s3:// objects', () => {
         s3.put('bucket', 'cut.csv', csvOf(people(0, 3000)));
         await syncFrom(local('before.csv', csvOf(people(100, 103))));
         const before = await followers(db);
-        c.setup?.();
+        await c.setup?.();
         const error = await failureOf(syncFrom(c.file, { batchSize: '100' }));
         s3.throttle(0);
         expect(error.message).toMatch(c.message);
@@ -167,6 +190,53 @@ describe('single s3:// objects', () => {
       });
     }
   });
+});
+
+describe('idle timeout and abort on s3:// reads', () => {
+  const open = (key: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+    openInput(`s3://bucket/${key}`, { s3: { endpoint: s3.endpoint }, ...options });
+  const drain = async (stream: AsyncIterable<unknown>) => {
+    for await (const _ of stream);
+  };
+
+  it('fails an object that does not answer, or stops mid-body, after the idle timeout, naming it', async () => {
+    s3.put('bucket', 'silent.csv', csvOf(people(0, 10)));
+    s3.stall('silent.csv');
+    await expect(open('silent.csv', { timeoutMs: 200 })).rejects.toThrow(
+      /^GET s3:\/\/bucket\/silent\.csv: no answer within 200 ms \(idle timeout\)$/u,
+    );
+    s3.put('bucket', 'stalls.csv', csvOf(people(0, 3000)));
+    s3.stall('stalls.csv', 5000);
+    const input = await open('stalls.csv', { timeoutMs: 200 });
+    await expect(drain(input.stream)).rejects.toThrow(
+      /^GET s3:\/\/bucket\/stalls\.csv: no data for 200 ms after 5000 bytes \(idle timeout\)$/u,
+    );
+  });
+
+  it('stops a sync of a prefix or a Parquet object waiting on a stalled object when it is aborted, leaving the table unchanged', async () => {
+    await syncFrom(local('seed-abort.csv', csvOf(people(900, 903))));
+    const before = await followers(db);
+    s3.put('bucket', 'stalled/a.csv', csvOf(people(0, 10)));
+    s3.put('bucket', 'stalled/b.csv', csvOf(people(10, 3000)));
+    s3.stall('stalled/b.csv', 5000);
+    const parquet = join(dir, 'stalled.parquet');
+    await writeParquet(
+      parquet,
+      `SELECT 'user' || i || '@example.com' AS email, 'Name ' || i AS full_name FROM range(10) t(i)`,
+    );
+    s3.put('bucket', 'stalled.parquet', readFileSync(parquet));
+    s3.stall('stalled.parquet');
+    for (const file of ['s3://bucket/stalled/', 's3://bucket/stalled.parquet']) {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort('test'), 300);
+      const error = await failureOf(
+        sync(configFor(db, { file, s3Endpoint: s3.endpoint }), { signal: controller.signal }),
+      );
+      expect(error).toBeInstanceOf(SyncAbortedError);
+      expect(await followers(db)).toEqual(before);
+    }
+    // The test's own time limit is below the 30 s idle timeout: a sync that waited for it fails the test.
+  }, 15_000);
 });
 
 describe('many files as one load', () => {
@@ -268,12 +338,38 @@ describe('many files as one load', () => {
     expect(await followers(db)).toEqual(before);
   });
 
+  it('loads a prefix of Parquet parts as one load, past the markers Spark leaves, with each reject naming its part and row', async () => {
+    for (let p = 0; p < 3; p += 1) {
+      const file = join(dir, `pq-${p}.parquet`);
+      await writeParquet(
+        file,
+        `SELECT CASE WHEN i = 1 AND ${p} = 2 THEN 'bad' ELSE 'user' || (${p * 100} + i) || '@example.com' END AS email,
+                'Name ' || (${p * 100} + i) AS full_name FROM range(4) t(i)`,
+      );
+      s3.put('bucket', `spark-out/part-0000${p}-x.snappy.parquet`, readFileSync(file));
+    }
+    s3.put('bucket', 'spark-out/_SUCCESS', '');
+    s3.put('bucket', 'spark-out/.part-00000-x.snappy.parquet.crc', 'not data');
+    const result = await syncFrom('s3://bucket/spark-out/', { maxErrors: '1' });
+    expect(result.source).toBe('s3://bucket/spark-out/ (3 files)');
+    expect(result.counts).toMatchObject({ read: 12, inserted: 11, rejected: 1 });
+    const expected = [0, 1, 2].flatMap((p) =>
+      [0, 1, 2, 3]
+        .filter((i) => !(p === 2 && i === 1))
+        .map((i) => [`user${p * 100 + i}@example.com`, `Name ${p * 100 + i}`]),
+    );
+    expect(await followers(db)).toEqual(Object.fromEntries(expected));
+    const rejects = await db.query('SELECT file, line FROM etl_info_schema.rejects');
+    expect(rejects.rows).toEqual([{ file: 's3://bucket/spark-out/part-00002-x.snappy.parquet', line: '2' }]);
+  });
+
   it('loads a local glob of NDJSON parts in name order', async () => {
     const parts = join(dir, 'parts');
     mkdirSync(parts, { recursive: true });
     writeFileSync(join(parts, 'b.ndjson'), ndjsonOf([{ email: 'user1@example.com', name: 'Later' }]));
     writeFileSync(join(parts, 'a.ndjson'), ndjsonOf(people(0, 4)));
     writeFileSync(join(parts, 'a.csv'), 'ignored');
+    writeFileSync(join(parts, '.a.ndjson'), 'a hidden file, ignored');
     const result = await syncFrom(join(parts, '*.ndjson'));
     expect(result.counts).toMatchObject({ read: 5, inserted: 4 });
     expect(await followers(db)).toEqual({ ...asTable(people(0, 4)), 'user1@example.com': 'Later' });
@@ -314,7 +410,7 @@ describe('the CLI with s3:// sources', () => {
     expect((await runCli(['sync', '--file', 's3://bucket/cli/before.csv'], env)).code).toBe(0);
     const body = csvOf(people(10, 2000));
     s3.put('bucket', 'cli/stalls.csv', body);
-    s3.stallAfter('cli/stalls.csv', body.length / 2);
+    s3.stall('cli/stalls.csv', body.length / 2);
     const child = startCli(['sync', '--file', 's3://bucket/cli/stalls.csv'], env);
     const done = finished(child);
     const loadId = await waitFor(

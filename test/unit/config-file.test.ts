@@ -110,6 +110,16 @@ describe('the config file', () => {
     expect(problem(doc)).toMatch(message);
   });
 
+  it("keeps s3:// and http(s) sources as they are, and reads relative paths from the config file's directory", () => {
+    const fileOf = (source: unknown) =>
+      parseConfigText('etl.config.json', JSON.stringify({ syncs: [entry({ source })] }), '/base')[0].settings.file
+        ?.value;
+    expect(fileOf('s3://bucket/exports/2026-11-30/*.csv.gz')).toBe('s3://bucket/exports/2026-11-30/*.csv.gz');
+    expect(fileOf({ url: 's3://bucket/prices.parquet', format: 'parquet' })).toBe('s3://bucket/prices.parquet');
+    expect(fileOf('https://example.com/prices.csv')).toBe('https://example.com/prices.csv');
+    expect(fileOf('parts/*.ndjson')).toBe('/base/parts/*.ndjson');
+  });
+
   it('names an unknown field with the known ones and the one probably meant', () => {
     expect(problem({ syncs: [entry({ colums: [] })] })).toContain(
       'etl.config.json: syncs[0] has an unknown field "colums"; did you mean "columns"? (known: name, source, target, key, columns,',

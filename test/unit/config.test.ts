@@ -62,6 +62,22 @@ describe('resolveSyncConfig', () => {
   it('never echoes a password from a bad URL', () => {
     expect(() => resolveSyncConfig({}, { DATABASE_URL: 'mysql://u:hunter2@h/db' })).toThrow(/^(?!.*hunter2)/s);
   });
+
+  it('takes the S3 endpoint from --s3-endpoint, then S3_ENDPOINT, then AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL', () => {
+    const endpoint = (flags: Record<string, string>, env: Record<string, string>) =>
+      resolveSyncConfig(flags, env).s3.endpoint;
+    expect(endpoint({}, {})).toBeUndefined();
+    expect(endpoint({}, { AWS_ENDPOINT_URL: 'http://minio:9000' })).toBe('http://minio:9000');
+    expect(endpoint({}, { AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_S3: 'http://s3:2' })).toBe('http://s3:2');
+    expect(endpoint({}, { AWS_ENDPOINT_URL: 'http://a:1', S3_ENDPOINT: 'http://b:2' })).toBe('http://b:2');
+    expect(endpoint({ s3Endpoint: 'https://c:3' }, { S3_ENDPOINT: 'http://b:2' })).toBe('https://c:3');
+  });
+
+  it('refuses an S3 endpoint that holds credentials, without echoing them', () => {
+    expect(() => resolveSyncConfig({}, { AWS_ENDPOINT_URL: 'http://key:hunter2@minio:9000' })).toThrow(
+      /^AWS_ENDPOINT_URL must not hold credentials; they come from the AWS default chain(?!.*hunter2)/su,
+    );
+  });
 });
 
 describe('parseDuration', () => {

@@ -6,10 +6,11 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { globPattern } from '../../src/source/file-list.js';
+import { globPattern, isHiddenName } from '../../src/source/file-list.js';
 import { isManyFiles } from '../../src/source/load-route.js';
 import { formatOf } from '../../src/source/format.js';
-import { decimalText, EXACT_PARSERS, encoderFor, jsonValue } from '../../src/source/parquet/values.js';
+import { columnEncoder, decimalText, EXACT_PARSERS, encoderFor, jsonValue } from '../../src/source/parquet/values.js';
+import type { SchemaElement, SchemaTree } from 'hyparquet';
 import { describeS3Error } from '../../src/source/s3.js';
 import { parseS3Url } from '../../src/source/s3-location.js';
 
@@ -36,6 +37,14 @@ describe('many-files locations', () => {
     expect(globPattern('part-?.csv').test('part-7.csv')).toBe(true);
     expect(globPattern('part-?.csv').test('part-7xcsv')).toBe(false);
     expect(globPattern('a+(b).csv').test('a+(b).csv')).toBe(true);
+  });
+
+  it('leaves out the markers Spark and Hadoop write next to their parts, unless the glob names them', () => {
+    expect(isHiddenName('out/_SUCCESS', 'out/')).toBe(true);
+    expect(isHiddenName('out/.part-0.parquet.crc', 'out/*')).toBe(true);
+    expect(isHiddenName('out/part-0.parquet', 'out/')).toBe(false);
+    expect(isHiddenName('_staging/part-0.parquet', '_staging/')).toBe(false);
+    expect(isHiddenName('out/_manifest.json', 'out/_*.json')).toBe(false);
   });
 
   it('tells Parquet by its extension, after any .gz', () => {
@@ -88,7 +97,7 @@ describe('Parquet values', () => {
 
   it('reads decimals from INT32, INT64 and two’s-complement bytes', () => {
     const decimal = (type: 'INT32' | 'INT64' | 'FIXED_LEN_BYTE_ARRAY') =>
-      encoderFor({ name: 'd', type, converted_type: 'DECIMAL', scale: 2, precision: 38 }, true);
+      encoderFor({ name: 'd', type, converted_type: 'DECIMAL', scale: 2, precision: 38 });
     expect(decimal('INT32')(-1)).toBe('-0.01');
     expect(decimal('INT64')(9223372036854775807n)).toBe('92233720368547758.07');
     expect(decimal('FIXED_LEN_BYTE_ARRAY')(Uint8Array.from([0xff, 0xff, 0xff, 0x85]))).toBe('-1.23');
@@ -100,20 +109,87 @@ describe('Parquet values', () => {
     expect(EXACT_PARSERS.timestampFromMicroseconds!(-1n)).toBe('1969-12-31T23:59:59.999999Z');
     expect(EXACT_PARSERS.timestampFromNanoseconds!(1709288430123456789n)).toBe('2024-03-01T10:20:30.123456789Z');
     expect(EXACT_PARSERS.dateFromDays!(-719162)).toBe('0001-01-01');
-    const local = encoderFor(
-      { name: 't', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' } },
-      true,
-    );
+    const local = encoderFor({
+      name: 't',
+      type: 'INT64',
+      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' },
+    });
     expect(local('2024-03-01T10:20:30.123456Z')).toBe('2024-03-01T10:20:30.123456');
-    const time = encoderFor(
-      { name: 't', type: 'INT64', logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' } },
-      true,
-    );
+    const time = encoderFor({
+      name: 't',
+      type: 'INT64',
+      logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' },
+    });
     expect(time(45296000001n)).toBe('12:34:56.000001');
   });
 
+  it('writes dates and timestamps of any range as the calendar does, beyond year 9999 in the expanded form', () => {
+    const { dateFromDays, timestampFromMilliseconds, timestampFromMicroseconds } = EXACT_PARSERS;
+    // The same text as a JavaScript Date, every 9,973rd day across its whole range.
+    for (let days = -100_000_000; days <= 100_000_000; days += 9_973) {
+      // A Date writes years beyond 0000-9999 in the same expanded form (+010000, -000001).
+      const iso = new Date(days * 86_400_000).toISOString();
+      expect(dateFromDays!(days)).toBe(iso.slice(0, iso.indexOf('T')));
+      expect(timestampFromMilliseconds!(BigInt(days) * 86_400_000n + 45_296_789n)).toBe(
+        `${dateFromDays!(days)}T12:34:56.789Z`,
+      );
+    }
+    expect(dateFromDays!(2_932_896)).toBe('9999-12-31');
+    expect(dateFromDays!(2_932_897)).toBe('+010000-01-01');
+    expect(dateFromDays!(-719_528)).toBe('0000-01-01');
+    expect(dateFromDays!(-719_529)).toBe('-000001-12-31');
+    // DuckDB writes infinity and -infinity as the largest and smallest 64-bit values: text a timestamp column refuses.
+    expect(timestampFromMicroseconds!(2n ** 63n - 1n)).toBe('+294247-01-10T04:00:54.775807Z');
+    expect(timestampFromMicroseconds!(-(2n ** 63n))).toBe('-290308-12-21T19:59:05.224192Z');
+  });
+
+  it('writes local timestamps and times inside lists, maps and structs as at the top level', () => {
+    const node = (element: SchemaElement, children: SchemaTree[] = []): SchemaTree => ({
+      element,
+      children,
+      count: 1,
+      path: [],
+    });
+    const localTs = (name: string) =>
+      node({
+        name,
+        type: 'INT64',
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' },
+      });
+    const utcTs = node({
+      name: 'z',
+      type: 'INT64',
+      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
+    });
+    const list = (name: string, item: SchemaTree) =>
+      node({ name, converted_type: 'LIST' }, [node({ name: 'list', repetition_type: 'REPEATED' }, [item])]);
+    const tree = node({ name: 's' }, [
+      list('l', localTs('element')),
+      utcTs,
+      node({ name: 'm', converted_type: 'MAP' }, [
+        node({ name: 'key_value', repetition_type: 'REPEATED' }, [
+          node({ name: 'key', type: 'BYTE_ARRAY' }),
+          localTs('value'),
+        ]),
+      ]),
+      list('ll', list('element', localTs('element'))),
+      node({ name: 'n', type: 'INT64' }),
+    ]);
+    const ts = '2024-01-01T10:00:00.000000Z';
+    expect(columnEncoder(tree)({ l: [ts, null], z: ts, m: { k: ts }, ll: [[ts]], n: 2n ** 60n })).toEqual({
+      l: ['2024-01-01T10:00:00.000000', null],
+      z: ts,
+      m: { k: '2024-01-01T10:00:00.000000' },
+      ll: [['2024-01-01T10:00:00.000000']],
+      n: '1152921504606846976',
+    });
+    expect(columnEncoder(tree)(null)).toBeNull();
+    // A shape the schema did not announce is written as plain JSON, not lost.
+    expect(columnEncoder(tree)({ l: 'odd', extra: 1n })).toEqual({ l: 'odd', extra: 1 });
+  });
+
   it('keeps 64-bit integers exact, binary as hex, non-finite floats as text', () => {
-    const plain = encoderFor({ name: 'x', type: 'INT64' }, true);
+    const plain = encoderFor({ name: 'x', type: 'INT64' });
     expect(plain(-9223372036854775808n)).toBe('-9223372036854775808');
     expect(plain(Number.NaN)).toBe('NaN');
     expect(plain(Number.NEGATIVE_INFINITY)).toBe('-Infinity');

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { redactSecrets } from '../../observe/redact.js';
 import { messageOf } from '../../errors.js';
 import { parseHttpUrl } from '../../source/http.js';
+import { isS3Url, parseS3Url } from '../../source/s3-location.js';
 import { redactUrl } from '../../observe/redact.js';
 import {
   countPending,
@@ -121,14 +122,15 @@ async function createUrlImport(ctx: ApiContext, input: CreateInput, body: string
     throw badRequest('body', `is not valid JSON (${messageOf(error)})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw badRequest('body', 'must be an object { "url": "https://..." } or the data itself');
+    throw badRequest('body', 'must be an object { "url": "https://..." or "s3://bucket/key" } or the data itself');
   const fields = parsed as Record<string, unknown>;
   for (const k of Object.keys(fields))
     if (k !== 'url') throw badRequest(k, 'is not a known field (the body takes only "url")');
   if (typeof fields.url !== 'string' || fields.url === '')
-    throw badRequest('url', 'is required: a http:// or https:// URL');
+    throw badRequest('url', 'is required: an http://, https:// or s3:// URL');
   try {
-    parseHttpUrl(fields.url, 'url');
+    if (isS3Url(fields.url)) parseS3Url(fields.url, 'url');
+    else parseHttpUrl(fields.url, 'url');
   } catch (error) {
     throw badRequest('url', messageOf(error).replace(/^url: /u, ''));
   }

@@ -8,9 +8,12 @@ import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AsyncBuffer } from 'hyparquet';
 import { redactUrl } from '../../observe/redact.js';
-import { HttpError } from '../http.js';
+import { HttpError, openUrl, type UrlBody } from '../http.js';
 import type { S3Ref, S3Settings } from '../s3-location.js';
 import { openS3Object, s3ObjectSize } from '../s3.js';
+
+/** Redirects followed by a ranged read, as for any URL source. */
+const MAX_REDIRECTS = 5;
 
 export interface ByteRanges extends AsyncBuffer {
   /** Bytes fetched so far (progress). */
@@ -80,40 +83,28 @@ export async function s3Ranges(
   };
 }
 
-/** An http(s) URL read with Range requests; a server that ignores them is refused rather than downloaded whole again and again. */
+/**
+ * An http(s) URL read with Range requests, each through the same reader as any URL (redirects,
+ * credentials from the URL, idle timeout, a body cut short as an error); a server that ignores
+ * Range is refused rather than downloaded whole again and again.
+ */
 export async function httpRanges(url: string, timeoutMs: number, signal?: AbortSignal): Promise<ByteRanges> {
   const label = redactUrl(url);
-  const request = async (range: string): Promise<Response> => {
-    const signals = [timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined, signal].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        headers: { range, 'accept-encoding': 'identity' },
-        signal: AbortSignal.any(signals),
-      });
-    } catch (error) {
-      const timedOut = (error as Error).name === 'TimeoutError';
+  const request = async (range: string): Promise<UrlBody> => {
+    const body = await openUrl(url, { timeoutMs, maxRedirects: MAX_REDIRECTS, signal, range });
+    if (body.status !== 206) {
+      body.stream.destroy();
       throw new HttpError(
-        `GET ${label} (${range}) ${timedOut ? `did not finish within ${timeoutMs} ms` : `failed: ${(error as Error).message}`}`,
-        timedOut ? 'ETIMEDOUT' : 'ETL_HTTP',
-        { cause: error },
-      );
-    }
-    if (response.status !== 206) {
-      await response.body?.cancel();
-      throw new HttpError(
-        `GET ${label} (${range}) answered ${response.status}; Parquet over http(s) needs a server that answers Range requests (206)`,
+        `GET ${label} (${range}) answered ${body.status}; Parquet over http(s) needs a server that answers Range requests (206)`,
         'ETL_HTTP_STATUS',
-        { status: response.status },
+        { status: body.status },
       );
     }
-    return response;
+    return body;
   };
   const probe = await request('bytes=0-0');
-  await probe.body?.cancel();
-  const total = /\/(\d+)$/u.exec(probe.headers.get('content-range') ?? '')?.[1];
+  probe.stream.destroy();
+  const total = /\/(\d+)$/u.exec(probe.contentRange ?? '')?.[1];
   if (total === undefined)
     throw new HttpError(`GET ${label}: the answer to a Range request does not say the file's size`, 'ETL_HTTP_STATUS');
   const size = Number(total);
@@ -125,14 +116,9 @@ export async function httpRanges(url: string, timeoutMs: number, signal?: AbortS
     },
     async slice(start: number, end = size): Promise<ArrayBuffer> {
       if (end <= start) return new ArrayBuffer(0);
-      const response = await request(`bytes=${start}-${end - 1}`);
-      const bytes = await response.arrayBuffer();
-      if (bytes.byteLength !== end - start)
-        throw new HttpError(
-          `GET ${label}: the body was cut short after ${bytes.byteLength} of ${end - start} bytes`,
-          'ECONNRESET',
-        );
-      bytesRead += bytes.byteLength;
+      const body = await request(`bytes=${start}-${end - 1}`);
+      const bytes = await collect(body.stream, end - start, label);
+      bytesRead += end - start;
       return bytes;
     },
     close: () => Promise.resolve(),

@@ -12,9 +12,14 @@ import type { ChunkSource } from '../chunk-source.js';
 import { SourceError } from '../input.js';
 import type { Chunk } from '../splitter.js';
 import type { ByteRanges } from './byte-ranges.js';
-import { EXACT_PARSERS, encoderFor, isDecimal, type ValueEncoder } from './values.js';
+import { columnEncoder, EXACT_PARSERS, isDecimal, type ValueEncoder } from './values.js';
 
 const normal = (name: string) => name.trim().toLowerCase();
+
+/** A read that failed on the way (the store, the server, the connection, an abort): its own message says what happened. */
+function isTransportError(error: unknown): boolean {
+  return error instanceof Error && /^(S3Error|HttpError|AbortError)$/u.test(error.name);
+}
 
 interface Field {
   /** The key the JSON layout reads (the target's source name, or the delete marker). */
@@ -42,7 +47,7 @@ function matchColumns(schema: SchemaTree, spec: TargetSpec, label: string): Fiel
   }
   return wanted.map((key) => {
     const tree = byName.get(normal(key))!;
-    return { key, column: tree.element.name, encode: encoderFor(tree.element, tree.children.length === 0) };
+    return { key, column: tree.element.name, encode: columnEncoder(tree) };
   });
 }
 
@@ -92,6 +97,7 @@ export class ParquetSource implements ChunkSource {
       try {
         metadata = await parquetMetadataAsync(ranges, { parsers: EXACT_PARSERS });
       } catch (error) {
+        if (isTransportError(error)) throw error;
         throw new SourceError(`${label}: not a readable Parquet file (${(error as Error).message})`, 'ETL_PARQUET', {
           cause: error,
         });
@@ -147,7 +153,7 @@ export class ParquetSource implements ChunkSource {
         utf8: false,
       });
     } catch (error) {
-      if (error instanceof Error && /^(S3Error|HttpError|SourceError)$/u.test(error.name)) throw error;
+      if (isTransportError(error) || (error as Error | null)?.name === 'SourceError') throw error;
       throw new SourceError(
         `${this.label}: row group ${this.group} (rows ${rowStart + 1}-${rowStart + count}) cannot be read: ${(error as Error).message}`,
         'ETL_PARQUET',

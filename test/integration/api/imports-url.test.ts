@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { SECRET_KEY, startFakeS3, type FakeS3 } from '../../helpers/fake-s3.js';
 import {
   call,
   createKey,
@@ -22,6 +23,7 @@ let files: Awaited<ReturnType<typeof fileServer>>;
 let writer: string;
 let reader: string;
 let otherSync: string;
+let s3: FakeS3;
 
 const csv = (rows: [string, string][]) => ['email,full_name', ...rows.map((r) => r.join(','))].join('\n') + '\n';
 
@@ -46,10 +48,12 @@ beforeAll(async () => {
     ]),
     '/big.csv': generatedCsv(200_000),
   });
+  s3 = await startFakeS3();
   server = await startServe(
     'serve',
     ['--max-pending', '50', '--max-errors', '5'],
-    { DATABASE_URL: db.url },
+    // The AWS SDK in the server reads its credentials from its environment, and nothing else.
+    { DATABASE_URL: db.url, ...s3.env(), AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
     {
       sharedByFile: true,
     },
@@ -59,6 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await killServers();
   await files?.close();
+  await s3?.close();
   await db?.drop();
 });
 
@@ -111,6 +116,30 @@ describe('URL imports', () => {
     expect(done.error?.code).toBe('source_unreachable');
     expect(done.error?.message).toMatch(/404/);
     expect(await followers(db)).toEqual(before);
+  });
+
+  it("imports an s3:// object with the server's AWS credentials; a missing key fails naming the object", async () => {
+    s3.put('bucket', 'in/day1.csv', csv([['dee@example.com', 'Dee']]));
+    const created = await post('/v1/tables/followers/imports?mode=upsert', { url: 's3://bucket/in/day1.csv' });
+    expect(created.status).toBe(202);
+    const done = await waitForImport(server.url, created.body.id, writer);
+    expect(done.status).toBe('succeeded');
+    expect(done.source).toBe('s3://bucket/in/day1.csv');
+    expect(done.counts?.inserted).toBe(1);
+    expect((await followers(db))['dee@example.com']).toBe('Dee');
+
+    const before = await followers(db);
+    const missing = await post('/v1/tables/followers/imports', { url: 's3://bucket/in/gone.csv' });
+    const failed = await waitForImport(server.url, missing.body.id, writer);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('source_unreachable');
+    expect(failed.error?.message).toMatch(/GET s3:\/\/bucket\/in\/gone\.csv: the object does not exist/u);
+    expect(JSON.stringify(failed)).not.toContain(SECRET_KEY);
+    expect(await followers(db)).toEqual(before);
+
+    const badBucket = await post('/v1/tables/followers/imports', { url: 's3://Not_A_Bucket/x.csv' });
+    expect(badBucket.status).toBe(400);
+    expect(badBucket.body.error).toMatch(/^url: "Not_A_Bucket" is not a valid S3 bucket name/u);
   });
 
   it('serves the bad rows of an import as NDJSON and as CSV, a page at a time', async () => {
