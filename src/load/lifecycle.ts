@@ -221,7 +221,7 @@ export class Load {
       this.checkAbort();
       await this.pool!.stage(chunk);
       this.checkRejects();
-      if (this.rejects.pendingCount >= 1000) await this.rejects.flush(this.side);
+      if (this.rejects.full) await this.rejects.flush(this.side);
       checkHeap();
       this.env.onProgress?.({ rowsRead: this.records, phase: this.phase });
     });
