@@ -199,7 +199,8 @@ describe('the maximum record size', () => {
 
 // Item 6. JSONTestSuite: n_array_double_comma ([1,,2]), n_array_just_comma ([,]), n_array_extra_comma
 // (["",]), n_array_missing_value ([   , ""]), n_array_1_true_without_comma ([1 true]),
-// n_array_inner_array_no_comma ([3[4]]), and objects written one after another without a comma.
+// n_array_inner_array_no_comma ([3[4]]), n_array_colon_instead_of_comma (["": 1]), and objects
+// written one after another without a comma.
 describe('JSON array structure', () => {
   const ann = '{"email":"ann@example.com","full_name":"Ann"}';
   const bob = '{"email":"bob@example.com","full_name":"Bob"}';
@@ -211,6 +212,11 @@ describe('JSON array structure', () => {
     [`[${ann} ${bob}]`, 'line 1, column 48: a comma is missing between two array elements'],
     [`[${ann}\n${bob}]`, 'line 2, column 1: a comma is missing between two array elements'],
     [`[${ann}[4]]`, 'line 1, column 47: a comma is missing between two array elements'],
+    ['[3[4]]', 'line 1, column 3: a comma is missing between two array elements'],
+    ['[1 true]', 'line 1, column 4: a comma is missing between two array elements'],
+    [`[${ann},\n true${bob}]`, 'line 2, column 6: a comma is missing between two array elements'],
+    ['["": 1]', 'line 1, column 4: unexpected ":" after an array element'],
+    [`[${ann}}]`, 'line 1, column 47: unexpected "}" after an array element'],
   ])('fails the load on %j, naming the place', async (json, where) => {
     await syncCsv(db, 'email,full_name\ncat@example.com,Cat\n');
     for (const batchSize of ['1', '1000']) {
