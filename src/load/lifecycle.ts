@@ -227,6 +227,11 @@ export class Load {
     });
   }
 
+  /** Reports progress between chunks (a long record still being read). */
+  reportProgress(): void {
+    if (this.state === 'open') this.env.onProgress?.({ rowsRead: this.records, phase: this.phase });
+  }
+
   /** Records the source could not even turn into a chunk: rejects like any other, under maxErrors. */
   async refuse(rejects: readonly Reject[]): Promise<void> {
     this.expectOpen();
