@@ -222,6 +222,7 @@ export class Load {
       await this.pool!.stage(chunk);
       this.checkRejects();
       if (this.rejects.full) await this.rejects.flush(this.side);
+      this.env.faults?.afterBatch?.();
       checkHeap();
       this.env.onProgress?.({ rowsRead: this.records, phase: this.phase });
     });
