@@ -19,7 +19,19 @@ const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform(
 
 const text = z.string().refine((s) => s.trim() !== '', { message: 'must not be empty' });
 
-const character = z.string().min(1, { message: 'must be one character' });
+/**
+ * Kept as written, not trimmed. Left empty it is refused rather than read as absent: YAML reads an
+ * unquoted tab (`delimiter: <tab>`) as nothing, which would otherwise fall back to a comma.
+ */
+const character = z
+  .string()
+  .min(1, { message: 'must be one character' })
+  .nullish()
+  .transform((v, ctx) => {
+    if (v !== null) return v;
+    ctx.addIssue({ code: 'custom', message: 'is empty (YAML reads an unquoted tab as nothing: write "\\t")' });
+    return z.NEVER;
+  });
 
 /** A schema, table or column name PostgreSQL keeps as written (see table/identifier.ts). */
 const identifier = text.superRefine((name, ctx) => {
@@ -69,8 +81,8 @@ const sourceObject = z
     url: optional(text),
     format: optional(z.enum(FORMATS)),
     // Kept as written, not trimmed: a tab ("\t" in JSON, a real tab in YAML) is a delimiter here.
-    delimiter: optional(character),
-    quote: optional(character),
+    delimiter: character,
+    quote: character,
     header: optional(z.boolean()),
     encoding: optional(text),
   })

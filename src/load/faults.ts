@@ -12,6 +12,8 @@ export interface LoadFaults {
   killWorkerOnBatch?: number;
   /** The worker thread handling this batch number (1-based) allocates until its heap limit stops it. */
   exhaustWorkerMemoryOnBatch?: number;
+  /** Called on the main thread after each batch is handed to the workers (a test can fill the heap here). */
+  afterBatch?: () => void;
   /** Called between steps; a throw here fails the load at that step. */
   beforeStep?: (step: LoadStep) => void | Promise<void>;
 }

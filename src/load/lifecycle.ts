@@ -234,10 +234,16 @@ export class Load {
       this.checkAbort();
       await this.pool!.stage(chunk);
       this.checkRejects();
-      if (this.rejects.pendingCount >= 1000) await this.rejects.flush(this.side);
+      if (this.rejects.full) await this.rejects.flush(this.side);
+      this.env.faults?.afterBatch?.();
       checkHeap();
       this.env.onProgress?.({ rowsRead: this.records, phase: this.phase });
     });
+  }
+
+  /** Reports progress between chunks (a long record still being read). */
+  reportProgress(): void {
+    if (this.state === 'open') this.env.onProgress?.({ rowsRead: this.records, phase: this.phase });
   }
 
   /** Records the source could not even turn into a chunk: rejects like any other, under maxErrors. */

@@ -29,6 +29,25 @@ export function matchesDeleteRule(rule: DeleteRule, value: SourceValue): boolean
   return rule.op === '=' ? text === rule.value : text !== rule.value;
 }
 
+/**
+ * The raw text kept with a reject. A bad row can be as long as --max-record-size, and every reject
+ * crosses to the main thread and into the rejects table: a file of long bad rows would otherwise
+ * pass its whole size through the main thread's heap.
+ */
+const MAX_RAW_CHARS = 64 * 1024;
+
+function rejected(line: number, raw: string, reason: string): Reject {
+  if (raw.length <= MAX_RAW_CHARS) return { line, raw, reason };
+  // Never cut between the two halves of a surrogate pair.
+  const high = raw.charCodeAt(MAX_RAW_CHARS - 1);
+  const end = high >= 0xd800 && high <= 0xdbff ? MAX_RAW_CHARS - 1 : MAX_RAW_CHARS;
+  return {
+    line,
+    raw: raw.slice(0, end),
+    reason: `${reason} (the record is ${raw.length} characters long; its text is cut to the first ${end})`,
+  };
+}
+
 export class RowStager {
   private readonly fns: Normalizer[];
   private readonly isKey: boolean[];
@@ -53,7 +72,7 @@ export class RowStager {
 
   reject(line: number, raw: string, reason: string): void {
     this.records += 1;
-    this.rejects.push({ line, raw, reason });
+    this.rejects.push(rejected(line, raw, reason));
   }
 
   /** `field(c)` gives the source value for column c; `marker` the delete rule's field. */
@@ -69,7 +88,7 @@ export class RowStager {
       }
       const result = this.fns[c](field(c));
       if (!result.ok) {
-        this.rejects.push({ line, raw: raw(), reason: result.reason });
+        this.rejects.push(rejected(line, raw(), result.reason));
         return;
       }
       this.values[c] = result.value;

@@ -6,6 +6,8 @@ export interface ChunkSource {
   next(): Promise<Chunk | undefined>;
   /** Stops reading early (after a failure); whatever is open is closed. */
   destroy(): void;
+  /** Set by the reader: called now and then while bytes are read between chunks, for progress. */
+  onRead?: () => void;
 }
 
 /** How far a load has read, for progress: raw bytes against the total when known. */

@@ -29,6 +29,10 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === LF || b === CR;
 const HEAD_BYTES = 1024;
+/** `{ [ " } :`: bytes no number, true, false or null holds. */
+const endsScalar = (b: number) => b === 0x7b || b === OPEN_ARRAY || b === 0x22 || b === 0x7d || b === 0x3a;
+/** Bytes a JSON value (or a malformed one, such as a bare word) can start with. */
+const startsValue = (b: number) => b !== 0x7d && b !== 0x3a && b !== COMMA && b !== CLOSE_ARRAY;
 
 export class JsonArraySplitter {
   private state = State.BeforeArray;
@@ -100,7 +104,9 @@ export class JsonArraySplitter {
           else if (b === 0x22) this.endElement(at + 1, chunks);
           break;
         case State.InScalar:
-          if (b === COMMA || b === CLOSE_ARRAY || isSpace(b)) {
+          // A number, true, false or null ends at the first byte none of them holds: `[1{"a":2}]`
+          // and `[3[4]]` are two elements without a comma, not one malformed element.
+          if (b === COMMA || b === CLOSE_ARRAY || isSpace(b) || endsScalar(b)) {
             this.endElement(at, chunks);
             this.afterElement(at, b);
           }
@@ -154,7 +160,9 @@ export class JsonArraySplitter {
       this.state = State.BeforeElement;
       this.afterComma = true;
     } else if (b === CLOSE_ARRAY) this.state = State.Done;
-    else if (!isSpace(b)) throw this.structure(at, 'a comma is missing between two array elements');
+    else if (isSpace(b)) return;
+    else if (startsValue(b)) throw this.structure(at, 'a comma is missing between two array elements');
+    else throw this.structure(at, `unexpected ${JSON.stringify(String.fromCharCode(b))} after an array element`);
   }
 
   private startElement(at: number, b: number): void {

@@ -158,6 +158,7 @@ class ManyFilesSource implements ChunkSource {
   private readonly spans: Span[] = [];
   /** The first file's layout, which every later file must match. */
   layout: ChunkLayout | undefined;
+  onRead: (() => void) | undefined;
 
   constructor(
     private readonly files: FileEntry[],
@@ -179,6 +180,7 @@ class ManyFilesSource implements ChunkSource {
 
   private start(file: OpenedFile): void {
     this.current = file;
+    file.source.onRead = () => this.onRead?.();
     this.spans.push({ label: file.label, offset: this.offset });
     this.nextFile += 1;
   }

@@ -45,6 +45,7 @@ const UTF8 = new Set(['utf8', 'utf-8', 'unicode-1-1-utf-8']);
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** No byte of UTF-8 text is 0xFF: NDJSON is split on line ends only, with no quoting. */
 const NEVER = 0x1ff;
+const PROGRESS_BYTES = 16 * 1024 * 1024;
 
 function splitterFor(options: RecordSourceOptions): Splitter {
   const limits = {
@@ -73,6 +74,12 @@ export class RecordSource {
   private first = true;
   /** Bytes read after gunzip and decoding: what the splitter has scanned. */
   bytesScanned = 0;
+  /**
+   * Called after every PROGRESS_BYTES read, chunk or not: a record being skipped for its size (a
+   * gzip bomb of zeros) can take gigabytes of reading before its chunk comes out.
+   */
+  onRead: (() => void) | undefined;
+  private nextReport = PROGRESS_BYTES;
 
   constructor(
     input: Readable,
@@ -98,6 +105,10 @@ export class RecordSource {
       }
       let buf = step.value;
       this.bytesScanned += buf.length;
+      if (this.bytesScanned >= this.nextReport) {
+        this.nextReport = this.bytesScanned + PROGRESS_BYTES;
+        this.onRead?.();
+      }
       if (this.first) {
         this.first = false;
         if (buf.subarray(0, 3).equals(BOM)) buf = buf.subarray(3);

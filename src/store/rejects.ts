@@ -18,8 +18,17 @@ function csvField(value: string | number): string {
   return /[",\r\n]/u.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
+/**
+ * Pending rejects are written once this many are held, or once their raw text reaches this many
+ * characters: a bad row can be as long as --max-record-size, so a count alone would let a file of
+ * long bad rows hold gigabytes (1000 rows of 16 MiB) before the first write.
+ */
+const FLUSH_COUNT = 1000;
+const FLUSH_CHARS = 8 * 1024 * 1024;
+
 export class RejectSink {
   private pending: Reject[] = [];
+  private pendingChars = 0;
   private readonly earliest: Reject[] = [];
   private file: WriteStream | undefined;
   total = 0;
@@ -39,6 +48,7 @@ export class RejectSink {
   add(rejects: readonly Reject[]): void {
     this.total += rejects.length;
     this.pending.push(...rejects);
+    for (const r of rejects) this.pendingChars += r.raw.length;
     this.earliest.push(...rejects);
     this.earliest.sort(byPosition);
     this.earliest.length = Math.min(this.earliest.length, 5);
@@ -49,14 +59,16 @@ export class RejectSink {
     return this.earliest;
   }
 
-  get pendingCount(): number {
-    return this.pending.length;
+  /** Whether enough is held that it should be written now. */
+  get full(): boolean {
+    return this.pending.length >= FLUSH_COUNT || this.pendingChars >= FLUSH_CHARS;
   }
 
   async flush(db: pg.ClientBase | pg.Pool): Promise<void> {
     if (this.pending.length === 0) return;
     const batch = this.pending.sort(byPosition);
     this.pending = [];
+    this.pendingChars = 0;
     await db.query(
       `INSERT INTO etl_info_schema.rejects (load_id, file, line, raw, reason)
        SELECT $1, * FROM unnest($5::text[], $2::bigint[], $3::text[], $4::text[])

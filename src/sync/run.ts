@@ -196,6 +196,7 @@ export async function runSync(config: SyncConfig, prepared: PreparedSource, env:
     source.destroy();
     return load.commit();
   }
+  source.onRead = () => load.reportProgress();
   try {
     for (let chunk = await source.next(); chunk; chunk = await source.next()) await load.stage(chunk);
   } catch (error) {

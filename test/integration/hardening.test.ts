@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -74,7 +74,7 @@ function hasOpen(pid: number, path: string): boolean {
 }
 
 /** Opens the FIFO's write end once the CLI reads it, writes `text`, and keeps it open (a writer that stalls). */
-async function stallingWriter(path: string, text: string): Promise<number> {
+async function stallingWriter(path: string, text: string | Buffer): Promise<number> {
   const fd = await waitFor(
     async () => {
       try {
@@ -87,7 +87,7 @@ async function stallingWriter(path: string, text: string): Promise<number> {
     'the CLI to open the FIFO',
   );
   writers.push(fd);
-  writeSync(fd, text);
+  writeSync(fd, Buffer.from(text));
   return fd;
 }
 
@@ -178,6 +178,33 @@ describe('signals during blocked reads', () => {
     expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); rolled back');
     expect(await followers(db)).toEqual(day1Rows);
     expect((await loads(db)).find((l) => l.load_id === loadId)).toMatchObject({ status: 'aborted' });
+    expect(await stagingPartitions(db)).toEqual([]);
+  });
+  // Issue 9, item 12: a record skipped for its size (a gzip bomb's zeros) yields no chunk for as long
+  // as it lasts; progress still shows how much has been decompressed.
+  it('shows the decompressed size of gzip input in progress while a long record is skipped', async () => {
+    await runCli(['sync', '--file', tempFile(day1)], { DATABASE_URL: db.url });
+    const fifo = makeFifo();
+    const child = startCli(['sync', '--file', fifo, '--max-errors', '1', '--progress-interval', '1s'], {
+      DATABASE_URL: db.url,
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = finished(child);
+    // 32 MiB of zeros with no line end, about 32 KiB compressed (it fits the pipe); then the writer stalls.
+    const zeros = gzipSync(Buffer.concat([Buffer.from('email,full_name\n'), Buffer.alloc(32 << 20)]), { level: 9 });
+    await stallingWriter(fifo, zeros);
+    const shown = await waitFor(
+      async () => /etl progress: staging: 0 rows.*\((\d+\.\d) MiB decompressed\)/u.exec(stderr)?.[1],
+      30_000,
+      'a progress line with the decompressed size',
+    );
+    expect(Number(shown)).toBeGreaterThanOrEqual(16);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('etl error: sync of followers interrupted (SIGTERM); rolled back');
+    expect(await followers(db)).toEqual(day1Rows);
     expect(await stagingPartitions(db)).toEqual([]);
   });
 });

@@ -7,6 +7,8 @@
  * (github.com/max-mapper/csv-spectrum), the RFC 4180 section 2 examples, and JSONTestSuite
  * (github.com/nst/JSONTestSuite, the n_array_* and i_number_* / n_structure_* cases).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/file.js';
 import { ConfigError, sync, SyncFailedError, type Flags } from '../../src/index.js';
@@ -16,6 +18,7 @@ import {
   configFor,
   followers,
   loads,
+  projectRoot,
   stagingPartitions,
   syncCsv,
   syncCsvWithFaults,
@@ -199,7 +202,8 @@ describe('the maximum record size', () => {
 
 // Item 6. JSONTestSuite: n_array_double_comma ([1,,2]), n_array_just_comma ([,]), n_array_extra_comma
 // (["",]), n_array_missing_value ([   , ""]), n_array_1_true_without_comma ([1 true]),
-// n_array_inner_array_no_comma ([3[4]]), and objects written one after another without a comma.
+// n_array_inner_array_no_comma ([3[4]]), n_array_colon_instead_of_comma (["": 1]), and objects
+// written one after another without a comma.
 describe('JSON array structure', () => {
   const ann = '{"email":"ann@example.com","full_name":"Ann"}';
   const bob = '{"email":"bob@example.com","full_name":"Bob"}';
@@ -211,6 +215,11 @@ describe('JSON array structure', () => {
     [`[${ann} ${bob}]`, 'line 1, column 48: a comma is missing between two array elements'],
     [`[${ann}\n${bob}]`, 'line 2, column 1: a comma is missing between two array elements'],
     [`[${ann}[4]]`, 'line 1, column 47: a comma is missing between two array elements'],
+    ['[3[4]]', 'line 1, column 3: a comma is missing between two array elements'],
+    ['[1 true]', 'line 1, column 4: a comma is missing between two array elements'],
+    [`[${ann},\n true${bob}]`, 'line 2, column 6: a comma is missing between two array elements'],
+    ['["": 1]', 'line 1, column 4: unexpected ":" after an array element'],
+    [`[${ann}}]`, 'line 1, column 47: unexpected "}" after an array element'],
   ])('fails the load on %j, naming the place', async (json, where) => {
     await syncCsv(db, 'email,full_name\ncat@example.com,Cat\n');
     for (const batchSize of ['1', '1000']) {
@@ -291,8 +300,8 @@ describe('json/jsonb values keep numbers as written', () => {
 });
 
 // Item 14.
-describe('a worker out of memory', () => {
-  it('fails the load cleanly: compensations run, the load is marked failed, the target is unchanged', async () => {
+describe('running out of memory', () => {
+  it('fails the load cleanly when a worker runs out: compensations run, the load is marked failed, the target is unchanged', async () => {
     await syncCsv(db, 'email,full_name\nann@example.com,Ann\n');
     const csv = 'email,full_name\nbob@example.com,Bob\ncat@example.com,Cat\n';
     const failure = syncCsvWithFaults(db, csv, { batchSize: '1' }, { exhaustWorkerMemoryOnBatch: 2 });
@@ -304,5 +313,34 @@ describe('a worker out of memory', () => {
     // The next run works.
     await syncCsv(db, csv);
     expect(await followers(db)).toEqual({ 'bob@example.com': 'Bob', 'cat@example.com': 'Cat' });
+  });
+
+  it('fails the load cleanly when the main thread nears its heap limit, instead of a native abort', async () => {
+    await syncCsv(db, 'email,full_name\nann@example.com,Ann\n');
+    const rows = Array.from({ length: 200 }, (_, i) => `u${i}@example.com,U\n`).join('');
+    // The library in its own process with a 96 MB old generation; a test hook keeps 2 MiB of heap
+    // per batch, as a leak would. V8's limit (144 MB here) counts the young generation's reserve.
+    const script = `
+      const { resolveSyncConfig, sync } = await import(${JSON.stringify(`${projectRoot}/dist/index.js`)});
+      const { withFaults } = await import(${JSON.stringify(`${projectRoot}/dist/load/faults.js`)});
+      const held = [];
+      const config = resolveSyncConfig(
+        { file: process.argv[1], batchSize: '1', lockTimeout: '5s' },
+        { DATABASE_URL: process.argv[2] },
+      );
+      await sync(withFaults(config, { afterBatch: () => held.push(Array.from({ length: 1 << 18 }, (_, i) => i + 0.5)) }));
+    `;
+    const run = promisify(execFile)(
+      process.execPath,
+      ['--max-old-space-size=96', '--input-type=module', '-e', script, tempFile(`email,full_name\n${rows}`), db.url],
+      { env: {} },
+    );
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/the process is near its memory limit \(\d+ of \d+ MB of heap in use\)/u) as string,
+    });
+    expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann' });
+    expect((await loads(db)).map((l) => l.status)).toEqual(['succeeded', 'failed']);
+    expect(await stagingPartitions(db)).toEqual([]);
   });
 });

@@ -106,6 +106,29 @@ it('skips a 100 MB quoted field (with line ends inside) as one bad row under --m
   expect(result.peakRssMb).toBeLessThan(LIMIT_MB);
 });
 
+it('keeps memory bounded through many long bad rows: their raw text is cut and written as it comes', async () => {
+  // 200 rows of 1 MiB, each refused (no "@" in the email): every reject used to cross to the main
+  // thread whole and wait there for the 1000th (1.7 GB peak for 400 such rows).
+  const file = writeFile('long-bad-rows.csv', [
+    ['email,full_name\n', 1],
+    [valid, 1],
+    [`bad-email,${'y'.repeat(MiB)}\n`, 200],
+    [after, 1],
+  ]);
+  const result = await etlSync(file, '--max-errors', '1000');
+  expect(result.code).toBe(0);
+  expect(await followers(db)).toEqual({ 'ann@example.com': 'Ann', 'bob@example.com': 'Bob' });
+  const rejects = await rejectsOfLastLoad();
+  expect(rejects).toHaveLength(200);
+  expect(rejects[0]).toEqual({
+    line: 3,
+    rawLength: 64 * 1024,
+    reason: `email "bad-email" must contain exactly one @ (the record is ${MiB + 10} characters long; its text is cut to the first ${64 * 1024})`,
+  });
+  expect(rejects.every((r, i) => r.line === i + 3 && r.rawLength === 64 * 1024)).toBe(true);
+  expect(result.peakRssMb).toBeLessThan(LIMIT_MB);
+});
+
 it('cuts chunks by bytes: 2,000 rows of 20,000 columns load within the memory bound', async () => {
   const columns = 20_000;
   const header = ['email', 'full_name', ...Array.from({ length: columns - 2 }, (_, i) => `c${i}`)].join(',');

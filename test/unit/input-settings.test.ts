@@ -24,6 +24,14 @@ describe('a tab delimiter in the config file', () => {
     expect(resolveSyncConfig({ delimiter: def.settings.delimiter?.value }, {}).csv.delimiter).toBe('\t');
   });
 
+  it('refuses an unquoted tab in YAML, which YAML reads as nothing, instead of falling back to a comma', () => {
+    const yaml =
+      'syncs:\n  - name: s\n    source: { path: a.tsv, delimiter: \t}\n    target: { table: t }\n    key: id\n    columns: [{ name: id, type: int }]\n';
+    expect(() => parseConfigText('etl.config.yaml', yaml)).toThrow(
+      'syncs[0].source.delimiter is empty (YAML reads an unquoted tab as nothing: write "\\t")',
+    );
+  });
+
   it('still refuses an empty delimiter', () => {
     expect(() => parseConfigText('etl.config.json', source(',"delimiter":""'))).toThrow(
       /source\.delimiter must be one character/u,
