@@ -14,6 +14,7 @@ import {
   insertImport,
   listImports,
   patchImport,
+  releaseIdempotencyKey,
   type ImportOptions,
   type ImportRow,
   type ImportStatus,
@@ -168,17 +169,23 @@ async function createUpload(
       `the body (${length} bytes) is larger than --max-body (${ctx.settings.maxBodyBytes} bytes)`,
     );
   const options = { ...input.options, format };
-  const { row, created } = await insertImport(ctx.pool, {
+  const fresh = {
     importId: randomUUID(),
     sync: input.sync,
-    kind: 'upload',
+    kind: 'upload' as const,
     source: `upload (${format})`,
     options,
-    status: 'staging',
+    status: 'staging' as const,
     idempotencyKey: input.idempotency,
     keyName: input.who.name,
     bytesTotal: Number.isFinite(length) ? length : undefined,
-  });
+  };
+  let { row, created } = await insertImport(ctx.pool, fresh);
+  if (!created && row.requestHash === null && FINISHED.includes(row.status)) {
+    // The earlier upload with this key ended before its body was staged: the key is free again.
+    await releaseIdempotencyKey(ctx.pool, row.importId);
+    ({ row, created } = await insertImport(ctx.pool, fresh));
+  }
   if (!created) {
     const hash = await ctx.uploads.hashOnly(body, options);
     sameRequest(row, hash);

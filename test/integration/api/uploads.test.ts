@@ -208,6 +208,21 @@ describe('uploads', () => {
     expect(other.status).toBe(422);
     expect(other.body.code).toBe('idempotency_mismatch');
     await call(server.url, 'POST', `/v1/imports/${first.body.id}/cancel`, { token });
+
+    // An upload that failed while its body arrived imported nothing: a retry with its key is a new import.
+    const retryKey = { 'idempotency-key': 'batch-8' };
+    const broken = await upload(server.url, 'mail,name\na@b.c,A\n', 'text/csv', '', retryKey);
+    expect(broken.status).toBe(422);
+    const retried = await upload(server.url, csv(people(4)), 'text/csv', '', retryKey);
+    expect(retried.status).toBe(202);
+    expect(retried.body.id).not.toBe(broken.body.id);
+    const replayed = await upload(server.url, csv(people(4)), 'text/csv', '', retryKey);
+    expect(replayed.body.id).toBe(retried.body.id);
+    const keyed = await db.query(
+      `SELECT import_id AS id, status FROM etl_info_schema.imports WHERE idempotency_key = 'batch-8'`,
+    );
+    expect(keyed.rows).toEqual([{ id: retried.body.id, status: 'queued' }]);
+    await call(server.url, 'POST', `/v1/imports/${retried.body.id}/cancel`, { token });
   });
 
   it('stage concurrent uploads of one sync side by side, then merge them one after the other', async () => {
