@@ -150,6 +150,14 @@ describe('uploads', () => {
         .split('\n')
         .map((l) => (JSON.parse(l) as { line: number }).line),
     ).toEqual([5, 6]);
+    // A page at a time: the Link header leads to the next page, and the last page has none.
+    const firstPage = await call<string>(server.url, 'GET', `/v1/imports/${answer.body.id}/rejects?limit=1`, { token });
+    expect((JSON.parse(firstPage.body) as { line: number }).line).toBe(5);
+    const next = /^<([^>]+)>; rel="next"$/u.exec(firstPage.headers.get('link') ?? '')?.[1];
+    expect(next).toBe(`/v1/imports/${answer.body.id}/rejects?cursor=5&limit=1`);
+    const lastPage = await call<string>(server.url, 'GET', next!, { token, headers: { accept: 'text/csv' } });
+    expect(lastPage.body).toMatch(/^line,reason,raw\n6,.*,"also broken,Y"\n$/u);
+    expect(lastPage.headers.get('link')).toBeNull();
     const header = await upload(server.url, 'mail,name\na@b.c,A\n', 'text/csv');
     expect(header.status).toBe(422);
     expect(header.body.code).toBe('invalid_source');
@@ -188,7 +196,22 @@ describe('uploads', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('10');
     expect(refused.body.code).toBe('too_many_imports');
+    // Prefer: wait=N long-polls: it answers the change as soon as it happens, or the import as it
+    // was once N seconds have passed (no worker here: nothing changes until the cancel).
+    const longPoll = call<ImportAnswer>(server.url, 'GET', `/v1/imports/${queued.body.id}`, {
+      token,
+      headers: { prefer: 'wait=60' },
+    });
+    const unchanged = await call<ImportAnswer>(server.url, 'GET', `/v1/imports/${queued.body.id}`, {
+      token,
+      headers: { prefer: 'wait=1' },
+    });
+    expect(unchanged.headers.get('preference-applied')).toBe('wait=1');
+    expect(unchanged.body.status).toBe('queued');
     const canceled = await call<ImportAnswer>(server.url, 'POST', `/v1/imports/${queued.body.id}/cancel`, { token });
+    const changed = await longPoll;
+    expect(changed.headers.get('preference-applied')).toBe('wait=60');
+    expect(changed.body.status).toBe('canceled');
     expect(canceled.status).toBe(200);
     expect(canceled.body.status).toBe('canceled');
     expect(await followers(db)).toEqual(before);
