@@ -342,7 +342,17 @@ describe('the server itself', () => {
   });
 
   it('never shows a key or a password in answers or logs', async () => {
+    const withPassword = new URL(`${files.url}/missing.csv`);
+    withPassword.username = 'bob';
+    withPassword.password = 'S3cret-Pass';
+    const created = await post('/v1/tables/followers/imports', { url: withPassword.href });
+    expect(created.status).toBe(202);
+    const failed = await waitForImport(server.url, created.body.id, writer);
+    expect(failed.error?.code).toBe('source_unreachable');
+    expect(JSON.stringify([created.body, failed])).not.toContain('S3cret-Pass');
+    expect(server.stderr()).not.toContain('S3cret-Pass');
     const everything = JSON.stringify((await call(server.url, 'GET', '/v1/imports?limit=500', { token: reader })).body);
+    expect(everything).not.toContain('S3cret-Pass');
     for (const token of [writer, reader, otherSync]) {
       expect(everything).not.toContain(token);
       expect(server.stderr()).not.toContain(token);

@@ -135,6 +135,48 @@ describe('uploads', () => {
     expect(await followers(db)).toEqual(Object.fromEntries(people(20_000)));
   });
 
+  it('cancel an upload while its body arrives: nothing is merged and its staged rows are dropped', async () => {
+    const server = await startServe('serve', [...FAST_QUEUE, '--batch-size', '1000'], { DATABASE_URL: db.url });
+    const before = await followers(db);
+    const text = csv(people(20_000, 50_000));
+    const half = text.indexOf('\n', text.length / 2) + 1;
+    let sendRest: () => void = () => undefined;
+    const rest = new Promise<void>((resolve) => (sendRest = resolve));
+    const answer = fetch(`${server.url}/v1/tables/followers/imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+      body: new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode(text.slice(0, half)));
+          await rest;
+          controller.enqueue(new TextEncoder().encode(text.slice(half)));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    });
+    const id = await waitFor(
+      async () => {
+        const r = await db.query<{ id: string }>(
+          `SELECT import_id AS id FROM etl_info_schema.imports WHERE status = 'staging' AND rows_read > 0`,
+        );
+        return r.rows[0]?.id;
+      },
+      60_000,
+      'the upload to stage',
+    );
+    const cancel = await call<ImportAnswer>(server.url, 'POST', `/v1/imports/${id}/cancel`, { token });
+    expect(cancel.status).toBe(202);
+    expect(cancel.body.cancel_requested).toBe(true);
+    sendRest();
+    const refused = await answer;
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ id, status: 'canceled', code: 'canceled' });
+    expect((await waitForImport(server.url, id, token)).status).toBe('canceled');
+    expect(await followers(db)).toEqual(before);
+    expect(await stagingPartitions(db)).toEqual([]);
+  });
+
   it('fail a body with too many bad rows (422, with its rejects), leaving the table as it was', async () => {
     const server = await startServe('serve', [...FAST_QUEUE, '--max-errors', '1'], { DATABASE_URL: db.url });
     const before = await followers(db);
