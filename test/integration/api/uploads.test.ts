@@ -16,7 +16,7 @@ import {
   waitForImport,
   type ImportAnswer,
 } from '../../helpers/serve.js';
-import { followers, generatedCsv, stagingPartitions, waitFor } from '../../helpers/sync.js';
+import { followers, generatedCsv, stagingPartitions, tempFile, waitFor } from '../../helpers/sync.js';
 
 let db: TestDatabase;
 let token: string;
@@ -89,6 +89,48 @@ describe('uploads', () => {
     expect((await waitForImport(server.url, json.body.id, token)).status).toBe('succeeded');
     expect(await followers(db)).toEqual(Object.fromEntries(people(3)));
     expect(await stagingPartitions(db)).toEqual([]);
+  });
+
+  it('import into a sync of the config file, with its own table, key and columns', async () => {
+    const config = tempFile(
+      JSON.stringify({
+        syncs: [
+          {
+            name: 'products',
+            source: 'products.csv',
+            target: { table: 'products' },
+            key: 'code',
+            columns: [
+              { name: 'code', type: 'text' },
+              { name: 'n', type: 'integer' },
+            ],
+          },
+        ],
+      }),
+      'etl.config.json',
+    );
+    const productsKey = await createKey(db.url, 'products-loader', 'products', 'write');
+    const server = await startServe('serve', [...FAST_QUEUE, '--config', config], { DATABASE_URL: db.url });
+    const answer = await call<ImportAnswer>(server.url, 'POST', '/v1/tables/products/imports', {
+      token: productsKey,
+      body: 'code,n\na,1\nb,2\n',
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(answer.status).toBe(202);
+    const done = await waitForImport(server.url, answer.body.id, productsKey);
+    expect(done).toMatchObject({ status: 'succeeded', sync: 'products' });
+    const rows = await db.query(`SELECT code, n FROM products ORDER BY code`);
+    expect(rows.rows).toEqual([
+      { code: 'a', n: 1 },
+      { code: 'b', n: 2 },
+    ]);
+    // The followers key may not write this sync.
+    const other = await call(server.url, 'POST', '/v1/tables/products/imports', {
+      token,
+      body: 'code,n\nc,3\n',
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(other.status).toBe(403);
   });
 
   it('stage the body while it arrives, before the client has finished sending', async () => {
