@@ -63,6 +63,11 @@ describe('uploads', () => {
       duplicates: 0,
     });
     expect(await followers(db)).toEqual(Object.fromEntries(people(500)));
+    const size = Buffer.byteLength(csv(people(500)));
+    expect(one.progress).toEqual({ bytes: size, bytes_total: size, rows: 500, rows_staged: 500 });
+    for (const at of ['created_at', 'started_at', 'finished_at', 'updated_at'])
+      expect(Date.parse(one[at] as string), at).toBeGreaterThan(0);
+    expect(one.duration_ms).toBeGreaterThanOrEqual(0);
     // The parked load keeps the body's size and SHA-256 in its history, like any other read source.
     const body = csv(people(500));
     const history = await db.query(
