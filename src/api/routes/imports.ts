@@ -206,7 +206,7 @@ async function createUpload(
       error: redactSecrets(messageOf(error)),
       errorCode: code,
     });
-    ctx.metrics.finished(input.sync, canceled ? 'canceled' : 'failed');
+    ctx.metrics.finished(failed!);
     const view = await viewOf(ctx, failed!);
     reply.header('Location', view.links.self);
     for (const [name, value] of Object.entries(apiError?.headers ?? {})) reply.header(name, value);
@@ -297,7 +297,7 @@ export function importRoutes(app: FastifyInstance, ctx: ApiContext): void {
     );
     if (canceled) {
       if (canceled.kind === 'upload') await discardUpload(canceled, ctx.catalog, ctx.db);
-      ctx.metrics.finished(row.sync, 'canceled');
+      ctx.metrics.finished(canceled);
       return reply.code(200).send(await viewOf(ctx, canceled));
     }
     // Running: its worker (or the process receiving its body) sees the request and rolls back.

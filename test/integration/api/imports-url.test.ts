@@ -335,7 +335,14 @@ describe('the server itself', () => {
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: 'ok', database: true, worker: true });
     const metrics = await call<string>(server.url, 'GET', '/metrics');
-    expect(metrics.body).toMatch(/^etl_api_imports_total\{sync="followers",status="succeeded"\} \d+$/mu);
+    expect(metrics.body).toMatch(/^etl_api_imports_total\{sync="followers",status="succeeded"\} [1-9]\d*$/mu);
+    // As the daemon's: rows by kind, duration and last success per sync.
+    expect(metrics.body).toMatch(/^etl_api_import_rows_total\{sync="followers",kind="inserted"\} [1-9]\d*$/mu);
+    expect(metrics.body).toMatch(/^etl_api_import_rows_total\{sync="followers",kind="rejected"\} [1-9]\d*$/mu);
+    expect(metrics.body).toMatch(
+      /^etl_api_import_duration_seconds_count\{sync="followers",status="failed"\} [1-9]\d*$/mu,
+    );
+    expect(metrics.body).toMatch(/^etl_api_import_last_success_timestamp_seconds\{sync="followers"\} \d+(\.\d+)?$/mu);
     const missing = await call(server.url, 'GET', '/v2/nothing');
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ error: 'no route GET /v2/nothing', code: 'not_found' });
