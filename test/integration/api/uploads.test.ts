@@ -345,8 +345,21 @@ describe('uploads', () => {
     // All three are staged and parked at once: three partitions wait for a worker.
     expect(answers.map((a) => a.body.status)).toEqual(['queued', 'queued', 'queued']);
     expect(await stagingPartitions(db)).toHaveLength(3);
-    await startServe('worker', FAST_QUEUE, { DATABASE_URL: db.url });
-    for (const a of answers) expect((await waitForImport(api.url, a.body.id, token)).status).toBe('succeeded');
+    // A worker that could run all three at once still merges them one after the other (the table lock).
+    const worker = await startServe('worker', [...FAST_QUEUE, '--worker-concurrency', '3'], { DATABASE_URL: db.url });
+    const done = [];
+    for (const a of answers) done.push(await waitForImport(api.url, a.body.id, token));
+    expect(done.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const merges = worker
+      .events()
+      .filter((e) => e.event === 'merge_started' || e.event === 'merge_finished')
+      .map((e) => [e.event, e.load_id]);
+    expect(merges).toHaveLength(6);
+    for (let i = 0; i < 6; i += 2) {
+      expect(merges[i][0]).toBe('merge_started');
+      expect(merges[i + 1]).toEqual(['merge_finished', merges[i][1]]);
+    }
+    expect(merges.map((m) => m[1]).sort()).toEqual(done.flatMap((d) => [d.load_id, d.load_id]).sort());
     expect(await followers(db)).toEqual(Object.fromEntries(parts.flat()));
     expect(await stagingPartitions(db)).toEqual([]);
   });
