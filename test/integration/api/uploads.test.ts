@@ -247,6 +247,10 @@ describe('uploads', () => {
     const lastPage = await call<string>(server.url, 'GET', next!, { token, headers: { accept: 'text/csv' } });
     expect(lastPage.body).toMatch(/^line,reason,raw\n6,.*,"also broken,Y"\n$/u);
     expect(lastPage.headers.get('link')).toBeNull();
+    const truncated = await upload(server.url, '[{"email":"a@b.co","full_name":"A"},{"email":', 'application/json');
+    expect(truncated.status).toBe(422);
+    expect(truncated.body).toMatchObject({ code: 'source_unreadable', status: 'failed' });
+    expect(truncated.body.error).toMatch(/not closed at the end of the input/u);
     const header = await upload(server.url, 'mail,name\na@b.c,A\n', 'text/csv');
     expect(header.status).toBe(422);
     expect(header.body.code).toBe('invalid_source');
