@@ -419,4 +419,40 @@ describe('uploads', () => {
     expect(await followers(db)).toEqual(before);
     await waitFor(async () => (await stagingPartitions(db)).length === 0, 30_000, 'the partition to go');
   });
+
+  it('mark an upload failed (upload_interrupted) when the server receiving it is killed mid-body', async () => {
+    const receiver = await startServe('serve', ['--no-worker', '--batch-size', '1000'], { DATABASE_URL: db.url });
+    const before = await followers(db);
+    const text = csv(people(20_000, 70_000));
+    const request = fetch(`${receiver.url}/v1/tables/followers/imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+      body: new ReadableStream<Uint8Array>({
+        async start(stream) {
+          stream.enqueue(new TextEncoder().encode(text.slice(0, text.length / 2)));
+          await new Promise<void>(() => undefined); // the rest never comes
+        },
+      }),
+      duplex: 'half',
+    }).catch((error: unknown) => error);
+    const id = await waitFor(
+      async () => {
+        const r = await db.query<{ id: string }>(
+          `SELECT import_id AS id FROM etl_info_schema.imports WHERE status = 'staging' AND rows_read > 0`,
+        );
+        return r.rows[0]?.id;
+      },
+      60_000,
+      'the upload to stage',
+    );
+    receiver.child.kill('SIGKILL');
+    await receiver.exited;
+    await request;
+    // Another replica's sweep (every 15 s) finds the receiving process gone.
+    const other = await startServe('serve', FAST_QUEUE, { DATABASE_URL: db.url });
+    const done = await waitForImport(other.url, id, token, 60_000);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('upload_interrupted');
+    expect(await followers(db)).toEqual(before);
+  });
 });
