@@ -142,7 +142,7 @@ async function finish(
   fields: { error?: string; errorCode?: string; loadId?: string; counts?: ImportRow['counts'] },
   ctx: JobContext,
 ): Promise<void> {
-  await patchImport(db, row.importId, {
+  const ended = await patchImport(db, row.importId, {
     status,
     finished: true,
     error: fields.error ?? null,
@@ -151,7 +151,7 @@ async function finish(
     counts: fields.counts,
     rowsRead: fields.counts?.read,
   });
-  ctx.metrics.finished(row.sync, status);
+  ctx.metrics.finished(ended ?? { ...row, status, counts: fields.counts ?? null, finishedAt: new Date() });
   const message =
     status === 'succeeded'
       ? `import ${row.importId} of ${row.sync} succeeded`

@@ -62,7 +62,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     const boss = await startQueue(db, pool, settings, (error) =>
       log.warn(`job queue: ${redactSecrets(messageOf(error))}`, { event: 'queue_error' }),
     );
-    const metrics = new ApiMetrics();
+    const metrics = new ApiMetrics(options.catalog.names());
     const jobs: JobContext = {
       db,
       catalog: options.catalog,

@@ -18,11 +18,22 @@ export function buildApp(ctx: ApiContext): FastifyInstance {
     logger: false,
     // Long uploads: the connection may stay open as long as the client keeps sending.
     requestTimeout: 0,
-    return503OnClosing: true,
+    // Requests that still arrive while the server closes get the JSON error of the hook below.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  // After SIGTERM: no new work. /healthz still answers (503, "stopping") and /metrics stays readable.
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0];
+    if (ctx.stopping.aborted && path !== '/healthz' && path !== '/metrics')
+      throw new ApiError(503, 'shutting_down', 'this server is shutting down; send the request to another replica', {
+        'Retry-After': '5',
+        Connection: 'close',
+      });
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.answered(

@@ -14,7 +14,7 @@ import { redactSecrets } from '../observe/redact.js';
 import { PG_CODES, pgCode } from '../errors.js';
 import { dropPartition, partitionTable } from '../merge/sql.js';
 import { mergeLoad } from '../merge/transaction.js';
-import type { Logger } from '../observe/log.js';
+import type { FieldLogger } from '../observe/json-log.js';
 import { finishLoad, type LoadCounts } from '../store/history.js';
 import type { ImportRow } from '../store/imports.js';
 import { holdLoadLock } from '../store/load-lock.js';
@@ -25,7 +25,7 @@ import { ImportError } from './failure.js';
 
 export interface MergeEnvironment {
   db: Database;
-  log: Logger;
+  log: FieldLogger;
   signal: AbortSignal;
   onPhase: () => void;
 }
@@ -97,6 +97,12 @@ export async function mergeUpload(row: ImportRow, config: SyncConfig, env: Merge
       );
     if (env.signal.aborted) throw new Error(`aborted (${String(env.signal.reason)})`);
     env.onPhase();
+    // Between these two events this process holds the table lock: merges of one table never overlap.
+    env.log.info(`load ${loadId}: merging into ${spec.name}`, {
+      event: 'merge_started',
+      load_id: loadId,
+      table: spec.name,
+    });
     const { counts: merged } = await mergeLoad(control, spec, loadId, {
       workMem: config.workMem,
       allowEmpty: config.allowEmpty,
@@ -110,6 +116,11 @@ export async function mergeUpload(row: ImportRow, config: SyncConfig, env: Merge
       env.log.warn(
         `load ${loadId} committed, but its staging partition could not be dropped (${redactSecrets(String(error))}); the next load removes it`,
       );
+    });
+    env.log.info(`load ${loadId}: merged into ${spec.name}`, {
+      event: 'merge_finished',
+      load_id: loadId,
+      table: spec.name,
     });
     return { loadId, counts: merged };
   } finally {

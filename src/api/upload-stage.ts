@@ -134,8 +134,9 @@ export class UploadStager {
           },
           ['staging'],
         );
-        // Canceled while the body arrived: nothing is handed over, and the load rolls back.
-        if (!queued) throw abortReason({ reason: 'cancel' } as AbortSignal);
+        // Canceled while the body arrived (also in the last moments, between two progress checks):
+        // nothing is handed over, and the load rolls back.
+        if (!queued || queued.cancelRequested) throw abortReason({ reason: 'cancel' } as AbortSignal);
       });
       return queued!;
     } finally {

@@ -11,7 +11,7 @@ export type RunStatus = 'succeeded' | 'failed' | 'aborted' | 'locked';
 export type SkipReason = 'overlap' | 'breaker' | 'unchanged';
 
 const RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted', 'locked'];
-const ROW_KINDS = [
+export const ROW_KINDS = [
   'read',
   'inserted',
   'updated',

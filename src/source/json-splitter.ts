@@ -11,6 +11,7 @@
 import { ByteQueue } from './byte-queue.js';
 import { tooLargeChunk, type Chunk } from './splitter.js';
 import { DeferredFailure, tooLargeMessage, type SplitLimits } from './split-limits.js';
+import { SourceError } from './input.js';
 
 const enum State {
   BeforeArray,
@@ -228,7 +229,8 @@ export class JsonArraySplitter {
     return this.error(`line ${this.line}, column ${at - this.lineStart + 1}: ${what}; the JSON array is malformed`);
   }
 
+  /** The data itself is unusable: a source error (ETL_JSON), like corrupt gzip, not a bug of ours. */
   private error(message: string): Error {
-    return new Error(`${this.options.label}: ${message}`);
+    return new SourceError(`${this.options.label}: ${message}`, 'ETL_JSON');
   }
 }

@@ -142,6 +142,19 @@ export async function insertImport(
   return { row: toImport(existing.rows[0]), created: false };
 }
 
+/**
+ * Frees the idempotency key of an import that ended before its request was recorded (an upload that
+ * failed or was canceled while its body arrived: nothing of it was imported), so a retry with the
+ * same key starts a new import instead of meeting the dead one forever.
+ */
+export async function releaseIdempotencyKey(db: pg.ClientBase | pg.Pool, importId: string): Promise<void> {
+  await db.query(
+    `UPDATE etl_info_schema.imports SET idempotency_key = NULL, updated_at = clock_timestamp()
+      WHERE import_id = $1 AND request_hash IS NULL AND status IN ('succeeded', 'failed', 'canceled')`,
+    [importId],
+  );
+}
+
 export async function getImport(db: pg.ClientBase | pg.Pool, importId: string): Promise<ImportRow | undefined> {
   const r = await db.query<Row>(`SELECT ${COLUMNS} FROM etl_info_schema.imports WHERE import_id = $1`, [importId]);
   return r.rows[0] ? toImport(r.rows[0]) : undefined;

@@ -15,6 +15,7 @@ import {
   insertImport,
   listImports,
   patchImport,
+  releaseIdempotencyKey,
   type ImportOptions,
   type ImportRow,
   type ImportStatus,
@@ -170,17 +171,23 @@ async function createUpload(
       `the body (${length} bytes) is larger than --max-body (${ctx.settings.maxBodyBytes} bytes)`,
     );
   const options = { ...input.options, format };
-  const { row, created } = await insertImport(ctx.pool, {
+  const fresh = {
     importId: randomUUID(),
     sync: input.sync,
-    kind: 'upload',
+    kind: 'upload' as const,
     source: `upload (${format})`,
     options,
-    status: 'staging',
+    status: 'staging' as const,
     idempotencyKey: input.idempotency,
     keyName: input.who.name,
     bytesTotal: Number.isFinite(length) ? length : undefined,
-  });
+  };
+  let { row, created } = await insertImport(ctx.pool, fresh);
+  if (!created && row.requestHash === null && FINISHED.includes(row.status)) {
+    // The earlier upload with this key ended before its body was staged: the key is free again.
+    await releaseIdempotencyKey(ctx.pool, row.importId);
+    ({ row, created } = await insertImport(ctx.pool, fresh));
+  }
   if (!created) {
     const hash = await ctx.uploads.hashOnly(body, options);
     sameRequest(row, hash);
@@ -201,7 +208,7 @@ async function createUpload(
       error: redactSecrets(messageOf(error)),
       errorCode: code,
     });
-    ctx.metrics.finished(input.sync, canceled ? 'canceled' : 'failed');
+    ctx.metrics.finished(failed!);
     const view = await viewOf(ctx, failed!);
     reply.header('Location', view.links.self);
     for (const [name, value] of Object.entries(apiError?.headers ?? {})) reply.header(name, value);
@@ -292,7 +299,7 @@ export function importRoutes(app: FastifyInstance, ctx: ApiContext): void {
     );
     if (canceled) {
       if (canceled.kind === 'upload') await discardUpload(canceled, ctx.catalog, ctx.db);
-      ctx.metrics.finished(row.sync, 'canceled');
+      ctx.metrics.finished(canceled);
       return reply.code(200).send(await viewOf(ctx, canceled));
     }
     // Running: its worker (or the process receiving its body) sees the request and rolls back.

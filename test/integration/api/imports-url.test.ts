@@ -364,14 +364,31 @@ describe('the server itself', () => {
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: 'ok', database: true, worker: true });
     const metrics = await call<string>(server.url, 'GET', '/metrics');
-    expect(metrics.body).toMatch(/^etl_api_imports_total\{sync="followers",status="succeeded"\} \d+$/mu);
+    expect(metrics.body).toMatch(/^etl_api_imports_total\{sync="followers",status="succeeded"\} [1-9]\d*$/mu);
+    // As the daemon's: rows by kind, duration and last success per sync.
+    expect(metrics.body).toMatch(/^etl_api_import_rows_total\{sync="followers",kind="inserted"\} [1-9]\d*$/mu);
+    expect(metrics.body).toMatch(/^etl_api_import_rows_total\{sync="followers",kind="rejected"\} [1-9]\d*$/mu);
+    expect(metrics.body).toMatch(
+      /^etl_api_import_duration_seconds_count\{sync="followers",status="failed"\} [1-9]\d*$/mu,
+    );
+    expect(metrics.body).toMatch(/^etl_api_import_last_success_timestamp_seconds\{sync="followers"\} \d+(\.\d+)?$/mu);
     const missing = await call(server.url, 'GET', '/v2/nothing');
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ error: 'no route GET /v2/nothing', code: 'not_found' });
   });
 
   it('never shows a key or a password in answers or logs', async () => {
+    const withPassword = new URL(`${files.url}/missing.csv`);
+    withPassword.username = 'bob';
+    withPassword.password = 'S3cret-Pass';
+    const created = await post('/v1/tables/followers/imports', { url: withPassword.href });
+    expect(created.status).toBe(202);
+    const failed = await waitForImport(server.url, created.body.id, writer);
+    expect(failed.error?.code).toBe('source_unreachable');
+    expect(JSON.stringify([created.body, failed])).not.toContain('S3cret-Pass');
+    expect(server.stderr()).not.toContain('S3cret-Pass');
     const everything = JSON.stringify((await call(server.url, 'GET', '/v1/imports?limit=500', { token: reader })).body);
+    expect(everything).not.toContain('S3cret-Pass');
     for (const token of [writer, reader, otherSync]) {
       expect(everything).not.toContain(token);
       expect(server.stderr()).not.toContain(token);

@@ -183,4 +183,44 @@ describe('replicas', () => {
     expect(await followers(db)).toEqual(Object.fromEntries(people(1500, 100)));
     expect(await stagingPartitions(db)).toEqual([]);
   });
+
+  it('cancel an upload while it merges: the merge rolls back, the table keeps its rows', async () => {
+    const env = { DATABASE_URL: db.url };
+    const api = await startServe('serve', ['--no-worker', ...FAST_QUEUE], env);
+    const before = await followers(db);
+    const uploaded = await call<ImportAnswer>(api.url, 'POST', '/v1/tables/followers/imports', {
+      token,
+      body: csv(people(1500, 20_000)),
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(uploaded.body.status).toBe('queued');
+    // The merge reads, then waits on its first write: it is inside its transaction when canceled.
+    const blocker = await db.client();
+    blocker.on('error', () => undefined);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE followers IN SHARE MODE');
+    const worker = await startServe('worker', FAST_QUEUE, env);
+    await waitFor(
+      async () => {
+        const r = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query ~* '^\\s*(DELETE|UPDATE|INSERT|WITH m AS \\(MERGE)'`,
+        );
+        return (r.rowCount ?? 0) > 0;
+      },
+      60_000,
+      'the merge to wait on the lock',
+    );
+    const cancel = await call<ImportAnswer>(api.url, 'POST', `/v1/imports/${uploaded.body.id}/cancel`, { token });
+    expect(cancel.status).toBe(202);
+    const done = await waitForImport(api.url, uploaded.body.id, token);
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    expect(done).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
+    expect(worker.events('import_canceled').map((e) => e.import_id)).toEqual([uploaded.body.id]);
+    expect(await followers(db)).toEqual(before);
+    expect(await stagingPartitions(db)).toEqual([]);
+    const load = await db.query(`SELECT status FROM etl_info_schema.loads WHERE load_id = $1`, [done.load_id]);
+    expect(load.rows).toEqual([{ status: 'aborted' }]);
+  });
 });
