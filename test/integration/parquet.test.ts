@@ -53,13 +53,13 @@ SELECT * FROM (VALUES
    1234567.89::DECIMAL(9,2), -12345678901234.5678::DECIMAL(18,4), 1234567890123456789012345678.0123456789::DECIMAL(38,10),
    0.1::DOUBLE, 1.5::FLOAT, true, 'héllo, "world"', DATE '2024-02-29',
    TIMESTAMP '2024-03-01 10:20:30.123456', TIMESTAMPTZ '2024-03-01 10:20:30.654321+00', TIMESTAMP_MS '1969-12-31 23:59:59.999',
-   UUID '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11', [1, 2, NULL]::INTEGER[], {'color': 'red', 'size': 9007199254740993::BIGINT, 'seen': TIMESTAMP '2024-03-01 10:20:30.5'},
+   UUID '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11', [1, 2, NULL]::INTEGER[], {'color': 'red', 'size': 9007199254740993::BIGINT, 'seen': TIMESTAMP '2024-03-01 10:20:30.5', 'price': 1.50::DECIMAL(9,2), 'big': 1234567890123456789.0123456789::DECIMAL(38,10)},
    'x'),
   (2, 32767, -2147483648, -9223372036854775808, 0,
    -0.01, 0.0001, -0.0000000001,
    'NaN'::DOUBLE, '-inf'::FLOAT, false, '', DATE '0001-01-01',
    TIMESTAMP '1900-01-01 00:00:00', TIMESTAMPTZ '2038-01-19 03:14:08+00', TIMESTAMP_MS '2024-01-01 00:00:00',
-   UUID 'ffffffff-ffff-ffff-ffff-ffffffffffff', []::INTEGER[], {'color': NULL, 'size': 1::BIGINT, 'seen': NULL},
+   UUID 'ffffffff-ffff-ffff-ffff-ffffffffffff', []::INTEGER[], {'color': NULL, 'size': 1::BIGINT, 'seen': NULL, 'price': NULL, 'big': -0.0000000001::DECIMAL(38,10)},
    NULL),
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
 ) t(id, i16, i32, i64, u32, dec9, dec18, dec38, f64, f32, flag, label, day, local_ts, utc_ts, ms_ts, ref, tags, attrs, blob)`;
@@ -86,8 +86,9 @@ const EXPECTED_TYPED = [
     '0b7c6a52-8f4e-4c7e-9a57-3f0d2a1b9c11',
     '[1, 2, null]',
     // Beyond 2^53 inside a struct: kept as a JSON string, digit for digit, rather than rounded as a JSON
-    // number; a local timestamp inside it stays without a zone, as at the top level.
-    '{"seen": "2024-03-01T10:20:30.500000", "size": "9007199254740993", "color": "red"}',
+    // number, and so is a decimal a double cannot hold (one it holds exactly is a number); a local
+    // timestamp inside it stays without a zone, as at the top level.
+    '{"big": "1234567890123456789.0123456789", "seen": "2024-03-01T10:20:30.500000", "size": "9007199254740993", "color": "red", "price": 1.5}',
     'x',
   ],
   [
@@ -109,7 +110,7 @@ const EXPECTED_TYPED = [
     '2024-01-01 00:00:00+00',
     'ffffffff-ffff-ffff-ffff-ffffffffffff',
     '[]',
-    '{"seen": null, "size": 1, "color": null}',
+    '{"big": "-0.0000000001", "seen": null, "size": 1, "color": null, "price": null}',
     null,
   ],
   ['3', ...Array.from({ length: typedColumns.length - 1 }, () => null)],

@@ -52,18 +52,15 @@ function matchColumns(schema: SchemaTree, spec: TargetSpec, label: string): Fiel
 }
 
 /**
- * The reader turns decimals into doubles; top-level decimal columns are read raw instead (their
- * annotation hidden from it) and scaled exactly by values.ts.
+ * The reader turns decimals into doubles; decimal columns, top-level or nested in lists, maps and
+ * structs, are read raw instead (their annotation hidden from it) and scaled exactly by values.ts.
  */
-function rawDecimals(metadata: FileMetaData, schema: SchemaTree): FileMetaData {
-  const topLevelDecimals = new Set(
-    schema.children.filter((c) => c.children.length === 0 && isDecimal(c.element)).map((c) => c.element),
-  );
-  if (topLevelDecimals.size === 0) return metadata;
+function rawDecimals(metadata: FileMetaData): FileMetaData {
+  if (!metadata.schema.some(isDecimal)) return metadata;
   return {
     ...metadata,
     schema: metadata.schema.map((element) =>
-      topLevelDecimals.has(element) ? { ...element, converted_type: undefined, logical_type: undefined } : element,
+      isDecimal(element) ? { ...element, converted_type: undefined, logical_type: undefined } : element,
     ),
   };
 }
@@ -104,7 +101,7 @@ export class ParquetSource implements ChunkSource {
       }
       const schema = parquetSchema(metadata);
       const fields = matchColumns(schema, spec, label);
-      return new ParquetSource(ranges, label, rawDecimals(metadata, schema), fields, recordsPerChunk);
+      return new ParquetSource(ranges, label, rawDecimals(metadata), fields, recordsPerChunk);
     } catch (error) {
       await ranges.close().catch(() => undefined);
       throw error;

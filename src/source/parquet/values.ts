@@ -157,7 +157,10 @@ const annotation = (element: SchemaElement) => element.converted_type ?? element
  */
 function nestedEncoder(tree: SchemaTree): ValueEncoder {
   const { element, children } = tree;
-  if (children.length === 0) return timeEncoder(element, jsonValue) ?? jsonValue;
+  if (children.length === 0) {
+    if (isDecimal(element)) return nestedDecimal(encoderFor(element));
+    return timeEncoder(element, jsonValue) ?? jsonValue;
+  }
   const kind = annotation(element);
   if (kind === 'LIST' && children.length === 1) {
     // Three levels (LIST > repeated group > element), or two (LIST > repeated element).
@@ -180,6 +183,30 @@ function nestedEncoder(tree: SchemaTree): ValueEncoder {
     for (const [k, v] of Object.entries(value)) out[k] = (fields.get(k) ?? jsonValue)(v);
     return out;
   };
+}
+
+/**
+ * A decimal inside JSON: a number when a double holds it exactly (1.50 becomes 1.5, the same
+ * value), otherwise its exact digits as a JSON string, as for integers beyond 2^53.
+ */
+function nestedDecimal(exact: ValueEncoder): ValueEncoder {
+  return (value) => {
+    const text = exact(value);
+    if (typeof text !== 'string') return text;
+    const number = Number(text);
+    return Number.isFinite(number) && canonicalDecimal(String(number)) === canonicalDecimal(text) ? number : text;
+  };
+}
+
+/** A plain decimal's digits without a sign on zero, leading zeros or trailing fraction zeros. */
+function canonicalDecimal(text: string): string {
+  if (/e/iu.test(text)) return text;
+  const negative = text.startsWith('-');
+  const [whole, fraction = ''] = (negative ? text.slice(1) : text).split('.');
+  const w = whole.replace(/^0+(?=\d)/u, '');
+  const f = fraction.replace(/0+$/u, '');
+  const digits = f === '' ? w : `${w}.${f}`;
+  return negative && digits !== '0' ? `-${digits}` : digits;
 }
 
 /** The encoder for one top-level column of the file. */
