@@ -2,6 +2,7 @@
  * Replicas sharing one queue: every job runs once; a worker killed with SIGKILL in the middle of a
  * merge has its job finished by another replica, and the table is never half-merged.
  */
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import {
@@ -22,6 +23,38 @@ let files: Awaited<ReturnType<typeof fileServer>>;
 
 const people = (n: number, offset: number) =>
   Array.from({ length: n }, (_, i) => [`p${i + offset}@example.com`, `Person ${i + offset}`] as const);
+/**
+ * A session holding SHARE on followers: a merge reads, then waits on its first write, so its worker
+ * is inside the merge transaction until release().
+ */
+async function holdFollowersWrites(): Promise<pg.Client> {
+  const blocker = await db.client();
+  blocker.on('error', () => undefined);
+  await blocker.query('BEGIN');
+  await blocker.query('LOCK TABLE followers IN SHARE MODE');
+  return blocker;
+}
+
+async function release(blocker: pg.Client): Promise<void> {
+  await blocker.query('ROLLBACK');
+  await blocker.end();
+}
+
+/** Until a merge's first write (a delete, update or insert of the difference) waits on the lock. */
+async function mergeWaitingOnWrite(): Promise<void> {
+  await waitFor(
+    async () => {
+      const r = await db.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+          AND query ~* '^\\s*(DELETE|UPDATE|INSERT)'`,
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+    60_000,
+    'the merge to wait on the lock',
+  );
+}
+
 const csv = (rows: readonly (readonly [string, string])[]) =>
   ['email,full_name', ...rows.map((r) => r.join(','))].join('\n') + '\n';
 
@@ -87,25 +120,12 @@ describe('replicas', () => {
 
     // A session holding SHARE on followers lets the merge read but blocks its first write: the
     // worker is then inside its merge transaction when it is killed.
-    const blocker = await db.client();
-    blocker.on('error', () => undefined);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE followers IN SHARE MODE');
+    const blocker = await holdFollowersWrites();
     const created = await call<ImportAnswer>(a.url, 'POST', '/v1/tables/followers/imports', {
       token,
       json: { url: `${files.url}/after.csv` },
     });
-    await waitFor(
-      async () => {
-        const r = await db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-            AND query ~* '^\\s*(DELETE|UPDATE|INSERT|WITH m AS \\(MERGE)'`,
-        );
-        return (r.rowCount ?? 0) > 0;
-      },
-      60_000,
-      'the merge to wait on the lock',
-    );
+    await mergeWaitingOnWrite();
     // The worker writes its phase every half second.
     await waitFor(
       async () => {
@@ -119,8 +139,7 @@ describe('replicas', () => {
     a.child.kill('SIGKILL');
     await a.exited;
     const b = await startServe('worker', FAST_QUEUE, env);
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    await release(blocker);
     // The killed worker's merge never committed, whatever the moment.
     expect(await followers(db)).toEqual(before);
 
@@ -151,26 +170,12 @@ describe('replicas', () => {
     });
     expect(uploaded.body.status).toBe('queued');
 
-    const blocker = await db.client();
-    blocker.on('error', () => undefined);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE followers IN SHARE MODE');
+    const blocker = await holdFollowersWrites();
     const doomed = await startServe('worker', FAST_QUEUE, env);
-    await waitFor(
-      async () => {
-        const r = await db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query ~* '^\\s*(DELETE|UPDATE|INSERT|WITH m AS \\(MERGE)'`,
-        );
-        return (r.rowCount ?? 0) > 0;
-      },
-      60_000,
-      'the merge to wait on the lock',
-    );
+    await mergeWaitingOnWrite();
     doomed.child.kill('SIGKILL');
     await doomed.exited;
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    await release(blocker);
     expect(await followers(db)).toEqual(before);
     // The staged rows wait for the next attempt: recovery by any other load leaves them alone.
     expect(await stagingPartitions(db)).toHaveLength(1);
@@ -195,27 +200,13 @@ describe('replicas', () => {
     });
     expect(uploaded.body.status).toBe('queued');
     // The merge reads, then waits on its first write: it is inside its transaction when canceled.
-    const blocker = await db.client();
-    blocker.on('error', () => undefined);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE followers IN SHARE MODE');
+    const blocker = await holdFollowersWrites();
     const worker = await startServe('worker', FAST_QUEUE, env);
-    await waitFor(
-      async () => {
-        const r = await db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query ~* '^\\s*(DELETE|UPDATE|INSERT|WITH m AS \\(MERGE)'`,
-        );
-        return (r.rowCount ?? 0) > 0;
-      },
-      60_000,
-      'the merge to wait on the lock',
-    );
+    await mergeWaitingOnWrite();
     const cancel = await call<ImportAnswer>(api.url, 'POST', `/v1/imports/${uploaded.body.id}/cancel`, { token });
     expect(cancel.status).toBe(202);
     const done = await waitForImport(api.url, uploaded.body.id, token);
-    await blocker.query('ROLLBACK');
-    await blocker.end();
+    await release(blocker);
     expect(done).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
     expect(worker.events('import_canceled').map((e) => e.import_id)).toEqual([uploaded.body.id]);
     expect(await followers(db)).toEqual(before);
