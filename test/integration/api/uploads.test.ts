@@ -44,6 +44,30 @@ const upload = (base: string, body: string | Buffer, type: string, query = '', h
     headers: { 'content-type': type, ...headers },
   });
 
+/** The id of the upload that is staging and has read rows, once there is one. */
+async function stagingImport(): Promise<string> {
+  return waitFor(
+    async () => {
+      const r = await db.query<{ id: string }>(
+        `SELECT import_id AS id FROM etl_info_schema.imports WHERE status = 'staging' AND rows_read > 0`,
+      );
+      return r.rows[0]?.id;
+    },
+    60_000,
+    'the upload to stage',
+  );
+}
+
+/** A request body that sends the first half of `text` and then nothing more, never ending. */
+function firstHalfOnly(text: string): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async start(stream) {
+      stream.enqueue(new TextEncoder().encode(text.slice(0, text.length / 2)));
+      await new Promise<void>(() => undefined);
+    },
+  });
+}
+
 describe('uploads', () => {
   it('import CSV, gzipped NDJSON and JSON array bodies; the table equals each body', async () => {
     const server = await startServe('serve', FAST_QUEUE, { DATABASE_URL: db.url });
@@ -202,16 +226,7 @@ describe('uploads', () => {
       }),
       duplex: 'half',
     });
-    const id = await waitFor(
-      async () => {
-        const r = await db.query<{ id: string }>(
-          `SELECT import_id AS id FROM etl_info_schema.imports WHERE status = 'staging' AND rows_read > 0`,
-        );
-        return r.rows[0]?.id;
-      },
-      60_000,
-      'the upload to stage',
-    );
+    const id = await stagingImport();
     const cancel = await call<ImportAnswer>(server.url, 'POST', `/v1/imports/${id}/cancel`, { token });
     expect(cancel.status).toBe(202);
     expect(cancel.body.cancel_requested).toBe(true);
@@ -394,24 +409,10 @@ describe('uploads', () => {
       method: 'POST',
       signal: controller.signal,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
-      body: new ReadableStream<Uint8Array>({
-        async start(stream) {
-          stream.enqueue(new TextEncoder().encode(text.slice(0, text.length / 2)));
-          await new Promise<void>(() => undefined); // never sends the rest
-        },
-      }),
+      body: firstHalfOnly(text),
       duplex: 'half',
     }).catch((error: unknown) => error);
-    const id = await waitFor(
-      async () => {
-        const r = await db.query<{ id: string }>(
-          `SELECT import_id AS id FROM etl_info_schema.imports WHERE status = 'staging' AND rows_read > 0`,
-        );
-        return r.rows[0]?.id;
-      },
-      60_000,
-      'the upload to stage',
-    );
+    const id = await stagingImport();
     controller.abort();
     await request;
     const done = await waitForImport(server.url, id, token);
@@ -427,24 +428,10 @@ describe('uploads', () => {
     const request = fetch(`${receiver.url}/v1/tables/followers/imports`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
-      body: new ReadableStream<Uint8Array>({
-        async start(stream) {
-          stream.enqueue(new TextEncoder().encode(text.slice(0, text.length / 2)));
-          await new Promise<void>(() => undefined); // the rest never comes
-        },
-      }),
+      body: firstHalfOnly(text),
       duplex: 'half',
     }).catch((error: unknown) => error);
-    const id = await waitFor(
-      async () => {
-        const r = await db.query<{ id: string }>(
-          `SELECT import_id AS id FROM etl_info_schema.imports WHERE status = 'staging' AND rows_read > 0`,
-        );
-        return r.rows[0]?.id;
-      },
-      60_000,
-      'the upload to stage',
-    );
+    const id = await stagingImport();
     receiver.child.kill('SIGKILL');
     await receiver.exited;
     await request;
