@@ -203,7 +203,7 @@ export const SYNC_SETTINGS = [
     key: 'full',
     flag: '--full',
     default: 'false',
-    help: 'postgres sources: re-extract every row, ignoring the saved cursor (needed for mode mirror)',
+    help: 'postgres sources: re-extract every row, ignoring the saved cursor (needed for mode mirror); a file is always read whole',
     parse: boolean,
   },
   {
