@@ -5,20 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { derivedName } from '../table/identifier.js';
 import type { ColumnSpec, SyncMode, TargetSpec } from '../table/spec.js';
-import {
-  configFileSchema,
-  describeIssues,
-  formatPath,
-  keyList,
-  type SyncEntry,
-  type TargetFields,
-} from './file-schema.js';
+import { schemas, describeIssues, formatPath, keyList, type SyncEntry, type TargetFields } from './file-schema.js';
 import { postgresDefinition, type PostgresDefinition } from './postgres-source.js';
 import type { EntrySettings } from './resolve.js';
+
+/** The YAML parser, loaded only for a YAML config file (required: the file is read synchronously). */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as { parse: typeof parse }).parse(text);
+}
 
 export interface SyncDefinition {
   name: string;
@@ -110,7 +109,7 @@ export function parseConfigText(file: string, text: string, baseDir = process.cw
   } catch (error) {
     throw new ConfigError(`${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
   }
-  const parsed = configFileSchema.safeParse(doc ?? {}, { reportInput: true });
+  const parsed = schemas().configFileSchema.safeParse(doc ?? {}, { reportInput: true });
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues);
     throw new ConfigError(
