@@ -13,7 +13,7 @@ import { followersContent, ScratchDatabases } from './database.js';
 import { day1Rows } from './dataset.js';
 import { cleanEtlEnv, runEtlMigrate, type EtlContext } from './etl-process.js';
 import { runLoaderProgram } from './loader-process.js';
-import { machineInfo } from './machine.js';
+import { resultHeader } from './machine.js';
 import { detectRssMethod } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { MEMORY_BOUND_MIB, type BenchResult, type RunRecord } from './results.js';
@@ -107,15 +107,7 @@ export async function runLoaderMemory(
   return {
     benchmark: 'etl-loader-memory',
     format: 1,
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    machine: machineInfo(loadAtStart),
-    postgres: {
-      version: server.version,
-      server: server.description,
-      kind: server.kind,
-      scratch_prefix: scratch.prefix,
-    },
+    ...resultHeader(startedAt, loadAtStart, server, scratch.prefix),
     settings: {
       records,
       seed: options.seed,

@@ -1,5 +1,6 @@
 /** The machine a run was measured on, as the results record it. */
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
+import type { Server } from './database.js';
 import type { BenchResult } from './results.js';
 import { round } from './stats.js';
 
@@ -13,5 +14,20 @@ export function machineInfo(loadAtStart: number): BenchResult['machine'] {
     os: `${osType()} ${release()}`,
     node: process.version,
     load_average_1m: { start: round(loadAtStart, 2), end: round(loadavg()[0], 2) },
+  };
+}
+
+/** What every benchmark's result starts with: when it ran, on which machine, against which server. */
+export function resultHeader(
+  startedAt: Date,
+  loadAtStart: number,
+  server: Server,
+  scratchPrefix: string,
+): Pick<BenchResult, 'started_at' | 'finished_at' | 'machine' | 'postgres'> {
+  return {
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    machine: machineInfo(loadAtStart),
+    postgres: { version: server.version, server: server.description, kind: server.kind, scratch_prefix: scratchPrefix },
   };
 }

@@ -141,11 +141,17 @@ function sizeSection(size: SizeResult, repeat: number): string[] {
   return lines;
 }
 
+/** Server, machine and how memory was measured: the second line of every report. */
+function machineLine(result: Pick<BenchResult, 'postgres' | 'machine'> & { settings: { rss_method: string } }): string {
+  const m = result.machine;
+  return `PostgreSQL ${result.postgres.version} (${result.postgres.server}); ${m.cpus} CPU(s) ${m.cpu_model}, ${int(m.memory_mib)} MiB, ${m.os}, Node ${m.node}; peak RSS via ${result.settings.rss_method}`;
+}
+
 export function reportText(result: BenchResult): string {
   const m = result.machine;
   const lines = [
     `etl sync vs. a psql \\copy + merge reference (seed ${result.settings.seed}${result.settings.etl_flags.length ? `, etl flags: ${result.settings.etl_flags.join(' ')}` : ''})`,
-    `PostgreSQL ${result.postgres.version} (${result.postgres.server}); ${m.cpus} CPU(s) ${m.cpu_model}, ${int(m.memory_mib)} MiB, ${m.os}, Node ${m.node}; peak RSS via ${result.settings.rss_method}`,
+    machineLine(result),
     `load average (1 min) ${m.load_average_1m.start.toFixed(2)} at the start, ${m.load_average_1m.end.toFixed(2)} at the end${Math.max(m.load_average_1m.start, m.load_average_1m.end) > m.cpus ? ': the machine was busy, timings are noisy' : ''}`,
     '',
   ];
@@ -167,10 +173,9 @@ export function reportText(result: BenchResult): string {
 }
 
 export function loaderMemoryText(result: LoaderMemoryResult): string {
-  const m = result.machine;
   const lines = [
     `etl loader memory check: ${int(result.settings.records)} records written from code (openLoader + one awaited write per record + commit, seed ${result.settings.seed}${result.settings.etl_flags.length ? `, etl flags: ${result.settings.etl_flags.join(' ')}` : ''})`,
-    `PostgreSQL ${result.postgres.version} (${result.postgres.server}); ${m.cpus} CPU(s) ${m.cpu_model}, ${int(m.memory_mib)} MiB, ${m.os}, Node ${m.node}; peak RSS via ${result.settings.rss_method}`,
+    machineLine(result),
     '',
   ];
   for (const r of result.runs) {

@@ -20,7 +20,7 @@ import {
 } from './database.js';
 import { cleanEtlEnv, runEtlMigrate, runEtlSync, type EtlContext, type EtlRun } from './etl-process.js';
 import { runLoaderProgram, type GeneratedRecords } from './loader-process.js';
-import { machineInfo } from './machine.js';
+import { resultHeader } from './machine.js';
 import { detectRssMethod, type Measured, type RssMethod } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { runReference, type ReferenceContext } from './reference.js';
@@ -286,15 +286,7 @@ export async function runBench(options: BenchOptions, environment: BenchEnvironm
   return {
     benchmark: 'etl-sync-vs-psql',
     format: 1,
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    machine: machineInfo(loadAtStart),
-    postgres: {
-      version: server.version,
-      server: server.description,
-      kind: server.kind,
-      scratch_prefix: scratch.prefix,
-    },
+    ...resultHeader(startedAt, loadAtStart, server, scratch.prefix),
     settings: {
       rows: [...options.rows],
       seed: options.seed,
