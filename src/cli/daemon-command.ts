@@ -19,15 +19,10 @@ import {
   type NamedDaemonConfig,
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { handleShutdownSignals } from './shutdown.js';
 import { reportError } from './report.js';
 import { addSettingOptions, settingValuesFrom } from './setting-options.js';
 import { addSyncOptions, syncFlagsFrom } from './sync-options.js';
-
-/**
- * Once the daemon has stopped, a handle still open (a socket stuck on a dead server) must not keep
- * the process, and its container, alive.
- */
-const FORCED_EXIT_MS = 10_000;
 
 export function daemonCommand(): Command {
   const cmd = addSyncOptions(
@@ -61,44 +56,32 @@ ${VALID_SCHEDULE_FORMS.replace(/^valid forms/u, 'Schedule forms')}.`,
   addSettingOptions(cmd, DAEMON_SETTINGS);
   cmd.action(async (names: string[], opts: Record<string, unknown>, command: Command) => {
     let log: FieldLogger = ignoringFields(stderrLogger());
-    const stop = new AbortController();
-    const abortRun = new AbortController();
-    let signals = 0;
-    const onSignal = (name: NodeJS.Signals) => {
-      signals += 1;
-      if (signals === 1) {
+    const shutdown = handleShutdownSignals({
+      first: (name) =>
         log.warn(
           `${name} received: no new runs; a running sync may finish within --shutdown-timeout (send ${name} again to abort it now)`,
           { event: 'signal', signal: name },
-        );
-        stop.abort(name);
-      } else if (signals === 2) {
+        ),
+      second: (name) =>
         log.warn(`second ${name}: aborting the running sync now; it rolls back before exit`, {
           event: 'signal',
           signal: name,
-        });
-        abortRun.abort(name);
-      } else {
-        log.error(`${name} again: exiting without waiting for the rollback`, { event: 'signal', signal: name });
-        process.exit(name === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
-      }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+        }),
+      third: (name) =>
+        log.error(`${name} again: exiting without waiting for the rollback`, { event: 'signal', signal: name }),
+    });
     try {
       const env = environment(process.env, opts.envFile as string | undefined, process.cwd());
       const daemonFlags: DaemonFlags = settingValuesFrom(command, DAEMON_SETTINGS);
       if (resolveLogFormat(daemonFlags, env) === 'json') log = jsonLogger();
       const config = daemonConfig(names, opts, command, daemonFlags, env);
-      await runDaemon(config, { log, signal: stop.signal, abortRunSignal: abortRun.signal });
+      await runDaemon(config, { log, signal: shutdown.stop, abortRunSignal: shutdown.abortNow });
       process.exitCode = EXIT.ok;
     } catch (error) {
       reportError(error, log, false);
       process.exitCode = exitCodeFor(error);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      setTimeout(() => process.exit(), FORCED_EXIT_MS).unref();
+      shutdown.done();
     }
   });
   return cmd;

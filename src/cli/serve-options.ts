@@ -14,12 +14,10 @@ import {
   type ServeFlags,
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { handleShutdownSignals } from './shutdown.js';
 import { reportError } from './report.js';
 import { addSettingOptions, settingValuesFrom } from './setting-options.js';
 import { addSyncOptions, syncFlagsFrom } from './sync-options.js';
-
-/** Once stopped, a handle still open (a socket to a dead server) must not keep the process alive. */
-const FORCED_EXIT_MS = 10_000;
 
 /** etl worker answers no HTTP: the API's own settings are not its options. */
 const settingsOf = (api: boolean) =>
@@ -41,19 +39,9 @@ export async function serveAction(
   mode: { api: boolean; worker: boolean },
 ) {
   let log: FieldLogger = ignoringFields(stderrLogger());
-  const stop = new AbortController();
-  const abortNow = new AbortController();
-  let signals = 0;
-  const onSignal = (name: NodeJS.Signals) => {
-    signals += 1;
-    if (signals === 1) stop.abort(name);
-    else if (signals === 2) {
-      log.warn(`second ${name}: rolling back running imports now`, { event: 'signal', signal: name });
-      abortNow.abort(name);
-    } else process.exit(name === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const shutdown = handleShutdownSignals({
+    second: (name) => log.warn(`second ${name}: rolling back running imports now`, { event: 'signal', signal: name }),
+  });
   try {
     const env = environment(process.env, opts.envFile as string | undefined, process.cwd());
     const flags: ServeFlags = settingValuesFrom(command, settingsOf(mode.api));
@@ -70,16 +58,14 @@ export async function serveAction(
       api: mode.api,
       worker: mode.worker,
       log,
-      signal: stop.signal,
-      abortNow: abortNow.signal,
+      signal: shutdown.stop,
+      abortNow: shutdown.abortNow,
     });
     process.exitCode = EXIT.ok;
   } catch (error) {
     reportError(error, log, false);
     process.exitCode = exitCodeFor(error);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    setTimeout(() => process.exit(), FORCED_EXIT_MS).unref();
+    shutdown.done();
   }
 }
