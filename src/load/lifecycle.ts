@@ -546,26 +546,43 @@ export class Load {
 
   private result(mergeStart: number, cleanupStart: number): SyncResult {
     const { counts } = this;
-    const durationMs = performance.now() - this.started;
     if (counts.rejected > 0)
       this.warnings.push(`${counts.rejected} bad row(s) skipped: ${describeRejects(this.rejects.first())}`);
+    return this.resultOf(counts, [...this.rejects.first()], undefined, {
+      setupMs: this.stageStart - this.started,
+      stageMs: mergeStart - this.stageStart,
+      mergeMs: cleanupStart - mergeStart,
+      cleanupMs: performance.now() - cleanupStart,
+      workerParseMs: this.workerTime.parseMs,
+      workerCopyMs: this.workerTime.copyMs,
+      mergeSteps: this.mergeSteps,
+    });
+  }
+
+  /** A run skipped as unchanged: all of its time was set-up, and no rows went anywhere. */
+  private skippedResult(counts: SyncResult['counts']): SyncResult {
+    const elapsed = performance.now() - this.started;
+    const phases = { setupMs: elapsed, stageMs: 0, mergeMs: 0, cleanupMs: 0, workerParseMs: 0, workerCopyMs: 0 };
+    return { ...this.resultOf(counts, [], 'unchanged', { ...phases, mergeSteps: {} }), rowsPerSecond: 0 };
+  }
+
+  private resultOf(
+    counts: SyncResult['counts'],
+    firstRejects: SyncResult['firstRejects'],
+    skipped: SyncResult['skipped'],
+    phases: SyncResult['phases'],
+  ): SyncResult {
+    const durationMs = performance.now() - this.started;
     return {
       loadId: this.loadId,
       target: this.plan.spec.name,
       source: this.plan.source,
       dryRun: this.plan.settings.dryRun,
       counts,
-      firstRejects: [...this.rejects.first()],
+      firstRejects,
       warnings: this.warnings,
-      phases: {
-        setupMs: this.stageStart - this.started,
-        stageMs: mergeStart - this.stageStart,
-        mergeMs: cleanupStart - mergeStart,
-        cleanupMs: performance.now() - cleanupStart,
-        workerParseMs: this.workerTime.parseMs,
-        workerCopyMs: this.workerTime.copyMs,
-        mergeSteps: this.mergeSteps,
-      },
+      ...(skipped === undefined ? {} : { skipped }),
+      phases,
       durationMs,
       rowsPerSecond: counts.read / Math.max(durationMs / 1000, 1e-3),
     };
@@ -611,31 +628,6 @@ export class Load {
     this.state = 'committed';
     await this.release();
     return this.skippedResult(zeroCounts());
-  }
-
-  private skippedResult(counts: SyncResult['counts']): SyncResult {
-    const durationMs = performance.now() - this.started;
-    return {
-      loadId: this.loadId,
-      target: this.plan.spec.name,
-      source: this.plan.source,
-      dryRun: this.plan.settings.dryRun,
-      counts,
-      firstRejects: [],
-      warnings: this.warnings,
-      skipped: 'unchanged',
-      phases: {
-        setupMs: durationMs,
-        stageMs: 0,
-        mergeMs: 0,
-        cleanupMs: 0,
-        workerParseMs: 0,
-        workerCopyMs: 0,
-        mergeSteps: {},
-      },
-      durationMs,
-      rowsPerSecond: 0,
-    };
   }
 
   /** Runs a step; any failure rolls the whole load back and is rethrown as a typed error. */
