@@ -11,8 +11,8 @@ import {
   countDuplicates,
   countMarked,
   countTarget,
-  deleteMarked,
   deleteAbsent,
+  deleteMarked,
   deleteMarkedLast,
   dropDuplicates,
   hasUniqueKey,
@@ -292,19 +292,19 @@ async function applyChanges(
       (await steps.run('insert', insertAll(spec, loadId, await bytewiseKeys(steps, spec)))).rowCount ?? 0;
     return;
   }
-  await steps.analyzeStaging(spec, loadId);
+  // The staging partition was analyzed by mergeByKey, before its savepoint.
   await steps.run('diff', createDiff(spec, loadId));
   await steps.run('diff', analyzeDiff());
-  const diff = (await steps.run('diff', countDiff(spec))).rows[0];
-  checkDeleteLimit(spec, options, Number(diff?.deleted ?? 0), before);
-  if (Number(diff?.deleted ?? 0) > 0) {
-    counts.deleted = (await steps.run('delete', deleteDiff(spec))).rowCount ?? 0;
-    if (Number(diff?.gone_null_key ?? 0) > 0)
-      counts.deleted += (await steps.run('delete', deleteNullKeys(spec))).rowCount ?? 0;
-  }
+  const row = (await steps.run('diff', countDiff(spec))).rows[0] ?? {};
+  const [gone, goneNullKey, changed, added] = ['deleted', 'gone_null_key', 'updated', 'inserted'].map((k) =>
+    Number(row[k] ?? 0),
+  );
+  checkDeleteLimit(spec, options, gone, before);
+  if (gone > 0) counts.deleted = (await steps.run('delete', deleteDiff(spec))).rowCount ?? 0;
+  if (goneNullKey > 0) counts.deleted += (await steps.run('delete', deleteNullKeys(spec))).rowCount ?? 0;
   const update = updateDiff(spec);
-  if (update && Number(diff?.updated ?? 0) > 0) counts.updated = (await steps.run('update', update)).rowCount ?? 0;
-  if (Number(diff?.inserted ?? 0) > 0)
+  if (update && changed > 0) counts.updated = (await steps.run('update', update)).rowCount ?? 0;
+  if (added > 0)
     counts.inserted = (await steps.run('insert', insertDiff(spec, await bytewiseKeys(steps, spec)))).rowCount ?? 0;
   await steps.run('diff', dropDiff());
 }
