@@ -44,6 +44,8 @@ const CR = 0x0d;
 /** Bytes of a too-large record kept for its reject. */
 const HEAD_BYTES = 1024;
 
+const indexOrInfinity = (at: number) => (at < 0 ? Infinity : at);
+
 /** A chunk holding only records skipped for their size. */
 export function tooLargeChunk(records: TooLargeRecord[], line: number): Chunk {
   const none = new Int32Array(0);
@@ -81,6 +83,9 @@ export class RecordSplitter {
   private ends: number[] = [];
   private lines: number[] = [];
   private nextStartLine = 1;
+  /** In the bytes being scanned: where the next quote and the next CR are (Infinity: none left). */
+  private nextQuote = -1;
+  private nextCR = -1;
   private quotedSinceLine = 0;
   private line = 1;
 
@@ -112,7 +117,19 @@ export class RecordSplitter {
     let prev = this.prev;
     /** Where the current record passes the maximum size (never, outside a record or when skipping). */
     let tooLargeAt = this.recordStarted && !this.skipping ? this.recordStart + maxRecordBytes : Infinity;
+    this.nextQuote = -1;
+    this.nextCR = -1;
     for (let i = 0; i < bytes.length; i += 1) {
+      if (state === State.FieldStart && !this.recordStarted && !this.crPending) {
+        this.line = line;
+        const next = this.wholeLines(bytes, i, base, chunks);
+        if (next > i) {
+          line = this.line;
+          prev = LF;
+          i = next - 1;
+          continue;
+        }
+      }
       const b = bytes[i];
       if (this.crPending) {
         this.crPending = false;
@@ -176,6 +193,57 @@ export class RecordSplitter {
     // The bytes of a record being skipped are never kept, nor blank lines before any record.
     if (this.skipping) this.queue.drop(this.queue.length);
     else if (!this.recordStarted && this.recordsSinceCut === 0) this.dropBlankLines();
+  }
+
+  /**
+   * The fast path, from a line start: each whole line that ends outside quotes (and has no CR but a
+   * CRLF's) is one record, or a blank line, found by native searches (and, for a line with quotes,
+   * a loop with no bookkeeping) instead of the byte-by-byte scan. Returns where it stopped: the
+   * start of a line it left to that scan, or of the unfinished line at the end of `bytes`.
+   */
+  private wholeLines(bytes: Buffer, from: number, base: number, chunks: Chunk[]): number {
+    const { quote, maxRecordBytes } = this.options;
+    let i = from;
+    for (;;) {
+      const lf = bytes.indexOf(LF, i);
+      if (lf < 0) return i;
+      if (this.nextQuote < i) this.nextQuote = indexOrInfinity(bytes.indexOf(quote, i));
+      if (this.nextCR < i) this.nextCR = indexOrInfinity(bytes.indexOf(CR, i));
+      const end = this.nextCR === lf - 1 ? lf - 1 : lf;
+      if ((this.nextCR < lf && this.nextCR !== end) || end - i > maxRecordBytes) return i;
+      if (this.nextQuote < lf && !this.quotesClose(bytes, i, end)) return i;
+      if (end > i) {
+        // startRecord and endRecord, for a record held whole.
+        if (this.recordsSinceCut === 0) this.dropBlankLines();
+        const removed = this.queue.removed;
+        this.starts.push(base + i - removed);
+        this.ends.push(base + end - removed);
+        this.lines.push(this.line);
+        this.recordsSinceCut += 1;
+      }
+      this.line += 1;
+      this.lineEnded(base + lf + 1, chunks);
+      i = lf + 1;
+    }
+  }
+
+  /**
+   * Whether the line from `start` to `end` (no CR in it) ends outside any quoted field, by the
+   * same rules as scan(): a quote opens a field only at its start, "" inside it is a literal quote.
+   */
+  private quotesClose(bytes: Buffer, start: number, end: number): boolean {
+    const { delimiter, quote } = this.options;
+    let state = State.FieldStart;
+    for (let j = start; j < end; j += 1) {
+      const b = bytes[j];
+      if (state === State.Quoted) {
+        if (b === quote) state = State.QuoteInQuoted;
+      } else if (b === quote) {
+        if (state !== State.Unquoted) state = State.Quoted;
+      } else if (b === delimiter) state = State.FieldStart;
+      else state = State.Unquoted;
+    }
+    return state !== State.Quoted;
   }
 
   /** The records after the last cut (the last one may lack a line end), as final chunks. */

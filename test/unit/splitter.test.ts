@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RecordSplitter, type Chunk } from '../../src/source/splitter.js';
 
@@ -132,6 +133,44 @@ describe('RecordSplitter', () => {
     expect(s.push(Buffer.from('x'.repeat(100)))).toEqual([]);
     expect(() => s.finish()).toThrow(
       /test\.csv, line 2: a record is larger than the maximum record size of 64 bytes .*quoted field opened at line 2/,
+    );
+  });
+
+  // Whole lines without quotes are found by native searches; a byte at a time, never: both must
+  // cut the same chunks, lines and record ranges, and skip the same too-large records.
+  it('cuts the same records whether lines arrive whole or a byte at a time', () => {
+    const piece = fc.constantFrom('a', 'bb', ',', '"', '""', '\n', '\r', '\r\n', 'x'.repeat(20), 'é');
+    const full = (chunks: Chunk[]) =>
+      chunks.map((c) => ({
+        ...view([c])[0],
+        lines: [...c.recordLines],
+        starts: [...c.recordStarts],
+        ends: [...c.recordEnds],
+        tooLarge: c.tooLarge?.map((t) => [t.line, t.bytes]),
+      }));
+    const run = (text: string, pieceSize: number) => {
+      const s = new RecordSplitter({
+        delimiter: 44,
+        quote: 34,
+        recordsPerChunk: 3,
+        chunkBytes: 1 << 20,
+        maxRecordBytes: 24,
+        onTooLarge: 'skip',
+        label: 'test.csv',
+      });
+      const bytes = Buffer.from(text);
+      const out: Chunk[] = [];
+      for (let i = 0; i < bytes.length; i += pieceSize) out.push(...s.push(bytes.subarray(i, i + pieceSize)));
+      return full([...out, ...s.finish()]);
+    };
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), fc.integer({ min: 2, max: 64 }), (pieces, size) => {
+        const text = pieces.join('');
+        const oneByte = run(text, 1);
+        expect(run(text, 1 << 20)).toEqual(oneByte);
+        expect(run(text, size)).toEqual(oneByte);
+      }),
+      { numRuns: 2000 },
     );
   });
 });
