@@ -47,7 +47,11 @@ export function copyLine(values: readonly (string | null)[], line: number, delet
  */
 export class CopyBuffer {
   private buf: Buffer;
-  private pos = 0;
+  /**
+   * Bytes written so far. A writer that fills the buffer itself (csv-bytes.ts) moves it past what
+   * it wrote into reserve()'s room, or back to where a row began to drop that row.
+   */
+  end = 0;
 
   constructor(expectedBytes: number) {
     this.buf = Buffer.allocUnsafe(Math.max(4096, expectedBytes));
@@ -59,23 +63,28 @@ export class CopyBuffer {
    * outside the garbage-collected heap.
    */
   reset(expectedBytes: number): this {
-    this.pos = 0;
+    this.end = 0;
     if (this.buf.length < expectedBytes) this.buf = Buffer.allocUnsafe(expectedBytes);
     return this;
+  }
+
+  /** The buffer, with room for `n` more bytes after `end`. */
+  reserve(n: number): Buffer {
+    if (this.end + n > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.end + n));
+      this.buf.copy(next, 0, 0, this.end);
+      this.buf = next;
+    }
+    return this.buf;
   }
 
   row(values: readonly (string | null)[], line: number, deletes?: boolean): void {
     const text = copyLine(values, line, deletes);
     // UTF-8 needs at most 3 bytes per UTF-16 code unit.
-    if (this.pos + text.length * 3 > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + text.length * 3));
-      this.buf.copy(next, 0, 0, this.pos);
-      this.buf = next;
-    }
-    this.pos += this.buf.write(text, this.pos, 'utf8');
+    this.end += this.reserve(text.length * 3).write(text, this.end, 'utf8');
   }
 
   bytes(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    return this.buf.subarray(0, this.end);
   }
 }

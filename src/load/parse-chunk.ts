@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { parse, type Options } from 'csv-parse/sync';
+import { CsvByteStager } from './csv-bytes.js';
 import { forEachRecord, textAfterClosingQuote } from './fast-csv.js';
 import type { CsvLayout, ParsedChunk, RecordIndex } from './layout.js';
 import { RowStager } from './row-stager.js';
@@ -48,11 +49,22 @@ export function parseChunk(data: Buffer, startLine: number, layout: CsvLayout, i
 const rawText = (data: Buffer, index: RecordIndex) => (i: number) =>
   data.toString('utf8', index.starts[i], index.ends[i]);
 
+let cachedByteStager: { key: string; stager: CsvByteStager | undefined } | undefined;
+
+/** Layouts arrive as fresh copies with every task, so the byte stager is cached by their content. */
+function byteStager(layout: CsvLayout): CsvByteStager | undefined {
+  const key = JSON.stringify(layout);
+  if (cachedByteStager?.key !== key) cachedByteStager = { key, stager: CsvByteStager.for(layout) };
+  return cachedByteStager.stager;
+}
+
 /** The fast path; undefined when the text needs csv-parse. */
 function parseFast(data: Buffer, layout: CsvLayout, index: RecordIndex): ParsedChunk | undefined {
   const rawOf = rawText(data, index);
   const invalid = invalidRecords(data, index);
   const stager = new RowStager(layout, data.length);
+  const bytes = invalid ? undefined : byteStager(layout);
+  if (bytes) return parseRecordByRecord(data, layout, index, stager, bytes);
   let i = 0;
   const complete = forEachRecord(data.toString('utf8'), layout.delimiter, layout.quote, (record) => {
     if (i < index.lines.length) {
@@ -62,6 +74,35 @@ function parseFast(data: Buffer, layout: CsvLayout, index: RecordIndex): ParsedC
     i += 1;
   });
   return complete && i === index.lines.length ? stager.result() : undefined;
+}
+
+/**
+ * Each record through the byte path, or, when it needs judgement, through the string path on its
+ * own text; undefined when that text needs csv-parse. A record split alone gives the same fields as
+ * in its chunk: the splitter cut it by the same quoting rules.
+ */
+function parseRecordByRecord(
+  data: Buffer,
+  layout: CsvLayout,
+  index: RecordIndex,
+  stager: RowStager,
+  bytes: CsvByteStager,
+): ParsedChunk | undefined {
+  const { lines, starts, ends } = index;
+  for (let i = 0; i < lines.length; i += 1) {
+    if (bytes.stage(data, starts[i], ends[i], lines[i], stager.copy)) {
+      stager.stagedDirectly();
+      continue;
+    }
+    const text = data.toString('utf8', starts[i], ends[i]);
+    let records = 0;
+    const complete = forEachRecord(text, layout.delimiter, layout.quote, (record) => {
+      records += 1;
+      if (records === 1) stageRecord(stager, record, layout, lines[i], i, () => text);
+    });
+    if (!complete || records !== 1) return undefined;
+  }
+  return stager.result();
 }
 
 /** csv-parse with the splitter's index; undefined when its records do not match the index. */

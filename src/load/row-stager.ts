@@ -52,7 +52,8 @@ export class RowStager {
   private readonly fns: Normalizer[];
   private readonly isKey: boolean[];
   private readonly values: (string | null)[];
-  private readonly copy: CopyBuffer;
+  /** The chunk's COPY data; the byte path (csv-bytes.ts) writes rows into it directly. */
+  readonly copy: CopyBuffer;
   rows = 0;
   records = 0;
   readonly rejects: Reject[] = [];
@@ -94,6 +95,12 @@ export class RowStager {
       this.values[c] = result.value;
     }
     this.copy.row(this.values, line, deletes);
+    this.rows += 1;
+  }
+
+  /** Counts a row the byte path wrote into `copy`. */
+  stagedDirectly(): void {
+    this.records += 1;
     this.rows += 1;
   }
 

@@ -149,4 +149,96 @@ describe('the fast path and the csv-parse path', () => {
       { numRuns: 3000 },
     );
   });
+
+  // Issue 12: the byte path (csv-bytes.ts) checks the followers rules and text columns on the bytes
+  // and hands every record it is unsure of to the string path; csv-parse's path stays the reference.
+  const typedLayout: CsvLayout = {
+    format: 'csv',
+    delimiter: ',',
+    quote: '"',
+    fieldCount: 4,
+    fieldIndexes: [2, 0, 1, 3],
+    columns: [
+      { name: 'id', sqlType: 'integer', source: 'id', rule: { kind: 'typed', type: 'integer', nullable: true } },
+      {
+        name: 'code',
+        sqlType: 'varchar(3)',
+        source: 'code',
+        rule: { kind: 'typed', type: 'varchar(3)', nullable: false },
+      },
+      { name: 'note', sqlType: 'text', source: 'note', rule: { kind: 'typed', type: 'text', nullable: true } },
+      {
+        name: 'name',
+        sqlType: 'text',
+        source: 'name',
+        rule: { kind: 'text', maxLength: 4, trim: true, allowEmpty: false },
+      },
+    ],
+    keys: ['id'],
+  };
+  const onBothPaths = (text: string, chunkLayout: CsvLayout) => {
+    const chunk = indexOf(text);
+    const index = { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds };
+    const auto = parseChunk(chunk.data, chunk.startLine, chunkLayout, index);
+    const fast = { ...auto, copy: auto.copy.toString() };
+    const slow = parseWithCsvParse(chunk.data, chunkLayout, index);
+    return { fast, slow: slow && { ...slow, copy: slow.copy.toString() } };
+  };
+
+  it('gives the same rows and rejects on the byte path as on the string path', () => {
+    const { fast, slow } = onBothPaths(
+      'A@X.Org ,"Ann ""A"" \\ B"\n\u00a0b@x.org,Bo\nc@x.org,Bo\u3000\nd@x.org,\ufeffJo\ne@x.org,José\u2009\n' +
+        'f@x.org,"x\ty\r\nz"\ng@x.org,\u00e9\u00a0\nh@x.org,\u0000\ni@x@x.org,I\nj@x.org,' +
+        'x'.repeat(256) +
+        '\nk@x.org,\u1680\n',
+      layout,
+    );
+    expect(slow).toEqual(fast);
+    expect(fast.copy).toBe(
+      'a@x.org\tAnn "A" \\\\ B\t1\nb@x.org\tBo\t2\nc@x.org\tBo\t3\nd@x.org\tJo\t4\ne@x.org\tJosé\t5\n' +
+        'f@x.org\tx\\ty\\r\\nz\t6\ng@x.org\té\t8\n',
+    );
+    expect(fast.rejects.map((r) => r.line)).toEqual([9, 10, 11, 12]);
+  });
+
+  it.each([
+    ['followers', layout],
+    ['typed', typedLayout],
+  ])('agree on rows, lines and rejects for any text with the %s columns', (_name, chunkLayout) => {
+    const piece = fc.constantFrom(
+      'a@x.org',
+      'B@Y.ORG',
+      '12',
+      '-',
+      'Ann',
+      'Ünal',
+      ' ',
+      '\u00a0',
+      '\u3000',
+      '\ufeff',
+      '\u2009',
+      '\u00e9',
+      '@',
+      ',',
+      '"',
+      '""',
+      '"q"',
+      '"x,y"',
+      '\n',
+      '\r\n',
+      '\t',
+      '\\',
+      '\u0000',
+      'abcdefgh',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+        const text = pieces.join('');
+        if (indexOf(text) === undefined) return;
+        const { fast, slow } = onBothPaths(text, chunkLayout);
+        if (slow !== undefined) expect(slow).toEqual(fast);
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
