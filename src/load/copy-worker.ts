@@ -7,10 +7,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { CopyBuffer } from './copy-text.js';
 import type { ChunkLayout, RecordIndex, Reject } from './layout.js';
 import { parseChunk } from './parse-chunk.js';
 import { parseJsonChunk } from './parse-json-chunk.js';
 import { parseRowsChunk } from './parse-rows-chunk.js';
+import { useCopyBuffer } from './row-stager.js';
 
 export interface ChunkTask {
   kind: 'chunk';
@@ -40,20 +42,33 @@ export interface ChunkOutcome {
   copyMs: number;
 }
 
-let client: pg.Client | undefined;
+/** The thread's connection; a promise, so that two tasks starting at once share one. */
+let client: Promise<pg.Client> | undefined;
 let broken = false;
+/**
+ * COPY buffers not in use. A worker runs two tasks at once (pool.ts): while one chunk's COPY is on
+ * the wire, the next is parsed into another buffer, and its COPY queues on the same connection.
+ */
+const idleBuffers: CopyBuffer[] = [];
 
-async function connection(config: pg.ClientConfig): Promise<pg.Client> {
+function connection(config: pg.ClientConfig): Promise<pg.Client> {
   if (client && !broken) return client;
-  if (client) await client.end().catch(() => undefined);
+  const previous = client;
   broken = false;
-  const fresh = new pg.Client(config);
-  fresh.on('error', () => {
+  client = (async () => {
+    if (previous) await previous.then((c) => c.end()).catch(() => undefined);
+    const fresh = new pg.Client(config);
+    fresh.on('error', () => {
+      broken = true;
+    });
+    await fresh.connect();
+    return fresh;
+  })();
+  // A connection that could not be opened is tried again by the next chunk.
+  client.catch(() => {
     broken = true;
   });
-  await fresh.connect();
-  client = fresh;
-  return fresh;
+  return client;
 }
 
 function exhaustMemory(): never {
@@ -65,13 +80,23 @@ export default async function run(task: ChunkTask | CloseTask): Promise<ChunkOut
   if (task.kind === 'close') {
     const open = client;
     client = undefined;
-    if (open) await open.end().catch(() => undefined);
+    if (open) await open.then((c) => c.end()).catch(() => undefined);
     return { staged: 0, records: 0, rejects: [], parseMs: 0, copyMs: 0 };
   }
   if (task.crash) process.exit(70);
   if (task.exhaustMemory) exhaustMemory();
+  const buffer = idleBuffers.pop() ?? new CopyBuffer(task.data.byteLength);
+  try {
+    return await stageChunk(task, buffer);
+  } finally {
+    idleBuffers.push(buffer);
+  }
+}
+
+async function stageChunk(task: ChunkTask, buffer: CopyBuffer): Promise<ChunkOutcome> {
   const parseStart = performance.now();
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
+  useCopyBuffer(buffer);
   const parsed =
     task.layout.format === 'csv'
       ? parseChunk(data, task.startLine, task.layout, task.index)

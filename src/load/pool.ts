@@ -72,7 +72,8 @@ export class StagingPool {
       filename: workerFile(),
       minThreads: options.workers,
       maxThreads: options.workers,
-      concurrentTasksPerWorker: 1,
+      // Two tasks per thread: one parses while the other's COPY is on the wire (copy-worker.ts).
+      concurrentTasksPerWorker: 2,
       idleTimeout: 60_000,
       // A small young generation and a heap sized to the batch make workers collect garbage early,
       // which keeps the process's peak memory flat instead of growing to V8's defaults per thread.
@@ -80,7 +81,7 @@ export class StagingPool {
       // 20,000-column rows against 276 MB), while staging 1M rows took no longer either way.
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: this.heapMb },
     });
-    this.maxInFlight = options.workers * 2;
+    this.maxInFlight = options.workers * 3;
     this.broken = new Promise((resolve) => {
       this.markBroken = () => {
         this.isBroken = true;

@@ -9,8 +9,17 @@ import { CopyBuffer } from './copy-text.js';
 import type { ChunkLayout, ParsedChunk, Reject } from './layout.js';
 
 let cached: { key: string; fns: Normalizer[] } | undefined;
-/** One per thread: a chunk's COPY data is sent before the thread takes its next chunk. */
+/**
+ * Where the stagers write, one chunk at a time: a chunk is parsed in one synchronous call, so every
+ * stager of that call shares it. A worker that COPYs one chunk while parsing the next hands each
+ * chunk its own buffer (useCopyBuffer); otherwise one buffer serves the thread.
+ */
 let copyBuffer: CopyBuffer | undefined;
+
+/** The buffer the next chunk's stagers write into; it must stay untouched until its COPY is done. */
+export function useCopyBuffer(buffer: CopyBuffer): void {
+  copyBuffer = buffer;
+}
 
 /** Layouts arrive as fresh copies with every task, so normalizers are cached by the columns' content. */
 function normalizers(columns: readonly ColumnSpec[], source: 'csv' | 'json'): Normalizer[] {
