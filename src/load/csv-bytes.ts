@@ -76,8 +76,8 @@ function isUnicodeSpace(b0: number, b1: number, b2: number): boolean {
 
 /**
  * Copies a field's bytes in COPY text form ("" pairs made one quote; backslash, tab, LF and CR
- * escaped), lowercasing ASCII letters when asked. False when it holds a NUL (text cannot) or more
- * than `maxLength` characters (code points, as varchar(n) counts them).
+ * escaped). False when it holds a NUL (text cannot) or more than `maxLength` characters (code
+ * points, as varchar(n) counts them).
  */
 function copyText(
   src: Buffer,
@@ -86,24 +86,23 @@ function copyText(
   flags: number,
   out: CopyBuffer,
   maxLength: number,
-  lower: boolean,
   quote: number,
 ): boolean {
   // Escaping at most doubles each byte.
   const buf = out.reserve(2 * (end - start));
+  const escaped = (flags & ESCAPED) !== 0;
   let at = out.end;
   let chars = 0;
   for (let i = start; i < end; i += 1) {
     let b = src[i];
-    if (b === quote && flags & ESCAPED) i += 1;
-    else if (b === 0) return false;
-    if ((b & 0xc0) !== 0x80) chars += 1;
     if (b < 0x20 || b === BACKSLASH) {
+      if (b === 0) return false;
       if (b === BACKSLASH || b === TAB || b === LF || b === CR) {
         buf[at++] = BACKSLASH;
         b = b === BACKSLASH ? BACKSLASH : b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
       }
-    } else if (lower && b >= 0x41 && b <= 0x5a) b += 0x20;
+    } else if (b === quote && escaped) i += 1;
+    if ((b & 0xc0) !== 0x80) chars += 1;
     buf[at++] = b;
   }
   if (chars > maxLength) return false;
@@ -116,32 +115,40 @@ function textRule(maxLength: number, trim: boolean, allowEmpty: boolean, quote: 
   return (src, start, end, flags, out) => {
     if (trim && (startsWithSpace(src, start, end) || endsWithSpace(src, start, end))) return false;
     if (start === end && !allowEmpty) return false;
-    return copyText(src, start, end, flags, out, maxLength, false, quote);
+    return copyText(src, start, end, flags, out, maxLength, quote);
   };
 }
 
 /**
- * The followers email rule for an ASCII address: trimmed, lowercased, one @ with text on both sides,
- * no whitespace, at most 255 characters. Anything else is the string path's to judge.
+ * The followers email rule for an ASCII address without quotes: trimmed, lowercased, one @ with
+ * text on both sides, no whitespace, at most 255 characters; checked while it is copied. Anything
+ * else is the string path's to judge.
  */
-function emailRule(quote: number): FieldWriter {
+function emailRule(): FieldWriter {
   return (src, start, end, flags, out) => {
-    if (flags & HIGH) return false;
+    if (flags !== 0) return false;
     let from = start;
     let to = end;
     while (from < to && isAsciiSpace(src[from])) from += 1;
     while (to > from && isAsciiSpace(src[to - 1])) to -= 1;
     if (from === to || to - from > 255) return false;
-    let at = -1;
+    const buf = out.reserve(2 * (to - from));
+    let at = out.end;
+    let atSign = -1;
     for (let i = from; i < to; i += 1) {
-      const b = src[i];
-      if (b === AT) {
-        if (at >= 0) return false;
-        at = i;
-      } else if (isAsciiSpace(b)) return false;
+      let b = src[i];
+      if (b <= 0x20 || b === BACKSLASH) {
+        if (b !== BACKSLASH) return false; // whitespace or a control character: the string path says which
+        buf[at++] = BACKSLASH;
+      } else if (b === AT) {
+        if (atSign >= 0) return false;
+        atSign = i;
+      } else if (b >= 0x41 && b <= 0x5a) b += 0x20;
+      buf[at++] = b;
     }
-    if (at <= from || at === to - 1) return false;
-    return copyText(src, from, to, flags, out, 255, true, quote);
+    if (atSign <= from || atSign === to - 1) return false;
+    out.end = at;
+    return true;
   };
 }
 
@@ -162,7 +169,7 @@ function fieldWriter(name: string, rule: ColumnRule, quote: string): FieldWriter
   const q = quote.charCodeAt(0);
   switch (rule.kind) {
     case 'email':
-      return emailRule(q);
+      return emailRule();
     case 'text':
       return textRule(rule.maxLength ?? Infinity, rule.trim, rule.allowEmpty, q);
     case 'typed': {
@@ -175,6 +182,17 @@ function fieldWriter(name: string, rule: ColumnRule, quote: string): FieldWriter
   }
 }
 
+/** The line number in decimal, then the row's end. */
+function writeLine(out: CopyBuffer, line: number): void {
+  const buf = out.reserve(17);
+  let digits = 1;
+  for (let n = line; n >= 10; n = Math.floor(n / 10)) digits += 1;
+  let at = out.end + digits;
+  buf[at] = LF;
+  for (let n = line; at > out.end; n = Math.floor(n / 10)) buf[--at] = 0x30 + (n % 10);
+  out.end += digits + 1;
+}
+
 export class CsvByteStager {
   private readonly writers: FieldWriter[];
   private readonly fieldIndexes: readonly number[];
@@ -185,9 +203,14 @@ export class CsvByteStager {
   private readonly ends: Int32Array;
   private readonly flags: Uint8Array;
 
-  /** Layouts with a delete rule take the string path (the marker needs its own reading). */
+  /**
+   * Layouts with a delete rule take the string path (the marker needs its own reading), as do
+   * quotes that COPY text escapes (a tab or a backslash as the quote character).
+   */
   static for(layout: CsvLayout): CsvByteStager | undefined {
-    return layout.deleteWhen ? undefined : new CsvByteStager(layout);
+    const quote = layout.quote.charCodeAt(0);
+    if (layout.deleteWhen || quote < 0x20 || quote === BACKSLASH) return undefined;
+    return new CsvByteStager(layout);
   }
 
   private constructor(layout: CsvLayout) {
@@ -213,8 +236,7 @@ export class CsvByteStager {
       }
       out.reserve(1)[out.end++] = TAB;
     }
-    const tail = `${line}\n`;
-    out.end += out.reserve(tail.length).write(tail, out.end, 'latin1');
+    writeLine(out, line);
     return true;
   }
 
