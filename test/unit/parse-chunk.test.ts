@@ -229,6 +229,7 @@ describe('the fast path and the csv-parse path', () => {
       '\t',
       '\\',
       '\u0000',
+      '\u0001',
       'abcdefgh',
     );
     fc.assert(
