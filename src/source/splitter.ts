@@ -44,6 +44,37 @@ const CR = 0x0d;
 /** Bytes of a too-large record kept for its reject. */
 const HEAD_BYTES = 1024;
 
+/**
+ * A growable list of 32-bit integers in a typed array: a chunk's record index is built without a
+ * JavaScript array per chunk (tens of thousands of numbers, which V8 puts in its large-object space,
+ * where only a full collection frees them: on a long file the main thread's heap grew by tens of MB).
+ */
+class IntList {
+  private items = new Int32Array(1024);
+  private length = 0;
+
+  push(value: number): void {
+    if (this.length === this.items.length) {
+      const grown = new Int32Array(this.items.length * 2);
+      grown.set(this.items);
+      this.items = grown;
+    }
+    this.items[this.length++] = value;
+  }
+
+  pop(): void {
+    this.length -= 1;
+  }
+
+  /** The values so far, handed over (they may be moved to another thread); the list starts again empty. */
+  take(): Int32Array {
+    const taken = this.items.subarray(0, this.length);
+    this.items = new Int32Array(Math.max(1024, this.length));
+    this.length = 0;
+    return taken;
+  }
+}
+
 const indexOrInfinity = (at: number) => (at < 0 ? Infinity : at);
 
 /** A chunk holding only records skipped for their size. */
@@ -79,9 +110,9 @@ export class RecordSplitter {
   private blankEnd = 0;
   private recordsPerChunk: number;
   // Offsets are relative to the first byte held in the queue, which is where the next chunk starts.
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private lines: number[] = [];
+  private starts = new IntList();
+  private ends = new IntList();
+  private lines = new IntList();
   private nextStartLine = 1;
   /** In the bytes being scanned: where the next quote and the next CR are (Infinity: none left). */
   private nextQuote = -1;
@@ -319,13 +350,10 @@ export class RecordSplitter {
       data: this.queue.take(end - this.queue.removed),
       startLine: this.nextStartLine,
       records: this.recordsSinceCut,
-      recordLines: Int32Array.from(this.lines),
-      recordStarts: Int32Array.from(this.starts),
-      recordEnds: Int32Array.from(this.ends),
+      recordLines: this.lines.take(),
+      recordStarts: this.starts.take(),
+      recordEnds: this.ends.take(),
     };
-    this.starts = [];
-    this.ends = [];
-    this.lines = [];
     this.recordsSinceCut = 0;
     this.recordsPerChunk = this.options.recordsPerChunk;
     this.nextStartLine = this.line;
