@@ -100,13 +100,13 @@ describe('the fast path and the csv-parse path', () => {
 
   // Issue 9, item 3: one quoting rule on both paths. Cases after csv-spectrum (quotes_and_newlines,
   // escaped_quotes, comma_in_quotes) and the RFC 4180 section 2 examples, plus text after a closing quote.
-  const both = (text: string) => {
+  const both = (text: string, chunkLayout: CsvLayout = layout) => {
     const chunk = indexOf(text);
     const index = { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds };
     // Each worker reuses one COPY buffer, so take the bytes out before the next call.
-    const auto = parseChunk(chunk.data, chunk.startLine, layout, index);
+    const auto = parseChunk(chunk.data, chunk.startLine, chunkLayout, index);
     const fast = { ...auto, copy: auto.copy.toString() };
-    const slow = parseWithCsvParse(chunk.data, layout, index);
+    const slow = parseWithCsvParse(chunk.data, chunkLayout, index);
     return { fast, slow: slow && { ...slow, copy: slow.copy.toString() } };
   };
 
@@ -176,17 +176,8 @@ describe('the fast path and the csv-parse path', () => {
     ],
     keys: ['id'],
   };
-  const onBothPaths = (text: string, chunkLayout: CsvLayout) => {
-    const chunk = indexOf(text);
-    const index = { lines: chunk.recordLines, starts: chunk.recordStarts, ends: chunk.recordEnds };
-    const auto = parseChunk(chunk.data, chunk.startLine, chunkLayout, index);
-    const fast = { ...auto, copy: auto.copy.toString() };
-    const slow = parseWithCsvParse(chunk.data, chunkLayout, index);
-    return { fast, slow: slow && { ...slow, copy: slow.copy.toString() } };
-  };
-
   it('gives the same rows and rejects on the byte path as on the string path', () => {
-    const { fast, slow } = onBothPaths(
+    const { fast, slow } = both(
       'A@X.Org ,"Ann ""A"" \\ B"\n\u00a0b@x.org,Bo\nc@x.org,Bo\u3000\nd@x.org,\ufeffJo\ne@x.org,José\u2009\n' +
         'f@x.org,"x\ty\r\nz"\ng@x.org,\u00e9\u00a0\nh@x.org,\u0000\ni@x@x.org,I\nj@x.org,' +
         'x'.repeat(256) +
@@ -236,7 +227,7 @@ describe('the fast path and the csv-parse path', () => {
       fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
         const text = pieces.join('');
         if (indexOf(text) === undefined) return;
-        const { fast, slow } = onBothPaths(text, chunkLayout);
+        const { fast, slow } = both(text, chunkLayout);
         if (slow !== undefined) expect(slow).toEqual(fast);
       }),
       { numRuns: 3000 },
